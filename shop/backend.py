@@ -111,6 +111,13 @@ class ShopBackend(abc.ABC):
         with `shop.rules.return_eligibility`; an eligible request is never refused (A4)."""
 
     @abc.abstractmethod
+    async def add_photos(
+        self, record_id: int, *, buyer_id: str, photos: Sequence[str], at: Optional[datetime] = None
+    ) -> Record:
+        """Attach photo references (uploaded later through the chat widget) to the buyer's
+        return request; NotFound for another buyer's record or another kind of record."""
+
+    @abc.abstractmethod
     async def change_address(
         self, order_id: str, *, buyer_id: str, address: AddressInput, at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,

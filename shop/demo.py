@@ -34,7 +34,7 @@ from shop.models import (
     AddressInput, BuyerInput, Coupon, FaqEntry, Gender, Order, OrderItem, Product, Promotion, Sku, TrackingEvent,
     to_jsonable, yuan,
 )
-from shop.rules import FeeItem, is_shipment_delayed, is_transit_stalled, shipping_fee, stall_hours
+from shop.rules import is_shipment_delayed, is_transit_stalled, shipping_fee, stall_hours
 from shop.sql import ShopData, SqlShop
 from shop.status import EVENT_CREATED, OrderEvent, OrderStatus, apply, transition
 from shop.timeutil import DEFAULT_TZ, parse_when, utcnow, zone
@@ -117,7 +117,8 @@ def _local_midnight(day: date, tz: str) -> datetime:
 
 def load_catalogue(now: datetime, path: Optional[Path] = None, tz: str = DEFAULT_TZ) -> List[Product]:
     """Products of the catalogue YAML, dates relative to `now`."""
-    data = yaml.safe_load(Path(path or CATALOGUE_PATH).read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser is ~10x faster
+    data = yaml.load(Path(path or CATALOGUE_PATH).read_text(encoding="utf-8"), Loader=loader)
     today = now.astimezone(zone(tz)).date()
     products = []
     for p in data["products"]:
