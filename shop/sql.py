@@ -225,6 +225,11 @@ def _yuan(v) -> Optional[Any]:
     return None if v is None else fen_to_yuan(v)
 
 
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
 class SqlShop(ShopBackend):
     """`ShopBackend` over SQLAlchemy async. `SqlShop("sqlite+aiosqlite://")` is an in-memory store."""
 
@@ -235,6 +240,7 @@ class SqlShop(ShopBackend):
         self._echo = echo
         self._engine: Optional[AsyncEngine] = None
         self._start_lock = asyncio.Lock()
+        self._turns: Optional[asyncio.Lock] = asyncio.Lock() if is_sqlite_memory(self.url) else None
 
     def __repr__(self) -> str:
         return f"SqlShop({make_url(self.url)!r})"
@@ -262,26 +268,34 @@ class SqlShop(ShopBackend):
         u = make_url(self.url)
         kwargs: Dict[str, Any] = dict(echo=self._echo, future=True, json_serializer=_json_dumps)
         sqlite = u.get_backend_name() == "sqlite"
+        # the driver's own transaction handling is off (isolation_level None): we emit BEGIN ourselves
         if sqlite and is_sqlite_memory(self.url):
             # one shared connection, or every session would see its own empty database
-            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False, "isolation_level": None})
         elif sqlite:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
             # keep connections open: opening one costs ~5 ms per lookup (NullPool is the 1.4 default)
-            kwargs.update(connect_args={"timeout": 15}, poolclass=AsyncAdaptedQueuePool, pool_size=5,
-                          max_overflow=5)
+            kwargs.update(connect_args={"timeout": 15, "isolation_level": None}, poolclass=AsyncAdaptedQueuePool,
+                          pool_size=5, max_overflow=5)
         engine = create_async_engine(self.url, **kwargs)
         if sqlite:
             memory = is_sqlite_memory(self.url)
 
             @sa.event.listens_for(engine.sync_engine, "connect")
-            def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised on every connect
+            def _pragmas(dbapi_conn, _record):
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA foreign_keys=ON")
                 if not memory:
                     # the action server reads while the demo command or the desk writes
                     cur.execute("PRAGMA journal_mode=WAL")
                 cur.close()
+
+            @sa.event.listens_for(engine.sync_engine, "begin")
+            def _begin(conn):
+                # A change reads the order, checks the transition, then writes: the write lock must be
+                # held from the read on (BEGIN IMMEDIATE), or two concurrent cancellations both pass
+                # the check. Reads get a plain BEGIN: one consistent snapshot for their queries.
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("shop_write") else "BEGIN")
         return engine
 
     async def close(self) -> None:
@@ -291,12 +305,23 @@ class SqlShop(ShopBackend):
 
     @asynccontextmanager
     async def _conn(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction: committed when `write` and no error, else rolled back.
+
+        PostgreSQL serialises changes of one order through SELECT ... FOR UPDATE; SQLite
+        through BEGIN IMMEDIATE; an in-memory SQLite database has a single connection, so
+        its users take turns.
+        """
         await self.start()
         assert self._engine is not None
         try:
-            ctx = self._engine.begin() if write else self._engine.connect()
-            async with ctx as conn:
-                yield conn
+            async with self._turns or _no_lock():
+                async with self._engine.connect() as conn:
+                    if write:
+                        await conn.execution_options(shop_write=True)
+                        async with conn.begin():
+                            yield conn
+                    else:
+                        yield conn
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
                 ConnectionError, OSError) as e:
             raise BackendUnavailable(f"shop database unavailable: {e}") from e

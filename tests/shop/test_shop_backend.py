@@ -434,3 +434,22 @@ async def test_photos_added_later_to_own_return_request_only(shop):
     urge = await shop.record_urge(shop.ids["a_paid"], buyer_id="buyer_001")
     with pytest.raises(NotFound):
         await shop.add_photos(urge.record_id, buyer_id="buyer_001", photos=["x.jpg"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("memory", [True, False], ids=["memory", "file"])
+async def test_concurrent_changes_see_each_others_result(tmp_path, memory):
+    import asyncio
+
+    from shop_helpers import shop_data
+
+    url = "sqlite+aiosqlite://" if memory else f"sqlite+aiosqlite:///{tmp_path}/c.db"
+    async with SqlShop(url, clock=lambda: T0) as s:
+        await s.load(shop_data())
+        oid = "DD20241117001"
+        outcomes = await asyncio.gather(*[s.cancel_order(oid, buyer_id="buyer_001") for _ in range(4)])
+        assert sorted(o.kind for o in outcomes) == ["not_applicable"] * 3 + ["refund_requested"]
+        o = await s.get_order(oid, buyer_id="buyer_001")
+        assert [e.name for e in o.events].count("order.refund_requested") == 1
+        urges = await asyncio.gather(*[s.record_urge("DD20241118001", buyer_id="buyer_001") for _ in range(5)])
+        assert sorted(r.data["urge_count"] for r in urges) == [1, 2, 3, 4, 5]
