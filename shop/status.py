@@ -182,7 +182,9 @@ def transition(
     if new_status not in ALLOWED[current]:
         previous = _status_before_refund_request(order) if current == S.REFUND_REQUESTED else None
         if previous is None or new_status != previous:
-            raise InvalidTransition(current, new_status)
+            nexts = sorted(s.value for s in ALLOWED[current]) + ([previous.value] if previous else [])
+            raise InvalidTransition(current, new_status,
+                                    "allowed next: " + (", ".join(nexts) if nexts else "none (final status)"))
         name = EVENT_REFUND_WITHDRAWN
     for key in REQUIRED_DETAILS.get(new_status, ()):
         if not details.get(key) and not (name == EVENT_REFUND_WITHDRAWN):
