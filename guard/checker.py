@@ -1,0 +1,589 @@
+"""The policy checker: a message + its context -> findings and a safe version.
+
+Three kinds of pattern from the rule book, all on the normalised text
+(full-width -> half-width, traditional -> simplified, same length, so spans
+are valid on what was written):
+
+* `phrases` - spaCy PhraseMatcher on the message's *characters* with spaces and
+  punctuation left out: "你问我,我问谁" and "你问我我问谁" are the same phrase,
+  and a fixed phrase does not depend on how jieba happens to cut it;
+* `tokens`  - spaCy Matcher on the jieba tokens of `xiaoer.nlp.get_nlp()`, for
+  what needs word boundaries or a window (a negation within a few tokens of
+  发票; 最 as a word of its own, not the 最 of 最近);
+* `regex`   - Python regular expressions, for what is not about words (phone
+  numbers, links, ids, discounts with their numbers).
+
+A hit is then kept or dropped by the rule's `unless:` / `requires:` blocks,
+its `when:` facts and an optional named `filter:`. The rule book is compiled
+once per process; `check()` is plain Python + spaCy, no Rasa.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from xiaoer.store_config import PLATFORMS, StoreConfig
+from xiaoer.text import is_traditional, normalize, to_traditional
+
+from guard.context import Context
+from guard.privacy import PLATFORM_DOMAINS, mask_phone, mask_phones
+from guard.rulebook import PLACEHOLDER_RE, Condition, Rule, Rulebook, load_rulebook
+
+logger = logging.getLogger("xiaoer.guard")
+
+CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
+SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
+_PARTICLES = frozenset("了的哦啊呀吧呢哈喔噢嘛啦哟呐滴")
+SEVERITY_ORDER = {"block": 0, "rewrite": 1, "warn": 2}
+
+
+# ---- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    span: Tuple[int, int]
+    text: str
+    severity: str
+    seed: str
+    message: str
+    suggestion: str = ""
+
+    @property
+    def start(self) -> int:
+        return self.span[0]
+
+    @property
+    def end(self) -> int:
+        return self.span[1]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "rule_id": self.rule_id, "span": list(self.span), "text": self.text, "severity": self.severity,
+            "seed": self.seed, "message": self.message, "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    text: str
+    findings: List[Finding]
+    safe_text: str
+    blocked: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def severities(self) -> List[str]:
+        return sorted({f.severity for f in self.findings}, key=SEVERITY_ORDER.get)
+
+    def to_dict(self) -> Dict[str, Any]:
+        worst = self.severities()[0] if self.findings else None
+        return {
+            "text": self.text, "blocked": self.blocked, "safe_text": self.safe_text, "severity": worst,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _compact(text: str, keep: Callable[[str], bool]) -> Tuple[str, List[int]]:
+    """The kept characters of `text` and, for each, its index in `text`."""
+    chars, index = [], []
+    for i, ch in enumerate(text):
+        if keep(ch):
+            chars.append(ch)
+            index.append(i)
+    return "".join(chars), index
+
+
+def _keep_for_phrases(ch: str) -> bool:
+    return ch.isalnum()
+
+
+def _keep_for_tokens(ch: str) -> bool:
+    return not ch.isspace()
+
+
+def _boundaries(text: str, delims: frozenset) -> List[int]:
+    return [i for i, ch in enumerate(text) if ch in delims]
+
+
+def _scope_range(scope: str, text: str, start: int, end: int, bounds: Dict[str, List[int]]) -> Tuple[int, int]:
+    if scope == "text":
+        return 0, len(text)
+    b = bounds["clause" if scope == "clause" else "sentence"]
+    i = bisect.bisect_right(b, start - 1)
+    lo = b[i - 1] + 1 if i > 0 else 0
+    j = bisect.bisect_left(b, max(end - 1, start))
+    hi = b[j] if j < len(b) else len(text)
+    return lo, hi
+
+
+def clause_ends_at(text: str, end: int) -> bool:
+    i = end
+    while i < len(text) and (text[i] in _PARTICLES or text[i].isspace()):
+        i += 1
+    return i >= len(text) or text[i] in CLAUSE_DELIMS
+
+
+def _digits_flexible(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    return r"[-\s]?".join(digits)
+
+
+def _value_regex(values: Iterable[str]) -> str:
+    alts = []
+    for v in sorted({str(v) for v in values if str(v).strip()}, key=len, reverse=True):
+        if re.fullmatch(r"[\d\s\-+()]+", v) and sum(c.isdigit() for c in v) >= 5:
+            alts.append(_digits_flexible(v))
+        else:
+            alts.append(re.escape(v))
+    return "(?:" + "|".join(alts) + ")" if alts else "(?!)"
+
+
+def context_values(store: StoreConfig, platform: str) -> Dict[str, str]:
+    """Regex alternations for the `{names}` a rule-book regex may use."""
+    courier_words = ("快递", "物流", "速运", "速递", "EMS")
+    couriers = set(store.couriers)
+    couriers |= {a for a, name in store.courier_aliases.items() if any(w in a for w in courier_words)}
+    try:
+        from xiaoer.lexicon import load_lexicon
+
+        for surface, canonical in load_lexicon().surfaces("courier").items():
+            if canonical in store.couriers and any(w in surface for w in courier_words):
+                couriers.add(surface)
+    except Exception:  # pragma: no cover - lexicon missing: the store's own names still count
+        pass
+    sc = store.specified_courier
+    specified = {sc.courier} | {a for a, name in store.courier_aliases.items() if name == sc.courier}
+    return {
+        "hotline": _value_regex([store.hotline]),
+        "courier_names": _value_regex(couriers),
+        "remote_areas": _value_regex(store.remote_areas),
+        "specified_courier": _value_regex(specified),
+        "payment_methods": _value_regex(store.payment_methods),
+        "store_name": _value_regex([store.name]),
+        "store_short": _value_regex([store.short_name]),
+        "platform_domains": _value_regex(PLATFORM_DOMAINS.get(platform, ())),
+    }
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> "re.Pattern[str]":
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _expand(pattern: str, values: Mapping[str, str]) -> str:
+    return PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
+
+
+# ---- named filters (rules.yml `filter:`) ------------------------------------------------------
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DISCOUNT_FOLD_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九](?:[点.]?[一二三四五六七八九])?)\s*折")
+_DISCOUNT_AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九十百]+)\s*(?:块钱|块|元|rmb)?", re.IGNORECASE)
+
+
+def _cn_number(s: str) -> Optional[float]:
+    s = s.strip()
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    if all(c in _CN_DIGITS or c in "十百" for c in s):
+        total, cur = 0, 0
+        for c in s:
+            if c == "十":
+                total += (cur or 1) * 10
+                cur = 0
+            elif c == "百":
+                total += (cur or 1) * 100
+                cur = 0
+            else:
+                cur = _CN_DIGITS[c]
+        return float(total + cur)
+    return None
+
+
+def _fold_percent(raw: str) -> Optional[float]:
+    """'8' -> 20 (打8折 = 20 % off); '85' / '8.5' / '八五' -> 15; '九五' -> 5."""
+    raw = raw.replace("点", ".")
+    if all(c in _CN_DIGITS or c == "." for c in raw):
+        raw = "".join(str(_CN_DIGITS[c]) if c in _CN_DIGITS else c for c in raw)
+    try:
+        v = float(raw)
+    except ValueError:
+        return None
+    if v >= 10:
+        v = v / 10
+    if not 0 < v < 10:
+        return None
+    return round(100 - v * 10, 2)
+
+
+def discount_beyond_limit(hit_text: str, ctx: Context) -> Optional[str]:
+    """Keep a discount promise only when it exceeds what the store allows.
+
+    "打8折" is a 20 % cut; "便宜20元" is compared with the item's price when the
+    context knows it. Without a number or a price, any price cut is beyond a
+    limit of 0 and only a warning when the store allows some discount."""
+    limit = ctx.discount_limit_percent
+    m = _DISCOUNT_FOLD_RE.search(hit_text)
+    if m:
+        pct = _fold_percent(m.group(1))
+        if pct is not None:
+            return "keep" if pct > limit else None
+    m = _DISCOUNT_AMOUNT_RE.search(hit_text)
+    amount = _cn_number(m.group(1)) if m else None
+    price = ctx.item.get("price") if ctx.item else None
+    if amount and price:
+        try:
+            return "keep" if amount / float(price) * 100 > limit else None
+        except (TypeError, ValueError, ZeroDivisionError):
+            pass
+    if limit <= 0:
+        return "keep"
+    return "warn"
+
+
+FILTERS: Dict[str, Callable[[str, Context], Optional[str]]] = {
+    "discount_beyond_limit": discount_beyond_limit,
+}
+
+
+# ---- the compiled checker ---------------------------------------------------------------------
+def compile_token_pattern(source: str, lists: Mapping[str, Sequence[str]]) -> List[Dict[str, Any]]:
+    """The rule book's token mini-language -> a spaCy Matcher pattern.
+
+    Slots are separated by spaces:  `a|b|$list` one token out of these words,
+    `!a|b` any token but these, `/regex/` a token matching the regex, `_` any
+    word, `*3` up to three words (never punctuation); a trailing `?` makes a
+    slot optional. Words compare in lower case."""
+    pattern: List[Dict[str, Any]] = []
+    for slot in source.split():
+        m = re.fullmatch(r"\*(\d+)", slot)
+        if m:
+            pattern.extend({"IS_PUNCT": False, "OP": "?"} for _ in range(int(m.group(1))))
+            continue
+        op = None
+        if len(slot) > 1 and slot.endswith("?"):
+            op, slot = "?", slot[:-1]
+        if slot == "_":
+            spec: Dict[str, Any] = {"IS_PUNCT": False}
+        elif len(slot) > 2 and slot.startswith("/") and slot.endswith("/"):
+            spec = {"LOWER": {"REGEX": slot[1:-1]}}
+        else:
+            negate = slot.startswith("!")
+            if negate:
+                slot = slot[1:]
+            words: List[str] = []
+            for part in slot.split("|"):
+                words.extend(lists[part[1:]] if part.startswith("$") else [part])
+            spec = {"LOWER": {("NOT_IN" if negate else "IN"): sorted({w.lower() for w in words})}}
+        if op:
+            spec["OP"] = op
+        pattern.append(spec)
+    if not pattern:
+        raise ValueError(f"empty token pattern {source!r}")
+    return pattern
+
+
+class Checker:
+    def __init__(self, rulebook: Optional[Rulebook] = None, nlp=None) -> None:
+        from spacy.matcher import Matcher, PhraseMatcher
+        from spacy.tokens import Doc
+
+        if nlp is None:
+            from xiaoer.nlp import get_nlp
+
+            nlp = get_nlp()
+        self.rulebook = rulebook or load_rulebook(filters=tuple(FILTERS))
+        self.nlp = nlp
+        self._Doc = Doc
+        self.rules: Dict[str, Rule] = {r.id: r for r in self.rulebook.rules}
+        self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.token_matcher = Matcher(nlp.vocab)
+        self.regexes: List[Tuple[str, "re.Pattern[str]"]] = []
+        for rule in self.rulebook.rules:
+            if rule.phrases:
+                docs = []
+                for p in rule.phrases:
+                    squashed, _ = _compact(normalize(p).lower(), _keep_for_phrases)
+                    if squashed:
+                        docs.append(Doc(nlp.vocab, words=list(squashed), spaces=[False] * len(squashed)))
+                self.phrase_matcher.add(rule.id, docs)
+            if rule.tokens:
+                self.token_matcher.add(rule.id, [compile_token_pattern(t, self.rulebook.lists) for t in rule.tokens])
+            for rx in rule.regex:
+                # a regex with {store values} is compiled per store at check time
+                self.regexes.append((rule.id, rx if PLACEHOLDER_RE.search(rx) else _compiled(rx)))
+        self._values_cache: Dict[Tuple[int, str], Tuple[StoreConfig, Dict[str, str]]] = {}
+
+    # -- context ---------------------------------------------------------------------------------
+    def _values(self, ctx: Context) -> Dict[str, str]:
+        key = (id(ctx.store), ctx.platform)
+        hit = self._values_cache.get(key)
+        if hit is None or hit[0] is not ctx.store:
+            if len(self._values_cache) > 64:
+                self._values_cache.clear()
+            hit = (ctx.store, context_values(ctx.store, ctx.platform))
+            self._values_cache[key] = hit
+        return hit[1]
+
+    @staticmethod
+    def _when_holds(rule: Rule, ctx: Context) -> bool:
+        for name, expected in rule.when.items():
+            actual = ctx.fact(name)
+            if isinstance(expected, Mapping):
+                if "not" in expected and actual == expected["not"]:
+                    return False
+                if "contains" in expected and (actual is None or expected["contains"] not in actual):
+                    return False
+            elif isinstance(expected, list):
+                if actual not in expected:
+                    return False
+            elif actual != expected:
+                return False
+        return True
+
+    def active_rules(self, ctx: Context) -> Dict[str, Rule]:
+        return {
+            r.id: r for r in self.rulebook.rules
+            if ctx.platform in r.platforms and ctx.speaker in r.speakers and self._when_holds(r, ctx)
+        }
+
+    # -- matching --------------------------------------------------------------------------------
+    def _raw_hits(self, norm: str, active: Mapping[str, Rule], values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
+        hits: Dict[str, List[Tuple[int, int]]] = {}
+        vocab = self.nlp.vocab
+        strings = vocab.strings
+
+        squashed, index = _compact(norm.lower(), _keep_for_phrases)
+        if squashed:
+            cdoc = self._Doc(vocab, words=list(squashed), spaces=[False] * len(squashed))
+            for match_id, s, e in self.phrase_matcher(cdoc):
+                rid = strings[match_id]
+                if rid in active:
+                    hits.setdefault(rid, []).append((index[s], index[e - 1] + 1))
+
+        compact, tindex = _compact(norm, _keep_for_tokens)
+        if compact:
+            tdoc = self.nlp.make_doc(compact)
+            for match_id, s, e in self.token_matcher(tdoc):
+                rid = strings[match_id]
+                if rid in active:
+                    span = tdoc[s:e]
+                    hits.setdefault(rid, []).append((tindex[span.start_char], tindex[span.end_char - 1] + 1))
+
+        for rid, rx in self.regexes:
+            if rid not in active:
+                continue
+            if isinstance(rx, str):
+                rx = _compiled(_expand(rx, values))
+            for m in rx.finditer(norm):
+                if m.end() > m.start():
+                    hits.setdefault(rid, []).append((m.start(), m.end()))
+        return hits
+
+    def _condition_holds(self, cond: Condition, ctx: Context, norm: str, start: int, end: int,
+                         bounds: Dict[str, List[int]], values: Mapping[str, str]) -> bool:
+        if ctx.platform not in cond.platforms:
+            return False
+        patterns = [re.escape(normalize(p)) for p in cond.phrases] + [_expand(r, values) for r in cond.regex]
+        if cond.scope == "start":
+            return any(_compiled(p).match(norm, start) for p in patterns)
+        if cond.scope == "match":
+            lo, hi = max(0, start - 80), min(len(norm), end + 80)
+        else:
+            lo, hi = _scope_range(cond.scope, norm, start, end, bounds)
+        segment = norm[lo:hi]
+        for p in patterns:
+            for m in _compiled(p).finditer(segment):
+                if cond.scope != "match":
+                    return True
+                if m.start() + lo < end and m.end() + lo > start:
+                    return True
+        return False
+
+    def findings(self, text: str, ctx: Context) -> List[Finding]:
+        """Findings only (no safe text); `ctx` must be resolved."""
+        norm = normalize(text)
+        if len(norm) != len(text):  # pragma: no cover - normalize keeps the length by contract
+            text = norm
+        active = self.active_rules(ctx)
+        values = self._values(ctx)
+        raw = self._raw_hits(norm, active, values)
+        bounds = {"clause": _boundaries(norm, CLAUSE_DELIMS), "sentence": _boundaries(norm, SENTENCE_DELIMS)}
+        found: List[Finding] = []
+        for rid, spans in raw.items():
+            rule = active[rid]
+            for start, end in _merge(spans):
+                if any(self._condition_holds(c, ctx, norm, start, end, bounds, values) for c in rule.unless):
+                    continue
+                if rule.requires and not any(
+                        self._condition_holds(c, ctx, norm, start, end, bounds, values) for c in rule.requires):
+                    continue
+                severity = rule.severity
+                if rule.filter:
+                    verdict = FILTERS[rule.filter](norm[start:end], ctx)
+                    if verdict is None:
+                        continue
+                    if verdict in SEVERITY_ORDER and SEVERITY_ORDER[verdict] > SEVERITY_ORDER[severity]:
+                        severity = verdict
+                found.append(Finding(
+                    rule_id=rid, span=(start, end), text=text[start:end], severity=severity, seed=rule.seed,
+                    message=rule.message,
+                    suggestion=self._suggestion(rule, severity, text, norm, start, end, ctx),
+                ))
+        found.sort(key=lambda f: (f.start, SEVERITY_ORDER[f.severity], f.rule_id))
+        return found
+
+    def check(self, text: str, context: Optional[Context] = None) -> CheckResult:
+        ctx = (context or Context()).resolved()
+        text = text or ""
+        found = self.findings(text, ctx)
+        blocked = any(f.severity == "block" for f in found)
+        safe = self._safe_text(text, normalize(text), found, ctx) if found else text
+        return CheckResult(text, found, safe, blocked)
+
+    # -- safe wording ----------------------------------------------------------------------------
+    def _fill(self, template: str, ctx: Context, traditional: bool) -> str:
+        from xiaoer.replies import fill, template_values
+
+        out = fill(template, template_values(ctx.store))
+        return to_traditional(out) if traditional else out
+
+    def _replacement(self, rule: Rule, text: str, norm: str, start: int, end: int) -> Optional[str]:
+        rw = rule.rewrite
+        if rw is None:
+            return None
+        if rw.action == "mask_phone":
+            return mask_phone(text[start:end])
+        key = re.sub(r"\s+", "", norm[start:end])
+        if key in rw.map:
+            return rw.map[key]
+        if rw.end and clause_ends_at(norm, end):
+            return rw.end
+        return rw.to if rw.to is not None else text[start:end]
+
+    def _suggestion(self, rule: Rule, severity: str, text: str, norm: str, start: int, end: int, ctx: Context) -> str:
+        if severity == "rewrite":
+            rep = self._replacement(rule, text, norm, start, end)
+            return f"{text[start:end]} → {rep}" if rep is not None else ""
+        return self._fill(rule.safe, ctx, False) if rule.safe else ""
+
+    def _safe_text(self, text: str, norm: str, findings: List[Finding], ctx: Context, depth: int = 0) -> str:
+        traditional = is_traditional(text)
+        blocks = [f for f in findings if f.severity == "block"]
+        if blocks:
+            rule = self.rules[blocks[0].rule_id]
+            return self._fill(rule.safe or self.rulebook.generic_safe, ctx, traditional)
+        rewrites = [f for f in findings if f.severity == "rewrite"]
+        if not rewrites:
+            return text
+        out, pos = [], 0
+        for f in sorted(rewrites, key=lambda f: (f.start, -(f.end - f.start))):
+            if f.start < pos:
+                continue  # overlaps a rewrite already applied
+            rep = self._replacement(self.rules[f.rule_id], text, norm, f.start, f.end)
+            if rep is None:
+                continue
+            if traditional:
+                rep = to_traditional(rep)
+            out.append(text[pos:f.start])
+            out.append(rep)
+            pos = f.end
+        out.append(text[pos:])
+        rewritten = "".join(out)
+        if depth == 0 and rewritten != text:
+            # a rewrite must not produce something else the rules forbid
+            again = self.findings(rewritten, ctx)
+            if any(f.severity == "block" for f in again):
+                return self._fill(self.rules[next(f for f in again if f.severity == "block").rule_id].safe
+                                  or self.rulebook.generic_safe, ctx, traditional)
+            if any(f.severity == "rewrite" for f in again):
+                return self._safe_text(rewritten, normalize(rewritten), again, ctx, depth=1)
+        return rewritten
+
+
+def _merge(spans: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    out: List[Tuple[int, int]] = []
+    for s, e in sorted(set(spans)):
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+# ---- module-level API -------------------------------------------------------------------------
+_lock = threading.Lock()
+_default: Optional[Checker] = None
+
+
+def get_checker() -> Checker:
+    """The process-wide checker on guard/rules.yml (compiled once, ~1 s with spaCy)."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Checker()
+    return _default
+
+
+def check(text: str, context: Optional[Context] = None) -> CheckResult:
+    """Findings for `text` said in `context` and the version that may be sent."""
+    return get_checker().check(text, context)
+
+
+def _for_log(text: str) -> str:
+    return mask_phones(text)[:200]  # no full phone number in a log either
+
+
+def outbound(text: str, context: Optional[Context] = None) -> Tuple[str, List[Finding]]:
+    """The send path for bot and agent messages: `block` -> the safe
+    alternative, `rewrite` -> the rewritten text, `warn` -> unchanged.
+    Incidents are logged on the "xiaoer.guard" logger (phones masked)."""
+    ctx = (context or Context()).resolved()
+    result = get_checker().check(text, ctx)
+    if result.blocked:
+        logger.warning(
+            "blocked %s message on %s (%s): %r -> sent the safe alternative",
+            ctx.speaker, ctx.platform, ",".join(f.rule_id for f in result.findings), _for_log(text))
+        return result.safe_text, result.findings
+    if result.safe_text != text:
+        logger.info("rewrote %s message on %s (%s)", ctx.speaker, ctx.platform,
+                    ",".join(f.rule_id for f in result.findings if f.severity == "rewrite"))
+        return result.safe_text, result.findings
+    if result.findings:
+        logger.info("warning on %s message on %s (%s): %r", ctx.speaker, ctx.platform,
+                    ",".join(f.rule_id for f in result.findings), _for_log(text))
+    return text, result.findings
+
+
+def check_agent_draft(text: str, context: Any = None) -> Dict[str, Any]:
+    """JSON-ready check of an agent's draft for the desk (real-time 质检).
+
+    `context` is a `Context` or the desk's JSON ({"platform": "pdd", "item":
+    {"free_shipping": true}, "conversation": {...}}); the speaker is "agent".
+    Returns {"text", "blocked", "safe_text", "severity", "findings": [{rule_id,
+    span, text, severity, seed, message, suggestion}]}. Nothing is logged:
+    the agent has not sent anything yet."""
+    if isinstance(context, Context):
+        ctx = replace(context, speaker="agent").resolved()
+    else:
+        ctx = Context.from_mapping(context, speaker="agent")
+    return get_checker().check(text, ctx).to_dict()
+
+
+def reset_checker() -> None:
+    """Forget the compiled rule book (after editing rules.yml in a running process)."""
+    global _default
+    with _lock:
+        _default = None
