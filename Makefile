@@ -1,0 +1,81 @@
+# xiaoer: the two commands are `make run` and `make test`; the rest are for trainers and developers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RASA      := $(VENV)/bin/rasa
+STAMP     := $(VENV)/.installed
+MODEL     := models/current.tar.gz
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+export XIAOER_ACTION_URL ?= http://localhost:5055/webhook
+export XIAOER_TRACKER_DIALECT ?= sqlite
+export XIAOER_TRACKER_URL ?= sqlite:///$(CURDIR)/var/rasa_tracker.db
+export XIAOER_SHOP_DB_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/shop.db
+
+# What the model is trained from: a change to any of these retrains.
+TRAINING_INPUTS := config.yml $(shell find domain data lexicon rasa_ext -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null) xiaoer/text.py xiaoer/lexicon.py xiaoer/geo.py
+
+.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell
+
+help:
+	@echo "make run    - install, train if needed, start every service"
+	@echo "make test   - install, train, run every test"
+	@echo "make evaluate | validate | lint-replies | shell | demo-data | bench | clean"
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(MODEL): $(STAMP) $(TRAINING_INPUTS)
+	@mkdir -p models var
+	$(RASA) train --domain domain --fixed-model-name current --out models
+	@touch $(MODEL)
+
+train: $(MODEL)
+
+validate: $(STAMP)
+	$(RASA) data validate --domain domain
+
+evaluate: $(MODEL)
+	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml
+
+lint-replies: $(STAMP)
+	$(PY) -m guard lint
+
+demo-data: $(STAMP)
+	@mkdir -p var
+	$(PY) -m shop.demo
+
+run: $(MODEL)
+	@mkdir -p var logs
+	scripts/run.sh
+
+shell: $(MODEL)
+	$(RASA) shell --model $(MODEL)
+
+test: $(MODEL)
+	@mkdir -p var results
+	$(PY) -m pytest -q
+	$(RASA) data validate --domain domain
+	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml --min-accuracy 0.90
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	@echo "make test: all checks passed"
+
+bench: $(MODEL)
+	$(PY) benchmarks/rasa_latency.py
+
+lock: $(STAMP)
+	( echo "# Full resolved dependency set (pip freeze of a working .venv); \`make lock\` rewrites it."; \
+	  $(PY) -m pip freeze --exclude-editable ) > constraints.txt
+
+clean:
+	rm -rf models results .rasa var/*.db logs

@@ -1,0 +1,78 @@
+"""Opening, addressing the shopper, thanks, praise, suggestions, closing (G1-G4, G7)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import latest_entity, text_of
+from actions.records import record
+
+
+class ActionGreet(Action):
+    """G1 first-contact greeting with the topic menu; G2 for a returning shopper."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        returning = bool(tracker.get_slot("returning_shopper"))
+        dispatcher.utter_message(response="utter_greet_returning" if returning else "utter_greet")
+        return [SlotSet("returning_shopper", True)]
+
+
+class ActionHandleInform(Action):
+    """A message that only gives data. A surname ("我姓王") is remembered for
+    addressing the shopper (G3); other data is acknowledged and kept in slots."""
+
+    def name(self) -> Text:
+        return "action_handle_inform"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        surname = latest_entity(tracker, "surname")
+        if surname:
+            title = surname if surname[-1] in "生士姐" else None
+            if title is None:
+                text = text_of(tracker)
+                title = surname + ("女士" if any(w in text for w in ("女士", "小姐", "女")) else "先生") \
+                    if any(w in text for w in ("先生", "女士", "小姐", "男", "女")) else surname + "先生/女士"
+            dispatcher.utter_message(response="utter_name_ack", shopper_title=title)
+            return [SlotSet("shopper_title", title)]
+        dispatcher.utter_message(response="utter_inform_received")
+        return []
+
+
+class ActionAcknowledgePraise(Action):
+    """G7 praise; remembered so the farewell may invite a 5-star review (G4)."""
+
+    def name(self) -> Text:
+        return "action_acknowledge_praise"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        dispatcher.utter_message(response="utter_praise")
+        return [SlotSet("satisfied", True)]
+
+
+class ActionSayGoodbye(Action):
+    """G4 farewell; the 5-star invitation only after the shopper said they are satisfied."""
+
+    def name(self) -> Text:
+        return "action_say_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        dispatcher.utter_message(response="utter_goodbye_review" if tracker.get_slot("satisfied") else "utter_goodbye")
+        return [SlotSet("bargain_step", None)]
+
+
+class ActionRecordSuggestion(Action):
+    """G7 suggestion: "已做好记录" must be true, so it is recorded for the team."""
+
+    def name(self) -> Text:
+        return "action_record_suggestion"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        await record(tracker, "suggestion", tracker.latest_message.get("text") or "")
+        dispatcher.utter_message(response="utter_suggest")
+        return []

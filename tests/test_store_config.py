@@ -1,0 +1,81 @@
+"""store.yml: the example store loads; a wrong field stops start-up naming the field."""
+import copy
+
+import pytest
+import yaml
+
+from xiaoer.store_config import DEFAULT_PATH, StoreConfigError, _parse, load_store
+
+
+@pytest.fixture()
+def raw():
+    return yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
+def test_example_store_loads():
+    s = load_store()
+    assert s.name == "星耀数码旗舰店"
+    assert s.platform == "tmall"
+    assert s.default_courier in s.couriers
+    assert s.specified_courier.near_first_kg == 14 and s.specified_courier.far_first_kg == 22
+    assert s.ship_within_hours == 24 and s.ship_max_hours == 48
+
+
+@pytest.mark.parametrize(
+    "path, value, field",
+    [
+        (("store", "name"), None, "store.name"),
+        (("store", "platform"), "amazon", "store.platform"),
+        (("shipping", "default_courier"), "申通快递", "shipping.default_courier"),
+        (("shipping", "ship_max_hours"), 96, "shipping.ship_max_hours"),
+        (("shipping", "ship_within_hours"), "fast", "shipping.ship_within_hours"),
+        (("hours", "human_agents"), "9点到22点", "hours.human_agents"),
+        (("invoice", "default_type"), "收据", "invoice.default_type"),
+        (("returns", "window_days"), 3, "returns.window_days"),
+        (("shipping", "fees", "specified_courier", "policy"), "maybe", "shipping.fees.specified_courier.policy"),
+        (("shipping", "fees", "free_shipping"), "yes", "shipping.fees.free_shipping"),
+        (("payment", "methods"), [], "payment.methods"),
+        (("shipping", "transit_days", "default"), "soon", "shipping.transit_days.default"),
+    ],
+)
+def test_wrong_field_is_named(raw, path, value, field):
+    data = copy.deepcopy(raw)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    with pytest.raises(StoreConfigError) as err:
+        _parse(data)
+    assert str(err.value).startswith(field), str(err.value)
+
+
+def test_missing_section_is_named(raw):
+    data = copy.deepcopy(raw)
+    del data["invoice"]
+    with pytest.raises(StoreConfigError, match=r"^invoice: missing"):
+        _parse(data)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(StoreConfigError, match="not found"):
+        load_store(tmp_path / "nope.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("store: [unclosed", encoding="utf-8")
+    with pytest.raises(StoreConfigError, match="not valid YAML"):
+        load_store(bad)
+
+
+def test_places_pick_warehouse_transit_and_remote_rule():
+    s = load_store()
+    assert s.warehouse_for("苏州").name == "华东仓"
+    assert s.warehouse_for("广州市").city == "东莞"
+    assert s.transit_for("上海") == "1-2"
+    assert s.transit_for("拉萨") == "5-7"
+    assert s.is_remote("乌鲁木齐") and not s.is_remote("杭州")
+    assert s.specified_courier_first_kg("宁波") == 14
+    assert s.specified_courier_first_kg("北京") == 22
+    assert s.canonical_courier("SF") == "顺丰速运"
+    assert s.canonical_courier("德邦") is None
