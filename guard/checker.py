@@ -320,10 +320,18 @@ class Checker:
                 self.phrase_matcher.add(rule.id, docs)
             if rule.tokens:
                 self.token_matcher.add(rule.id, [compile_token_pattern(t, self.rulebook.lists) for t in rule.tokens])
-            for rx in rule.regex:
-                # a regex with {store values} is compiled per store at check time
-                self.regexes.append((rule.id, rx if PLACEHOLDER_RE.search(rx) else _compiled(rx)))
+            if rule.regex:
+                # one alternation per rule; a regex with {store values} is compiled per store at check time
+                joined = "|".join(f"(?:{rx})" for rx in rule.regex)
+                self.regexes.append((rule.id, joined if PLACEHOLDER_RE.search(joined) else _compiled(joined)))
+        # condition patterns, normalised once (phrases are literal text)
+        self._cond_patterns: Dict[int, List[str]] = {}
+        for rule in self.rulebook.rules:
+            for cond in rule.unless + rule.requires:
+                self._cond_patterns[id(cond)] = [re.escape(normalize(p)) for p in cond.phrases] + list(cond.regex)
         self._values_cache: Dict[Tuple[int, str], Tuple[StoreConfig, Dict[str, str]]] = {}
+        self._active_cache: Dict[tuple, Tuple[StoreConfig, Dict[str, Rule]]] = {}
+        self._templates_cache: Dict[int, Tuple[StoreConfig, Dict[str, str]]] = {}
 
     # -- context ---------------------------------------------------------------------------------
     def _values(self, ctx: Context) -> Dict[str, str]:
@@ -353,10 +361,24 @@ class Checker:
         return True
 
     def active_rules(self, ctx: Context) -> Dict[str, Rule]:
-        return {
+        """Rules for this platform, speaker and facts (cached: the bot asks the same every turn)."""
+        try:
+            key = (id(ctx.store), ctx.platform, ctx.speaker, frozenset(ctx.item.items()),
+                   frozenset(ctx.conversation.items()))
+        except TypeError:  # unhashable fact values: no caching
+            key = None
+        hit = self._active_cache.get(key) if key else None
+        if hit is not None and hit[0] is ctx.store:
+            return hit[1]
+        active = {
             r.id: r for r in self.rulebook.rules
             if ctx.platform in r.platforms and ctx.speaker in r.speakers and self._when_holds(r, ctx)
         }
+        if key:
+            if len(self._active_cache) > 256:
+                self._active_cache.clear()
+            self._active_cache[key] = (ctx.store, active)
+        return active
 
     # -- matching --------------------------------------------------------------------------------
     def _raw_hits(self, norm: str, active: Mapping[str, Rule], values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
@@ -395,7 +417,7 @@ class Checker:
                          bounds: Dict[str, List[int]], values: Mapping[str, str]) -> bool:
         if ctx.platform not in cond.platforms:
             return False
-        patterns = [re.escape(normalize(p)) for p in cond.phrases] + [_expand(r, values) for r in cond.regex]
+        patterns = [_expand(p, values) for p in self._cond_patterns[id(cond)]]
         if cond.scope == "start":
             return any(_compiled(p).match(norm, start) for p in patterns)
         if cond.scope == "match":
@@ -411,9 +433,9 @@ class Checker:
                     return True
         return False
 
-    def findings(self, text: str, ctx: Context) -> List[Finding]:
+    def findings(self, text: str, ctx: Context, norm: Optional[str] = None) -> List[Finding]:
         """Findings only (no safe text); `ctx` must be resolved."""
-        norm = normalize(text)
+        norm = normalize(text) if norm is None else norm
         if len(norm) != len(text):  # pragma: no cover - normalize keeps the length by contract
             text = norm
         active = self.active_rules(ctx)
@@ -447,16 +469,23 @@ class Checker:
     def check(self, text: str, context: Optional[Context] = None) -> CheckResult:
         ctx = (context or Context()).resolved()
         text = text or ""
-        found = self.findings(text, ctx)
+        norm = normalize(text)
+        found = self.findings(text, ctx, norm)
         blocked = any(f.severity == "block" for f in found)
-        safe = self._safe_text(text, normalize(text), found, ctx) if found else text
+        safe = self._safe_text(text, norm, found, ctx) if found else text
         return CheckResult(text, found, safe, blocked)
 
     # -- safe wording ----------------------------------------------------------------------------
     def _fill(self, template: str, ctx: Context, traditional: bool) -> str:
         from xiaoer.replies import fill, template_values
 
-        out = fill(template, template_values(ctx.store))
+        hit = self._templates_cache.get(id(ctx.store))
+        if hit is None or hit[0] is not ctx.store:
+            if len(self._templates_cache) > 64:
+                self._templates_cache.clear()
+            hit = (ctx.store, template_values(ctx.store))
+            self._templates_cache[id(ctx.store)] = hit
+        out = fill(template, hit[1])
         return to_traditional(out) if traditional else out
 
     def _replacement(self, rule: Rule, text: str, norm: str, start: int, end: int) -> Optional[str]:
