@@ -40,6 +40,8 @@ CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
 SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
 _PARTICLES = frozenset("了的哦啊呀吧呢哈喔噢嘛啦哟呐滴")
 SEVERITY_ORDER = {"block": 0, "rewrite": 1, "warn": 2}
+# Names a platform's own shoppers use for it (Taobao and Tmall are one marketplace).
+PLATFORM_WORDS = {"taobao": ("淘宝", "天猫"), "tmall": ("天猫", "淘宝"), "jd": ("京东",), "pdd": ("拼多多", "多多")}
 
 
 # ---- results ----------------------------------------------------------------------------------
@@ -170,6 +172,7 @@ def context_values(store: StoreConfig, platform: str) -> Dict[str, str]:
         "store_name": _value_regex([store.name]),
         "store_short": _value_regex([store.short_name]),
         "platform_domains": _value_regex(PLATFORM_DOMAINS.get(platform, ())),
+        "platform_names": _value_regex(PLATFORM_WORDS.get(platform, ())),
     }
 
 

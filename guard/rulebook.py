@@ -26,7 +26,7 @@ PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 # (`\d{4}` stays a count: the name must start with a letter).
 STORE_VALUES = (
     "hotline", "courier_names", "remote_areas", "specified_courier", "payment_methods",
-    "store_name", "store_short", "platform_domains",
+    "store_name", "store_short", "platform_domains", "platform_names",
 )
 
 _RULE_KEYS = {
