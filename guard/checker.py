@@ -610,7 +610,7 @@ def check_agent_draft(text: str, context: Any = None) -> Dict[str, Any]:
     if isinstance(context, Context):
         ctx = replace(context, speaker="agent").resolved()
     else:
-        ctx = Context.from_mapping(context, speaker="agent")
+        ctx = replace(Context.from_mapping(context), speaker="agent")
     return get_checker().check(text, ctx).to_dict()
 
 

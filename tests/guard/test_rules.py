@@ -158,3 +158,19 @@ def test_domain_responses_have_no_block_finding(platform):
     report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} 「{lf.finding.text}」 in {lf.text}"
                        for lf in blocks)
     assert not blocks, f"block findings on {platform} (reword, or fix the store value):\n{report}"
+
+
+def _variants(kind):
+    data = yaml.safe_load((HERE / "variants.yml").read_text(encoding="utf-8"))
+    return [pytest.param(*row, id=f"{kind}{i}") for i, row in enumerate(data[kind])]
+
+
+@pytest.mark.parametrize("text,platform,family", _variants("fire"))
+def test_variant_is_caught_by_its_rule_family(checker, ctx, text, platform, family):
+    result = checker.check(str(text), ctx(platform))
+    assert family in {f.rule_id.split(".")[0] for f in result.findings}, f"{text!r}: {result.findings}"
+
+
+@pytest.mark.parametrize("text,platform", _variants("pass"))
+def test_legitimate_variant_passes(checker, ctx, text, platform):
+    assert checker.check(str(text), ctx(platform)).findings == []
