@@ -21,6 +21,8 @@ URL_RE = re.compile(
     r"(?![A-Za-z0-9])(?:/[^\s\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e,;!\"'<>()\[\]{}]*)?",
     re.IGNORECASE,
 )
+# A share code ("淘口令" ￥AbCd1234￥) opens a page in an app: for the bot it is a link too.
+SHARE_CODE_RE = re.compile(r"([￥$€¥₤₳¢])[A-Za-z0-9]{8,14}\1")
 # The platform's own domains: a link there is not "off-platform".
 PLATFORM_DOMAINS = {
     "taobao": ("taobao.com", "tmall.com", "tb.cn", "alicdn.com"),
@@ -64,11 +66,13 @@ def inbound_links(text: str, platform: Optional[str] = None) -> List[str]:
     if not text:
         return []
     norm = normalize(text)
-    out = []
+    found = []
     for m in URL_RE.finditer(norm):
         if "@" in norm[max(0, m.start() - 1):m.start()]:
             continue  # the domain part of an e-mail address
         url = text[m.start():m.end()].rstrip(".?")  # a sentence's full stop or question mark
         if not _own_domain(url, platform):
-            out.append(url)
-    return out
+            found.append((m.start(), url))
+    if platform not in ("taobao", "tmall"):  # on Taobao/Tmall a 淘口令 is the platform's own
+        found.extend((m.start(), text[m.start():m.end()]) for m in SHARE_CODE_RE.finditer(norm))
+    return [url for _, url in sorted(found)]

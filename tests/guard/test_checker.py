@@ -186,6 +186,9 @@ def test_inbound_links():
     assert inbound_links(text, platform="taobao") == ["www.example.com/x"]
     assert inbound_links("我的邮箱是abc@qq.com,订单号123456") == []
     assert inbound_links("1.5米的线有吗") == []
+    code = "复制这段话￥AbCd1234Xy￥打开手机淘宝"
+    assert inbound_links(code) == ["￥AbCd1234Xy￥"]
+    assert inbound_links(code, platform="tmall") == []
 
 
 # ---- command line -----------------------------------------------------------------------------
