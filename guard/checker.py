@@ -187,7 +187,7 @@ def _expand(pattern: str, values: Mapping[str, str]) -> str:
 
 # ---- named filters (rules.yml `filter:`) ------------------------------------------------------
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_DISCOUNT_FOLD_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九](?:[点.]?[一二三四五六七八九])?)\s*折")
+_DISCOUNT_FOLD_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九](?:[点.]?[一二三四五六七八九])?|对)\s*折")
 _DISCOUNT_AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九十百]+)\s*(?:块钱|块|元|rmb)?", re.IGNORECASE)
 
 
@@ -216,7 +216,7 @@ def _cn_number(s: str) -> Optional[float]:
 
 def _fold_percent(raw: str) -> Optional[float]:
     """'8' -> 20 (打8折 = 20 % off); '85' / '8.5' / '八五' -> 15; '九五' -> 5."""
-    raw = raw.replace("点", ".")
+    raw = "5" if raw == "对" else raw.replace("点", ".")  # 对折 = half price
     if all(c in _CN_DIGITS or c == "." for c in raw):
         raw = "".join(str(_CN_DIGITS[c]) if c in _CN_DIGITS else c for c in raw)
     try:
