@@ -4,6 +4,7 @@
     python -m guard lint                       # every domain response x every platform
     python -m guard rules [--platform pdd]     # the rule book, counted by platform
     python -m guard examples                   # the rule book's own fire/pass examples
+    python -m guard stats                      # rule counts, detection and false-alarm figures
 
 `check` and `lint` exit with 1 when a `block` finding is present.
 """
@@ -119,6 +120,41 @@ def cmd_examples(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """The figures a release note needs: rules per platform, detection on the
+    rule book's fire examples, false alarms on its pass examples and on the domain."""
+    from guard.examples import example_context, example_store, iter_example_cases
+    from guard.lint import lint_domain, rendered_messages
+
+    checker = get_checker()
+    base = load_store(args.store) if args.store else None
+    store = example_store(checker.rulebook, base)
+    fire = fire_hit = passes = pass_hit = 0
+    for rule in checker.rulebook.rules:
+        for kind, ex, platform in iter_example_cases(rule):
+            ids = {f.rule_id for f in checker.check(ex.text, example_context(ex, platform, store)).findings}
+            if kind == "fire":
+                fire += 1
+                fire_hit += rule.id in ids
+            else:
+                passes += 1
+                pass_hit += rule.id in ids
+    for p in PLATFORMS:
+        rs = [r for r in checker.rulebook.rules if p in r.platforms]
+        sev = Counter(r.severity for r in rs)
+        print(f"rules {p:7} {len(rs)} ({', '.join(f'{n} {s}' for s, n in sorted(sev.items()))})")
+    print(f"fire examples detected: {fire_hit}/{fire} ({fire_hit / max(fire, 1):.1%})")
+    print(f"pass examples falsely flagged by their rule: {pass_hit}/{passes} ({pass_hit / max(passes, 1):.1%})")
+    domain_store = base or load_store()
+    total = len(list(rendered_messages(domain_store)))
+    found = lint_domain(domain_store)
+    flagged = {(lf.platform, lf.response, lf.variation, lf.part) for lf in found}
+    blocked = {(lf.platform, lf.response, lf.variation, lf.part) for lf in found if lf.finding.severity == "block"}
+    print(f"domain messages (all platforms): {total}; with any finding: {len(flagged)} ({len(flagged) / max(total, 1):.1%}); "
+          f"with a block: {len(blocked)} ({len(blocked) / max(total, 1):.1%})")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m guard", description="店小二 policy guard")
     parser.add_argument("--store", help="store.yml to use (default: $XIAOER_STORE or ./store.yml)")
@@ -145,6 +181,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     p = sub.add_parser("examples", help="run the rule book's fire/pass examples")
     p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("stats", help="rule counts, example detection / false alarms, domain findings")
+    p.set_defaults(func=cmd_stats)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
