@@ -23,11 +23,11 @@ import bisect
 import logging
 import re
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from xiaoer.store_config import PLATFORMS, StoreConfig
+from xiaoer.store_config import StoreConfig
 from xiaoer.text import is_traditional, normalize, to_traditional
 
 from guard.context import Context
@@ -107,8 +107,20 @@ def _keep_for_phrases(ch: str) -> bool:
     return ch.isalnum()
 
 
-def _keep_for_tokens(ch: str) -> bool:
-    return not ch.isspace()
+def _token_text(text: str) -> Tuple[str, List[int]]:
+    """Text for jieba: a blank between Chinese characters is dropped ("加 我 微 信"
+    reads as "加我微信"), one between Latin words or numbers is kept."""
+    chars, index = [], []
+    n = len(text)
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            prev = text[i - 1] if i > 0 else " "
+            nxt = text[i + 1] if i + 1 < n else " "
+            if not (prev.isascii() and nxt.isascii()):
+                continue
+        chars.append(ch)
+        index.append(i)
+    return "".join(chars), index
 
 
 def _boundaries(text: str, delims: frozenset) -> List[int]:
@@ -397,7 +409,7 @@ class Checker:
                 if rid in active:
                     hits.setdefault(rid, []).append((index[s], index[e - 1] + 1))
 
-        compact, tindex = _compact(norm, _keep_for_tokens)
+        compact, tindex = _token_text(norm)
         if compact:
             tdoc = self.nlp.make_doc(compact)
             for match_id, s, e in self.token_matcher(tdoc):
