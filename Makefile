@@ -67,7 +67,7 @@ test: $(MODEL)
 	$(PY) -m pytest -q
 	$(RASA) data validate --domain domain
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml --min-accuracy 0.90
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	@echo "make test: all checks passed"
 
 bench: $(MODEL)

@@ -7,7 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import subtopic
-from actions.records import record
+from actions.records import record_question
 
 FALLBACK_ACTION = "action_handle_fallback"
 QUESTION_PREVIEW = 40
@@ -37,7 +37,7 @@ class ActionHandleFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         text = (tracker.latest_message.get("text") or "").strip()
         if previous_turn_was_fallback(tracker) and text:
-            await record(tracker, "unresolved", text)
+            await record_question(tracker, text)
             preview = text if len(text) <= QUESTION_PREVIEW else text[:QUESTION_PREVIEW] + "……"
             dispatcher.utter_message(response="utter_unresolved", question=preview)
         else:

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import latest_entity, text_of
-from actions.records import record
+from actions.records import record_suggestion
 
 
 class ActionGreet(Action):
@@ -73,6 +73,6 @@ class ActionRecordSuggestion(Action):
         return "action_record_suggestion"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        await record(tracker, "suggestion", tracker.latest_message.get("text") or "")
+        await record_suggestion(tracker, tracker.latest_message.get("text") or "")
         dispatcher.utter_message(response="utter_suggest")
         return []

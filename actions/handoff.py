@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import matches, store, subtopics, text_of
-from actions.records import record
+from actions.common import matches, metadata, store, subtopics, text_of
+from actions.records import promise
 
 SUMMARY_CHARS = 120
 
@@ -73,6 +74,12 @@ class ActionStartHandoff(Action):
             "deadline_hours": deadline_hours,
             "agents_online": online,
         }
-        await record(tracker, "handoff", text, **handoff)
+        # C3: the answer promised within the deadline is tracked until kept
+        await promise(tracker, f"handoff:{reason}: {summary}", deadline_hours)
         dispatcher.utter_message(json_message={"handoff": handoff})
+        # The desk queues the conversation and relays shopper messages to an
+        # agent; over a plain REST client nobody would answer, so the bot
+        # pauses only when the desk is the one asking.
+        if metadata(tracker).get("via") == "desk":
+            return [ConversationPaused()]
         return []

@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import subtopic
-from actions.records import record
+from actions.common import store
+from actions.records import promise
 
 RESPONSES = {
     "delay": "utter_invoice_delay",
@@ -26,6 +27,7 @@ class ActionAnswerInvoice(Action):
         topic = subtopic(tracker, "invoice", ["delay", "any_order", "title", "types"])
         if topic == "delay":
             # I3: the reissue promise is recorded so it is kept (F4)
-            await record(tracker, "invoice_reissue", tracker.latest_message.get("text") or "")
+            await promise(tracker, "invoice_reissue: " + (tracker.latest_message.get("text") or ""),
+                          store().invoice_reissue_days * 24)
         dispatcher.utter_message(response=RESPONSES.get(topic or "", "utter_ask_invoice"))
         return []

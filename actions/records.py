@@ -1,20 +1,20 @@
-"""What the bot promises to follow up is written down (C7 unresolved
-questions, G7 suggestions, I3 invoice reissues, handoffs).
+"""What the bot says it has written down is written down: unresolved
+questions (C7), suggestions (G7), promised follow-ups with their deadline
+(I3 invoice reissue, C3 complaint answer; F4).
 
-Records go to the shop backend; tests inject a temporary one with
-`set_backend()`.
+Records go to the shop backend (shop/); tests inject a temporary one with
+`set_backend()`. The buyer id only ever comes from message metadata.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
 
 from actions.common import metadata
 
-logger = logging.getLogger(__name__)
 _backend: Optional[Any] = None
 _lock = asyncio.Lock()
 
@@ -25,22 +25,37 @@ def set_backend(backend: Any) -> None:
 
 
 async def get_backend() -> Any:
+    """The process-wide shop backend, started on first use."""
     global _backend
     if _backend is None:
         async with _lock:
             if _backend is None:
-                from shop import open_backend
+                from shop.config import load_backend
 
-                _backend = await open_backend()
+                backend = load_backend()
+                await backend.start()
+                _backend = backend
     return _backend
 
 
-async def record(tracker: Tracker, kind: str, text: str, **data: Any) -> None:
+def buyer_id(tracker: Tracker) -> Optional[str]:
+    value = metadata(tracker).get("buyer_id")
+    return str(value) if value else None
+
+
+async def record_question(tracker: Tracker, text: str) -> Any:
     backend = await get_backend()
-    await backend.add_note(
-        kind=kind,
-        buyer_id=metadata(tracker).get("buyer_id"),
-        conversation_id=tracker.sender_id,
-        text=text,
-        data=data,
-    )
+    return await backend.record_question(text=text, buyer_id=buyer_id(tracker), conversation_id=tracker.sender_id)
+
+
+async def record_suggestion(tracker: Tracker, text: str) -> Any:
+    backend = await get_backend()
+    return await backend.record_suggestion(text=text, buyer_id=buyer_id(tracker), conversation_id=tracker.sender_id)
+
+
+async def promise(tracker: Tracker, topic: str, within_hours: float, order_id: Optional[str] = None) -> Any:
+    """A follow-up the bot promised, due `within_hours` from now (F4)."""
+    backend = await get_backend()
+    due = datetime.now(timezone.utc) + timedelta(hours=within_hours)
+    return await backend.promise_follow_up(buyer_id=buyer_id(tracker), topic=topic, due_at=due,
+                                           order_id=order_id, conversation_id=tracker.sender_id)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
+import joblib
+
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -104,4 +107,74 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
                               "value": e["value"], "confidence": 1.0, "extractor": "LexiconEntityExtractor"})
             existing = [e for e in message.get(ENTITIES, []) if e.get("extractor") != "LexiconEntityExtractor"]
             message.set(ENTITIES, existing + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
+    """Combines DIET's intent ranking with a logistic regression on TF-IDF
+    character n-grams of the whole normalised message.
+
+    Measured on the development set (README, "How well the model does"): on a
+    few thousand hand-written examples the linear model generalises better
+    than DIET to unseen colloquial phrasing, and the weighted combination is
+    at least as good as either. Runs after DIETClassifier; set `weight: 0` to
+    serve DIET alone, `weight: 1` for the linear model alone."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"weight": 0.7, "min_ngram": 1, "max_ngram": 3, "C": 30.0, "ranking_length": 10}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 vectorizer: Any = None, model: Any = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vectorizer = vectorizer
+        self.model = model
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "CharNgramIntentEnsemble":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        texts = [(m.get(TEXT) or "").lower() for m in examples]
+        labels = [m.get(INTENT) for m in examples]
+        self.vectorizer = TfidfVectorizer(analyzer="char", sublinear_tf=True,
+                                          ngram_range=(self._config["min_ngram"], self._config["max_ngram"]))
+        features = self.vectorizer.fit_transform(texts)
+        self.model = LogisticRegression(C=self._config["C"], max_iter=3000, random_state=7).fit(features, labels)
+        with self._model_storage.write_to(self._resource) as model_dir:
+            joblib.dump((self.vectorizer, self.model), model_dir / "ensemble.joblib")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "CharNgramIntentEnsemble":
+        with model_storage.read_from(resource) as model_dir:
+            vectorizer, model = joblib.load(model_dir / "ensemble.joblib")
+        return cls(config, model_storage, resource, vectorizer, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.model is None:
+            return messages
+        w = float(self._config["weight"])
+        texts = [(m.get(TEXT) or "").lower() for m in messages]
+        probs = self.model.predict_proba(self.vectorizer.transform(texts))
+        for message, row in zip(messages, probs):
+            scores = {label: w * float(p) for label, p in zip(self.model.classes_, row)}
+            for r in message.get(INTENT_RANKING_KEY) or []:
+                scores[r["name"]] = scores.get(r["name"], 0.0) + (1 - w) * float(r.get("confidence") or 0.0)
+            if not (message.get(TEXT) or "").strip():
+                scores = {}
+            ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
+                             key=lambda r: -r["confidence"])[: self._config["ranking_length"]]
+            top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+            message.set(INTENT, top, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -112,7 +112,13 @@ def main() -> int:
     ap.add_argument("--min-accuracy", type=float, default=None, help="fail when served accuracy is below this")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    import warnings
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)
     logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
     rows, elapsed = asyncio.run(evaluate(args.model, args.data))
     figures = report(rows, elapsed)
     if args.json:

@@ -58,7 +58,7 @@ def test_store_values_reach_the_replies():
 
 def _referenced_responses():
     refs = set()
-    for path in list((ROOT / "data").rglob("*.yml")) + list((ROOT / "tests").glob("test_stories.yml")):
+    for path in list((ROOT / "data").rglob("*.yml")) + list((ROOT / "tests" / "stories").glob("*.yml")):
         refs |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text(encoding="utf-8")))
     for path in (ROOT / "actions").rglob("*.py"):
         refs |= set(re.findall(r"\"(utter_\w+)\"", path.read_text(encoding="utf-8")))

@@ -1,0 +1,66 @@
+"""Action test kit: trackers built in code, a temporary shop backend.
+
+    tracker = make_tracker("我要开发票", intent="ask_invoice", entities=[...], slots={...},
+                           metadata={"buyer_id": "buyer_001"})
+    events = await run_action(ActionAnswerInvoice(), tracker)
+    dispatcher.messages[0]["response"] == "utter_invoice_delay"
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import records
+
+
+def make_tracker(
+    text: str = "",
+    intent: Optional[str] = None,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    metadata: Optional[Dict[str, Any]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
+    sender_id: str = "test-shopper",
+    confidence: float = 0.95,
+) -> Tracker:
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": entities or [],
+        "metadata": metadata or {},
+    }
+    history = list(events or [])
+    history.append({"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}})
+    return Tracker(sender_id, dict(slots or {}), latest, history, False, None, {}, "action_listen")
+
+
+def previous_turn(text: str, intent: str, action: str) -> List[Dict[str, Any]]:
+    """Events of an earlier exchange, for actions that look back."""
+    return [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
+        {"event": "action", "name": action},
+        {"event": "bot", "text": "..."},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+
+async def run_action(action, tracker: Tracker, domain: Optional[Dict[str, Any]] = None):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain or {})
+    return dispatcher, events
+
+
+@pytest.fixture()
+async def shop_backend(tmp_path):
+    """A fresh shop database per test, injected where the actions look for it."""
+    from shop.sql import SqlShop
+
+    backend = SqlShop(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    await backend.start()
+    records.set_backend(backend)
+    yield backend
+    records.set_backend(None)
+    await backend.close()
