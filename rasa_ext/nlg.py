@@ -67,13 +67,18 @@ def finish(message: Dict[Text, Any], tracker: DialogueStateTracker, store: Any) 
         from guard import outbound  # the policy guard; optional until installed
     except ImportError:  # pragma: no cover - guard package missing
         outbound = None
-    if outbound is not None and message.get("text"):
+    if outbound is not None:
         from guard import Context
 
-        text, findings = outbound(message["text"], Context(platform=store.platform, store=store, speaker="bot"))
-        if findings:
-            logger.warning("guard: %s on %s", [f.rule_id for f in findings], message.get("template_name"))
-        message["text"] = text
+        context = Context(platform=store.platform, store=store, speaker="bot")
+        if message.get("text"):
+            text, findings = outbound(message["text"], context)
+            if findings:
+                logger.warning("guard: %s on %s", [f.rule_id for f in findings], message.get("template_name"))
+            message["text"] = text
+        for b in message.get("buttons") or []:
+            if b.get("title"):
+                b["title"], _ = outbound(b["title"], context)
     if shopper_writes_traditional(tracker):
         if message.get("text"):
             message["text"] = to_traditional(message["text"])
