@@ -7,7 +7,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import matches, subtopic
+from actions.catalogue import answer_price, named_product, product_missing
+from actions.common import latest_entity, matches, subtopic
+from actions.orders import Turn, run_turn
 
 LADDER = ("utter_bargain_step1", "utter_bargain_step2", "utter_bargain_step3")
 
@@ -34,7 +36,9 @@ class ActionRespondBargain(Action):
 
 
 class ActionAnswerPrice(Action):
-    """P2 price and promotions; P8 membership, points and group buying."""
+    """P2 price and promotions (from the catalogue when a product is named:
+    current price, activity, coupon, final price, end time); P8 membership,
+    points and group buying."""
 
     def name(self) -> Text:
         return "action_answer_price"
@@ -47,6 +51,14 @@ class ActionAnswerPrice(Action):
             dispatcher.utter_message(response="utter_group_buy")
         elif matches(tracker, "bargain", "comparison"):
             dispatcher.utter_message(response="utter_price_comparison")
+        elif latest_entity(tracker, "product"):
+            return await run_turn(dispatcher, tracker, answer_named_price)
         else:
             dispatcher.utter_message(response="utter_ask_price")
         return []
+
+
+async def answer_named_price(turn: Turn) -> None:
+    named = await named_product(turn)
+    if not product_missing(turn, named):
+        await answer_price(turn, named)

@@ -1,4 +1,9 @@
-"""Logistics before the order (L1-L6): courier, warehouse, fee, delivery time."""
+"""Logistics before the order (L1-L6): courier, warehouse, fee, delivery time.
+
+Fees and transit come from shop.rules (store.yml); with a product named, its
+weight and free-shipping flag decide the fee (a free-shipping item is never
+said to be not free). Transit times are usual times, never a guarantee.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -6,13 +11,16 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.catalogue import named_product
 from actions.common import entity_or_slot, latest_entity, matches, store
+from actions.orders import Turn, Unavailable
+from shop.models import yuan_text
+from shop.rules import FeeItem, shipping_fee, transit_estimate
 
 
 def _place_values(place: str) -> Dict[str, str]:
-    s = store()
-    wh = s.warehouse_for(place)
-    return {"city": place, "warehouse_city": wh.city, "warehouse_name": wh.name, "transit": s.transit_for(place)}
+    t = transit_estimate(store(), place)
+    return {"city": place, "warehouse_city": t.warehouse_city, "warehouse_name": t.warehouse, "transit": t.days}
 
 
 def _specified_courier_reply(dispatcher: CollectingDispatcher, city: Optional[str]) -> None:
@@ -69,6 +77,14 @@ class ActionAnswerShippingFee(Action):
         s = store()
         asked = latest_entity(tracker, "courier")
         city = latest_entity(tracker, "city")
+        if latest_entity(tracker, "product"):
+            try:
+                named = await named_product(Turn(dispatcher, tracker, None))
+            except Unavailable:
+                named = None
+            if named is not None and named.product is not None:
+                _product_fee_reply(dispatcher, named.product, city, asked)
+                return []
         if asked and s.canonical_courier(asked) == s.specified_courier.courier:
             _specified_courier_reply(dispatcher, city)
         elif city and s.is_remote(city):
@@ -78,6 +94,39 @@ class ActionAnswerShippingFee(Action):
         else:
             dispatcher.utter_message(response="utter_shipping_fee")
         return []
+
+
+def _product_fee_reply(dispatcher: CollectingDispatcher, product: Any, city: Optional[str],
+                       courier: Optional[str]) -> None:
+    """L2/L3 for one product: computed by shop.rules.shipping_fee from its weight and flag."""
+    q = shipping_fee(store(), destination=city, items=[FeeItem.of(product)], courier=courier)
+    values = {"product_name": product.name, "city": city, "courier": q.courier}
+    if not q.available:
+        if q.reason == "courier_not_offered":
+            dispatcher.utter_message(response="utter_courier_unavailable", courier=courier)
+        else:
+            _specified_courier_reply(dispatcher, city)
+        return
+    if q.specified and courier and (q.free_shipping or not city):
+        if city:
+            dispatcher.utter_message(response="utter_product_specified_courier_fee", fee=yuan_text(q.fee),
+                                     weight_kg=str(q.weight_kg), **values)
+        else:
+            _specified_courier_reply(dispatcher, None)
+        return
+    if q.free_shipping:
+        if city and q.remote:
+            dispatcher.utter_message(response="utter_product_free_shipping_remote", **values)
+        elif city:
+            dispatcher.utter_message(response="utter_product_free_shipping_city", **values)
+        else:
+            dispatcher.utter_message(response="utter_product_free_shipping", product_name=product.name)
+        return
+    if city:
+        dispatcher.utter_message(response="utter_product_shipping_fee", fee=yuan_text(q.fee), **values)
+    else:
+        dispatcher.utter_message(response="utter_product_shipping_fee_any", product_name=product.name,
+                                 fee=yuan_text(q.base_fee))
 
 
 class ActionAnswerDeliveryTime(Action):

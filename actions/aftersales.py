@@ -1,0 +1,118 @@
+"""After-sales (A1-A4): returns and refunds decided by shop.rules.return_eligibility.
+
+Quality problem: apologise, ask what happened and for 1-2 photos, full
+refund, the store pays both ways. Non-quality: inside the return window and
+only if resale is unaffected, the buyer pays the return shipping. Outside
+the window: explain and offer a person. A refund the buyer is entitled to is
+never refused (A4): every eligible decision ends in an offer to file it.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Text
+
+from actions.common import matches, store
+from actions.orders import (
+    OrderAction, Turn, almost_order_id, contains_any, now, order_ids_in, order_values, pending,
+)
+from shop.models import Order, ReturnReason
+from shop.rules import ReturnDecision, return_eligibility
+from shop.status import OrderStatus
+from shop.timeutil import local_text
+
+S = OrderStatus
+
+# Non-quality returns need the goods resaleable; these say they are not.
+RESALE_AFFECTED_WORDS = ("用过", "用了几天", "已经用了", "用了一段", "弄脏", "摔了", "摔坏", "包装扔了", "包装丢了",
+                         "拆了包装", "刮花")
+
+
+def is_quality(turn: Turn) -> bool:
+    # the complaint keywords of lexicon/subtopics.yml name quality problems (坏了, 不充电 ...)
+    return matches(turn.tracker, "complaint_category", "商品质量")
+
+
+async def carry_out_return(turn: Turn, order: Order, step: str) -> None:
+    """File the return/refund the shopper just confirmed."""
+    reason = ReturnReason.QUALITY if step == "return_quality" else ReturnReason.NON_QUALITY
+    description = turn.tracker.get_slot("pending_value") or turn.text
+    await turn.call(lambda b: b.request_return(order.order_id, buyer_id=turn.buyer_id, reason=reason,
+                                               description=description, conversation_id=turn.conversation))
+    values = order_values(order)
+    if step == "refund_only":
+        turn.say("utter_refund_requested", **values)
+    elif step == "return_quality":
+        turn.say("utter_return_requested_quality", **values)
+    else:
+        turn.say("utter_return_requested", **values)
+
+
+class ActionRequestReturn(OrderAction):
+    """A3/A4 returns and refunds, and refund progress questions."""
+
+    force_quality = False
+
+    def name(self) -> Text:
+        return "action_request_return"
+
+    def general_reply(self, turn: Turn, quality: bool) -> None:
+        turn.say("utter_quality_issue" if quality else "utter_return_policy")
+
+    async def handle(self, turn: Turn) -> None:
+        quality = self.force_quality or is_quality(turn)
+        purpose = "quality" if quality else "return"
+        has_number = bool(order_ids_in(turn.tracker) or almost_order_id(turn.tracker))
+        if not turn.buyer_id and not has_number:
+            # a question about the policy: answered without a login
+            self.general_reply(turn, quality)
+            return
+        if not has_number and turn.buyer_id and not turn.tracker.get_slot("order_id"):
+            self.general_reply(turn, quality)
+        order = await turn.resolve(purpose)
+        if order is None:
+            return
+        await self.answer(turn, order, quality)
+
+    async def answer(self, turn: Turn, order: Order, quality: bool) -> None:
+        values = order_values(order)
+        st = order.status
+        if st in (S.REFUND_REQUESTED, S.RETURNING):
+            turn.say("utter_refund_progress", **values)
+            return
+        if st == S.REFUNDED:
+            turn.say("utter_refund_done", **values)
+            return
+        resale_ok = quality or not contains_any(turn.text, RESALE_AFFECTED_WORDS)
+        reason = ReturnReason.QUALITY if quality else ReturnReason.NON_QUALITY
+        e = return_eligibility(order, reason, now=now(), store=store(), resale_ok=resale_ok)
+        d = e.decision
+        if d == ReturnDecision.REFUND_ONLY:
+            turn.say("utter_return_refund_only", **values)
+            turn.events += pending("refund_only", order.order_id)
+        elif d == ReturnDecision.REFUSE_DELIVERY:
+            turn.say("utter_return_in_transit", **values)
+            turn.events += pending("intercept", order.order_id)
+        elif d == ReturnDecision.RETURN_AND_REFUND and quality:
+            turn.say("utter_return_quality", **values)
+            turn.events += pending("return_quality", order.order_id, turn.text)
+        elif d == ReturnDecision.RETURN_AND_REFUND:
+            turn.say("utter_return_nonquality", days_left=str(e.days_left or 0), **values)
+            turn.events += pending("return_nonquality", order.order_id, turn.text)
+        elif d == ReturnDecision.WARRANTY:
+            turn.say("utter_return_warranty", warranty_end=local_text(e.warranty_ends_at), **values)
+        elif d == ReturnDecision.OUT_OF_WINDOW:
+            turn.say("utter_return_out_of_window", **values)
+        elif d == ReturnDecision.RESALE_AFFECTED:
+            turn.say("utter_return_resale_affected", **values)
+        elif d == ReturnDecision.NOT_PAID:
+            turn.say("utter_return_not_paid", **values)
+        else:
+            turn.say("utter_refund_finished", **values)
+
+
+class ActionReportQualityIssue(ActionRequestReturn):
+    """A2: a quality problem, whatever words the shopper used."""
+
+    force_quality = True
+
+    def name(self) -> Text:
+        return "action_report_quality_issue"
