@@ -1,0 +1,58 @@
+"""python -m desk                      run the desk (storefront, widget, console)
+python -m desk create-agent NAME --role agent|supervisor [--number 8]
+                                     (password from $XIAOER_DESK_NEW_PASSWORD or asked)"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from desk import auth
+from desk.config import load_config
+from desk.db import open_engine
+from desk.web import create_app
+
+
+async def _create_agent(args) -> int:
+    config = load_config()
+    password = os.environ.get("XIAOER_DESK_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+    engine = await open_engine(config.db_url)
+    try:
+        agent = await auth.create_agent(engine, args.name, password, role=args.role, number=args.number,
+                                        at=config.clock())
+    except auth.AccountError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"created {agent['role']} {agent['name']} (工号 {agent['number']})")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m desk", description="the xiaoer desk")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the desk (default)")
+    run.add_argument("--port", type=int)
+    ca = sub.add_parser("create-agent", help="create an agent account")
+    ca.add_argument("name")
+    ca.add_argument("--role", choices=auth.ROLES, default="agent")
+    ca.add_argument("--number", help="工号 shown to shoppers (default: next free)")
+    args = parser.parse_args(argv)
+    if args.command == "create-agent":
+        return asyncio.run(_create_agent(args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config()
+    if getattr(args, "port", None):
+        config.port = args.port
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

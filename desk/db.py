@@ -1,0 +1,103 @@
+"""The desk's own database (SQLAlchemy 1.4 Core, async): SQLite by default,
+PostgreSQL by URL. Every message, status change, note, rating and warning."""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
+                        Text)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = MetaData()
+
+agents = Table(
+    "desk_agents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), unique=True, nullable=False),
+    Column("number", String(16), nullable=False),        # 工号, the only thing a shopper sees (G10)
+    Column("role", String(16), nullable=False),          # agent | supervisor
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "desk_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),   # only a hash: a DB leak is no login
+    Column("agent_id", Integer, ForeignKey("desk_agents.id"), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+conversations = Table(
+    "desk_conversations", metadata,
+    Column("id", String(64), primary_key=True),           # also the Rasa sender id
+    Column("buyer_id", String(64), nullable=False, index=True),
+    Column("status", String(24), nullable=False),
+    Column("reason", String(32)),
+    Column("category", String(16)),
+    Column("priority", String(8)),
+    Column("summary", Text),
+    Column("deadline_hours", Integer),
+    Column("deadline_at", DateTime(timezone=True)),
+    Column("queued_at", DateTime(timezone=True)),
+    Column("assigned_to", Integer, ForeignKey("desk_agents.id")),
+    Column("for_supervisor", Boolean, nullable=False, default=False),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("contact", String(64)),
+    Column("awaiting_rating", Boolean, nullable=False, default=False),
+    Column("last_agent_number", String(16)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "desk_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", String(64), ForeignKey("desk_conversations.id"), nullable=False, index=True),
+    Column("sender", String(12), nullable=False),         # shopper | bot | agent | system | note
+    Column("agent_id", Integer),
+    Column("text", Text, nullable=False, default=""),
+    Column("data", JSON),                                 # buttons, image, photos, custom payload
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+events = Table(
+    "desk_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("name", String(48), nullable=False),           # conversation.queued, conversation.assigned ...
+    Column("actor", String(64)),
+    Column("data", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+ratings = Table(
+    "desk_ratings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("agent_id", Integer),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+warnings = Table(
+    "desk_warnings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("trigger", String(16), nullable=False),        # unsatisfied | deadline
+    Column("problem", Text, nullable=False),
+    Column("handling", Text, nullable=False),
+    Column("unhappy", Text, nullable=False),
+    Column("step", Integer, nullable=False, default=0),   # index into the ladder
+    Column("step_due_at", DateTime(timezone=True), nullable=False),
+    Column("close_due_at", DateTime(timezone=True), nullable=False),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("outcome", String(16)),                        # None open | satisfied | unsatisfied
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+
+async def open_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, future=True)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine

@@ -1,0 +1,82 @@
+"""Rasa over HTTP: the REST channel, the tracker and the tracker events API."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import aiohttp
+
+log = logging.getLogger("xiaoer.desk.rasa")
+
+# Rasa treats "/intent{...}" as a command (un-pauses with /restart, sets slots):
+# a shopper's leading slash becomes a full-width one, which NLU reads as text.
+def neutralise(text: str) -> str:
+    stripped = text.lstrip()
+    if stripped.startswith("/"):
+        return "／" + stripped[1:]
+    return text
+
+
+class RasaUnavailable(Exception):
+    pass
+
+
+class RasaClient:
+    def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0) -> None:
+        self.session = session
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
+        body = {"sender": sender, "message": neutralise(text), "metadata": {"buyer_id": buyer_id, "via": "desk"}}
+        try:
+            async with self.session.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=self.timeout) as r:
+                if r.status != 200:
+                    raise RasaUnavailable(f"HTTP {r.status}")
+                data = await r.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+            raise RasaUnavailable(str(e) or type(e).__name__) from e
+        if not isinstance(data, list):
+            raise RasaUnavailable("not a list")
+        return [m for m in data if isinstance(m, dict)]
+
+    def _params(self) -> Dict[str, str]:
+        return {"token": self.token} if self.token else {}
+
+    async def resume(self, sender: str) -> bool:
+        """Hand the conversation back to the bot (resume alone breaks rules: RASA-NOTES)."""
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        try:
+            async with self.session.post(f"{self.url}/conversations/{sender}/tracker/events",
+                                         params=self._params(), json=events, timeout=self.timeout) as r:
+                if r.status >= 300:
+                    log.warning("resume %s: HTTP %s", sender, r.status)
+                return r.status < 300
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.warning("resume %s: %s", sender, e)
+            return False
+
+    async def understood(self, sender: str) -> Optional[List[Dict[str, Any]]]:
+        """What the bot understood of each shopper message: text, intent, entities."""
+        try:
+            async with self.session.get(f"{self.url}/conversations/{sender}/tracker",
+                                        params=self._params(), timeout=self.timeout) as r:
+                if r.status != 200:
+                    return None
+                tracker = await r.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        out = []
+        for ev in tracker.get("events") or []:
+            if ev.get("event") != "user":
+                continue
+            parse = ev.get("parse_data") or {}
+            intent = parse.get("intent") or {}
+            out.append({
+                "text": ev.get("text"),
+                "intent": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0), 3),
+                "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []],
+            })
+        return out

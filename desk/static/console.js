@@ -1,0 +1,270 @@
+/* Agent console. Shopper and bot text is untrusted: only textContent, never innerHTML. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var me = null, current = null, currentConv = null, serverSkew = 0, queue = [], checkTimer = null, lastCheck = null;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function api(method, path, body) {
+    var opt = { method: method, headers: {}, credentials: "same-origin" };
+    if (body !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(body); }
+    return fetch(path, opt).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) { j._status = r.status; return j; });
+    });
+  }
+  var LABEL = { queued: "排队中", waiting_offline: "留言待回复", assigned: "处理中", resolved: "已解决", bot: "机器人" };
+  var REASON = { complaint: "投诉", request_human: "要求人工", supervisor: "要求主管", abuse: "情绪激烈",
+    bot_unavailable: "机器人不可用", photos: "照片待处理", unresolved: "未解决问题" };
+
+  function fmtDur(s) {
+    var neg = s < 0; s = Math.abs(s);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+    return (neg ? "-" : "") + (h ? h + "小时" : "") + m + "分" + (h ? "" : sec + "秒");
+  }
+  function now() { return Date.now() + serverSkew; }
+
+  // ---- login ---------------------------------------------------------------------------
+  function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
+  $("login-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    api("POST", "/api/login", { name: $("login-name").value, password: $("login-password").value }).then(function (r) {
+      if (r._status === 200) start(); else $("login-error").textContent = "账号或密码不正确";
+    });
+  });
+  $("logout").addEventListener("click", function () { api("POST", "/api/logout").then(showLogin); });
+
+  function start() {
+    api("GET", "/api/me").then(function (r) {
+      if (r._status !== 200) return showLogin();
+      me = r;
+      $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+      $("me").textContent = me.name + " · 工号 " + me.number + (me.role === "supervisor" ? " · 主管" : "");
+      loadQueue(); loadQuick(); loadAgents(); openSocket();
+    });
+  }
+
+  // ---- live updates --------------------------------------------------------------------
+  function openSocket() {
+    var ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/console");
+    ws.onmessage = function (ev) {
+      var d; try { d = JSON.parse(ev.data); } catch (e) { return; }
+      if (d.type === "queue" || d.type === "warning") loadQueue();
+      if (d.type === "warning" && d.problem) $("alert").textContent = "新的投诉预警:" + d.problem;
+      if (d.type === "alert") $("alert").textContent = d.text;
+      if (d.type === "message") {
+        if (d.conversation_id === current) addMessage(d.message);
+        loadQueue();
+      }
+    };
+    ws.onclose = function () { setTimeout(openSocket, 2000); };
+    window.__consoleSocket = ws;
+  }
+
+  // ---- queue ---------------------------------------------------------------------------
+  function loadQueue() {
+    api("GET", "/api/queue").then(function (r) {
+      if (r._status === 401) return showLogin();
+      serverSkew = new Date(r.now).getTime() - Date.now();
+      queue = r.queue || [];
+      renderQueue();
+      if (r.warnings) renderWarnings(r.warnings);
+    });
+  }
+  function renderQueue() {
+    var ul = $("queue"); ul.textContent = "";
+    queue.forEach(function (q) {
+      var li = el("li", (q.priority === "high" ? "high " : "") + (q.overdue ? "overdue " : "") + (q.id === current ? "active" : ""));
+      li.setAttribute("data-id", q.id);
+      li.appendChild(el("div", "", (REASON[q.reason] || q.reason || "") + (q.category ? " · " + q.category : "") +
+        " · " + (LABEL[q.status] || q.status) + (q.agent ? " · " + q.agent : "") + (q.for_supervisor ? " · 待主管" : "")));
+      li.appendChild(el("div", "small", q.summary || ""));
+      var t = el("div", "small countdown");
+      t.setAttribute("data-queued", String(now() - q.waited_seconds * 1000));
+      if (q.deadline_at) t.setAttribute("data-deadline", q.deadline_at);
+      li.appendChild(t);
+      li.addEventListener("click", function () { openConv(q.id); });
+      ul.appendChild(li);
+    });
+    tick();
+  }
+  function tick() {
+    $("clock").textContent = new Date(now()).toLocaleTimeString();
+    document.querySelectorAll(".countdown").forEach(function (t) {
+      var waited = (now() - Number(t.getAttribute("data-queued"))) / 1000;
+      var dl = t.getAttribute("data-deadline");
+      var txt = "已等待 " + fmtDur(waited);
+      if (dl) {
+        var left = (new Date(dl).getTime() - now()) / 1000;
+        txt += left >= 0 ? " · 剩余 " + fmtDur(left) : " · 已超时 " + fmtDur(-left);
+      }
+      t.textContent = txt;
+    });
+  }
+  setInterval(tick, 1000);
+
+  function renderWarnings(ws) {
+    $("warnings-box").classList.remove("hidden");
+    var ul = $("warnings"); ul.textContent = "";
+    ws.forEach(function (w) {
+      var li = el("li", w.overdue ? "overdue" : "");
+      li.appendChild(el("div", "", "问题:" + w.problem));
+      li.appendChild(el("div", "small", "处理情况:" + w.handling));
+      li.appendChild(el("div", "small", "不满意点:" + w.unhappy));
+      li.appendChild(el("div", "small", "当前环节:" + w.step_label + (w.overdue ? "(已超时)" : "") +
+        " · 截止 " + new Date(w.step_due_at).toLocaleString()));
+      var b = el("button", "", "本环节完成"); b.addEventListener("click", function (e) {
+        e.stopPropagation(); api("POST", "/api/warnings/" + w.id + "/advance", {}).then(loadQueue);
+      });
+      li.appendChild(b);
+      li.addEventListener("click", function () { openConv(w.conversation_id); });
+      ul.appendChild(li);
+    });
+  }
+
+  // ---- one conversation ------------------------------------------------------------------
+  function openConv(id) {
+    current = id;
+    renderQueue();
+    api("GET", "/api/conversations/" + id).then(function (r) {
+      if (r._status !== 200) return;
+      currentConv = r.conversation;
+      $("conv").classList.remove("hidden");
+      var c = r.conversation, head = $("conv-head");
+      head.textContent = "";
+      head.appendChild(el("div", "", "买家 " + c.buyer_id + " · " + (LABEL[c.status] || c.status) + " · " +
+        (REASON[c.reason] || c.reason || "-") + (c.category ? " · " + c.category : "") + " · 优先级 " + (c.priority || "-") +
+        (c.contact ? " · 联系方式 " + c.contact : "")));
+      if (c.deadline_at) {
+        var t = el("div", "small countdown"); t.setAttribute("data-deadline", c.deadline_at);
+        t.setAttribute("data-queued", String(new Date(c.queued_at).getTime())); head.appendChild(t);
+      }
+      var mine = c.status === "assigned" && me && c.assigned_to === me.id;
+      $("claim").disabled = !(c.status === "queued" || c.status === "waiting_offline");
+      ["resolve", "handback", "transfer", "send"].forEach(function (b) { $(b).disabled = !mine; });
+      var tr = $("transcript"); tr.textContent = "";
+      r.messages.forEach(addMessage);
+      renderBuyer(r.buyer, r.orders);
+      renderUnderstood(r.understood);
+      var ev = $("events"); ev.textContent = "";
+      (r.events || []).forEach(function (e) { ev.appendChild(el("div", "small", new Date(e.created_at).toLocaleString() + " " + e.name + (e.actor ? " (" + e.actor + ")" : ""))); });
+      (r.ratings || []).forEach(function (x) { ev.appendChild(el("div", "", "评价:" + x.score + "分 " + (x.comment || ""))); });
+      tick();
+    });
+  }
+  function addMessage(m) {
+    var tr = $("transcript");
+    if (m.id && tr.querySelector('[data-mid="' + m.id + '"]')) return;
+    var d = el("div", "m " + m.sender);
+    d.setAttribute("data-mid", String(m.id));
+    var who = { shopper: "买家", bot: "机器人", agent: "客服", system: "系统", note: "备注" }[m.sender] || m.sender;
+    d.appendChild(el("div", "who", who + " · " + new Date(m.at).toLocaleTimeString()));
+    var data = m.data || {};
+    if (data.custom && data.custom.handoff) {
+      var h = data.custom.handoff;
+      d.appendChild(el("div", "", "转人工:" + (REASON[h.reason] || h.reason) + (h.category ? " · " + h.category : "") +
+        " · " + (h.priority || "") + " · 时限 " + (h.deadline_hours || "?") + " 小时 · " + (h.summary || "")));
+    } else if (m.text) d.appendChild(el("div", "text", m.text));
+    (data.photos || []).forEach(function (p) { var i = el("img"); i.src = p.url; i.alt = "买家照片"; d.appendChild(i); });
+    if (data.buttons) d.appendChild(el("div", "small", "按钮:" + data.buttons.map(function (b) { return b.title; }).join(" / ")));
+    tr.appendChild(d);
+    tr.scrollTop = tr.scrollHeight;
+  }
+  function renderBuyer(b, orders) {
+    var box = $("buyer"); box.textContent = "";
+    if (!b) { box.appendChild(el("div", "small", "(无买家资料)")); return; }
+    box.appendChild(el("div", "", (b.name || "") + " " + (b.phone || "") + " (" + b.buyer_id + ")"));
+    (orders || []).forEach(function (o) {
+      box.appendChild(el("div", "order", o.order_id + " · " + o.status + " · ¥" + o.total + " · " +
+        (o.items || []).map(function (i) { return i.name + " " + i.spec + "×" + i.qty; }).join(",") +
+        (o.ship_to ? " · " + o.ship_to.text : "")));
+    });
+  }
+  function renderUnderstood(u) {
+    var box = $("understood"); box.textContent = "";
+    if (!u) { box.appendChild(el("div", "small", "(机器人记录不可用)")); return; }
+    u.forEach(function (x) {
+      box.appendChild(el("div", "small", "「" + (x.text || "") + "」→ " + (x.intent || "?") + " " + x.confidence +
+        (x.entities.length ? " · " + x.entities.map(function (e) { return e.entity + "=" + e.value; }).join(", ") : "")));
+    });
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+  function act(path, body) {
+    return api("POST", "/api/conversations/" + current + "/" + path, body).then(function (r) {
+      if (r._status >= 400 && r._status !== 422) $("alert").textContent = "操作失败:" + (r.error || r._status);
+      openConv(current); loadQueue(); return r;
+    });
+  }
+  $("claim").addEventListener("click", function () { act("claim"); });
+  $("resolve").addEventListener("click", function () { act("resolve"); });
+  $("handback").addEventListener("click", function () { act("handback"); });
+  $("transfer").addEventListener("click", function () { act("transfer", { to: $("transfer-to").value }); });
+  $("add-note").addEventListener("click", function () {
+    var t = $("note").value.trim(); if (!t) return;
+    act("note", { text: t }).then(function () { $("note").value = ""; });
+  });
+
+  function showGuard(g) {
+    var box = $("guard"); box.textContent = "";
+    lastCheck = g;
+    if (!g || !g.findings) return;
+    g.findings.forEach(function (f) {
+      var d = el("div", "f " + f.severity, "[" + f.severity + "] " + f.rule_id + " 「" + f.text + "」 " + (f.message || ""));
+      if (f.suggestion) d.appendChild(el("div", "small", "建议:" + f.suggestion));
+      box.appendChild(d);
+    });
+    if (g.blocked && g.safe_text) {
+      var use = el("button", "", "改用建议话术");
+      use.addEventListener("click", function () { $("draft").value = g.safe_text; check(); });
+      box.appendChild(use);
+    }
+  }
+  function check() {
+    var t = $("draft").value.trim();
+    if (!t) { showGuard(null); return; }
+    api("POST", "/api/guard/check", { text: t }).then(function (r) { if (r._status === 200) showGuard(r); });
+  }
+  $("draft").addEventListener("input", function () {
+    clearTimeout(checkTimer); checkTimer = setTimeout(check, 350);
+    if (window.__consoleSocket && window.__consoleSocket.readyState === 1 && current)
+      window.__consoleSocket.send(JSON.stringify({ type: "typing", conversation_id: current, on: true }));
+  });
+  $("send").addEventListener("click", function () {
+    var t = $("draft").value.trim(); if (!t) return;
+    api("POST", "/api/conversations/" + current + "/reply", { text: t }).then(function (r) {
+      if (r.sent) { $("draft").value = ""; showGuard(null); addMessage(r.message); }
+      else if (r.guard) { showGuard(r.guard); $("alert").textContent = "草稿含违规内容,已拦截,请修改后再发送"; }
+      else $("alert").textContent = "发送失败:" + (r.error || r._status);
+    });
+  });
+
+  function loadQuick() {
+    api("GET", "/api/quick_replies").then(function (r) {
+      var box = $("quick"); box.textContent = "";
+      (r.groups || []).forEach(function (g) {
+        box.appendChild(el("div", "small", g.name));
+        g.replies.forEach(function (t) {
+          var b = el("button", "", t);
+          b.addEventListener("click", function () { $("draft").value = t; check(); $("draft").focus(); });
+          box.appendChild(b);
+        });
+      });
+    });
+  }
+  function loadAgents() {
+    api("GET", "/api/agents").then(function (r) {
+      var s = $("transfer-to"); s.textContent = "";
+      var sup = el("option", "", "主管(回到队列,仅主管可认领)"); sup.value = "supervisor"; s.appendChild(sup);
+      (Array.isArray(r) ? r : []).forEach(function (a) {
+        if (me && a.name === me.name) return;
+        var o = el("option", "", a.name + " · 工号 " + a.number + (a.role === "supervisor" ? " · 主管" : "")); o.value = a.name; s.appendChild(o);
+      });
+    });
+  }
+  start();
+})();
