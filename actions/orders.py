@@ -53,6 +53,11 @@ URGE_WORDS = ("催", "快点", "快些", "怎么还不", "还没发", "还不发
               "赶紧", "尽快", "等了", "等好久")
 NOT_RECEIVED_WORDS = ("没收到", "没有收到", "没拿到", "没有拿到", "没见到", "没看到", "没人签", "冒领", "不是我签",
                       "没签收", "丢了", "没有我的快递", "没收到货", "没到手")
+NOTE_WORDS = ("备注", "送货前", "放门口", "放驿站", "不要放", "别放", "送到公司", "前台", "周末送", "晚上送", "上午送",
+              "下午送", "工作日送", "赠品", "礼物", "贺卡", "指定快递")
+CHANGE_WORDS = ("改", "换成", "错了", "写错", "填错", "选错", "拍错")
+NOTE_KINDS = (("gift", ("赠品", "礼物", "贺卡")), ("courier", ("快递", "顺丰", "中通", "圆通", "京东")),
+              ("delivery_time", ("周末", "晚上", "上午", "下午", "工作日", "几点", "时间", "送货前")))
 ADDRESS_WORDS = ("地址", "收货人", "收件人", "省份", "小区", "门牌")
 SPEC_WORDS = ("规格", "颜色", "型号", "尺寸", "长度", "容量", "款式")
 # Text that tries to be an order number but is not one (too short/long).
@@ -418,6 +423,20 @@ async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
     return {}
 
 
+async def add_note(turn: Turn, order: Order) -> None:
+    """O8/L5: a delivery-time wish, gift or courier request noted on the order, not guaranteed."""
+    if order.status not in (S.UNPAID, S.PAID, *SHIPPED_STATES):
+        turn.say("utter_change_not_possible", **order_values(order))
+        return
+    raw = normalize(turn.tracker.latest_message.get("text") or "")
+    note = PHONE_RE.sub(lambda m: mask_phone(m.group()), ORDER_ID_RE.sub("", raw)).strip(" ,,。:")
+    kind = next((k for k, words in NOTE_KINDS if contains_any(turn.text, words)), "other")
+    await turn.call(lambda b: b.add_order_note(order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note,
+                                               conversation_id=turn.conversation))
+    turn.say("utter_order_note_added", order_id=order.order_id, note=note)
+    turn.events += pending()
+
+
 def offer_interception(turn: Turn, order: Order, response: str = "utter_change_after_shipment") -> None:
     turn.say(response, **order_values(order))
     turn.events += pending("intercept", order.order_id)
@@ -444,6 +463,9 @@ class ActionChangeOrder(OrderAction):
                                     SlotSet("pending_value", address_to_value(address))]
                 else:
                     turn.events += [SlotSet("pending_step", "change_phone"), SlotSet("pending_value", phones[0])]
+            return
+        if contains_any(turn.text, NOTE_WORDS) and not contains_any(turn.text, CHANGE_WORDS):
+            await add_note(turn, order)
             return
         if order.status in SHIPPED_STATES:
             offer_interception(turn, order)
@@ -516,6 +538,21 @@ class ActionCancelOrder(OrderAction):
 # ---- the yes/no answer ---------------------------------------------------------------------------
 
 
+def asked_just_now(tracker: Tracker) -> bool:
+    """Was the open question asked in the bot's last turn? A yes several
+    turns later (after talking about something else) must not cancel or
+    change anything."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif users == 1 and event.get("event") == "slot" and event.get("name") == "awaiting_order_answer":
+            return bool(event.get("value"))
+    return False
+
+
 class ActionConfirmOrderStep(OrderAction):
     """The shopper's answer to the open question about an order: only now is
     the order changed, cancelled, intercepted, returned or investigated."""
@@ -529,7 +566,7 @@ class ActionConfirmOrderStep(OrderAction):
         order_id = tracker.get_slot("pending_order")
         value = tracker.get_slot("pending_value")
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if not step or not order_id:
+        if not step or not order_id or not asked_just_now(tracker):
             turn.say("utter_ok_anything_else")
             turn.events += pending()
             return

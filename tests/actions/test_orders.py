@@ -129,8 +129,16 @@ async def shop(shop_backend):
     return await seed_shop(shop_backend)
 
 
-def as_alice(text, intent="query_order", entities=None, slots=None, buyer=ALICE):
-    return make_tracker(text, intent, entities=entities, slots=slots, metadata={"buyer_id": buyer} if buyer else {})
+def as_alice(text, intent="query_order", entities=None, slots=None, buyer=ALICE, asked_now=True):
+    """The buyer's message; an open question in `slots` was asked in the bot's last turn unless `asked_now=False`."""
+    events = []
+    if slots and slots.get("awaiting_order_answer") and asked_now:
+        events = [{"event": "user", "text": "...", "parse_data": {"intent": {"name": "cancel_order"}}},
+                  {"event": "action", "name": "action_cancel_order"}]
+        events += [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]
+        events += [{"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"}]
+    return make_tracker(text, intent, entities=entities, slots=slots, events=events,
+                        metadata={"buyer_id": buyer} if buyer else {})
 
 
 def said(dispatcher):
@@ -393,6 +401,23 @@ async def test_deny_keeps_the_order(shop):
 async def test_yes_without_an_open_question_changes_nothing(shop):
     d, _ = await run_action(ActionConfirmOrderStep(), as_alice("好的", "affirm"))
     assert said(d) == ["utter_ok_anything_else"]
+
+
+async def test_a_late_yes_after_other_topics_changes_nothing(shop):
+    slots = {"awaiting_order_answer": True, "pending_step": "cancel", "pending_order": UNPAID}
+    d, events = await run_action(ActionConfirmOrderStep(), as_alice("好的", "affirm", slots=slots, asked_now=False))
+    assert said(d) == ["utter_ok_anything_else"] and slot(events, "awaiting_order_answer") is False
+    assert (await shop.get_order(UNPAID, buyer_id=ALICE)).status == S.UNPAID
+
+
+async def test_delivery_wish_is_noted_on_the_order_without_a_guarantee(shop):
+    d, _ = await run_action(ActionChangeOrder(), as_alice(f"{PAID} 帮我备注一下周末送,送货前打13900001111",
+                                                          "change_order"))
+    assert said(d) == ["utter_order_note_added"]
+    note = values_of(d, "utter_order_note_added")["note"]
+    assert "139****1111" in note and "13900001111" not in note and PAID not in note
+    rec = (await records(shop, RecordKind.ORDER_NOTE))[0]
+    assert rec.order_id == PAID and rec.data["note_kind"] == "delivery_time"
 
 
 async def test_pending_order_of_another_buyer_is_not_found(shop):
