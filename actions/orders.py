@@ -134,7 +134,7 @@ def order_values(order: Order) -> Dict[str, str]:
         "refunded_time": local_text(order.refunded_at) if order.refunded_at else "",
         "transit": transit_estimate(store(), place).days,
     }
-    return {k: v for k, v in values.items() if v != ""}
+    return values
 
 
 def order_ids_in(tracker: Tracker) -> List[str]:
@@ -333,9 +333,10 @@ class ActionLookUpOrder(OrderAction):
             due = await follow_up(turn, order, "courier_follow_up")
             turn.say("utter_order_stalled", follow_up_time=due, **values)
         elif order.status in (S.DELIVERED, S.COMPLETED) and contains_any(text, NOT_RECEIVED_WORDS):
-            values.setdefault("signed_by", "")
             turn.say("utter_ask_who_signed", **values)
             turn.events += pending("investigate", order.order_id)
+        elif order.status in SHIPPED_STATES and order.latest_tracking is None:
+            turn.say("utter_order_status_awaiting_pickup", **values)
         else:
             turn.say(STATUS_RESPONSE[order.status], **values)
 

@@ -171,6 +171,18 @@ async def test_lookup_in_transit_gives_courier_tracking_latest_event_and_next_st
     assert SlotSet("order_id", IN_TRANSIT) in events
 
 
+async def test_shipped_without_tracking_yet(shop):
+    oid = "DD20241119009"
+    await shop.create_order(order_id=oid, buyer_id=ALICE, items=[("P100-01", 1)], at=NOW - timedelta(hours=3))
+    await shop.advance(oid, S.PAID, at=NOW - timedelta(hours=2))
+    await shop.advance(oid, S.SHIPPED, at=NOW - timedelta(hours=1), courier="圆通速递", tracking_no="YT123456789")
+    d, _ = await run_action(ActionLookUpOrder(), as_alice(f"查订单 {oid}"))
+    assert said(d) == ["utter_order_status_awaiting_pickup"]
+    m = values_of(d, "utter_order_status_awaiting_pickup")
+    assert (m["courier"], m["tracking_no"]) == ("圆通速递", "YT123456789")
+    assert m["transit"] == "1-2"
+
+
 async def test_lookup_reads_order_number_inside_a_long_sentence(shop):
     text = f"你好,我妈用我账号买的东西,订单号是{UNPAID},她一直问我到哪了,我也看不懂,能帮忙查一下吗谢谢"
     d, _ = await run_action(ActionLookUpOrder(), as_alice(text))
