@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
 from desk import db
 

@@ -71,6 +71,7 @@ class DeskConfig:
     argon2: Dict[str, int] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     start_escalation_task: bool = True
+    warm_guard: bool = True
 
     def limit(self, key: str) -> Any:
         return self.limits[key]

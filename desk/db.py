@@ -2,6 +2,10 @@
 PostgreSQL by URL. Every message, status change, note, rating and warning."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+from sqlalchemy import event
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
                         Text)
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -96,8 +100,53 @@ warnings = Table(
 )
 
 
-async def open_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, future=True)
+class Database:
+    """The engine, with writes taken one at a time on SQLite: its single writer
+    otherwise answers "database is locked" when many shoppers write at once.
+    Same `begin()` / `connect()` / `dispose()` as an AsyncEngine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = engine.url.get_backend_name() == "sqlite"
+        self._write = asyncio.Lock() if self.sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def begin(self):
+        if self._write is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    def connect(self):
+        return self.engine.connect()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL: readers (history, queue) never wait for a writer
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction
+    cursor.close()
+
+
+async def open_engine(url: str) -> Database:
+    sqlite = url.startswith("sqlite")
+    kw = {}
+    if sqlite and ":memory:" not in url:
+        # SQLAlchemy 1.4 gives aiosqlite a NullPool: a new connection (and its PRAGMAs) per query
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
+        kw = {"connect_args": {"timeout": 30}, "poolclass": AsyncAdaptedQueuePool, "pool_size": 5,
+              "max_overflow": 10}
+    engine = create_async_engine(url, future=True, **kw)
+    if sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    return engine
+    return Database(engine)

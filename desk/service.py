@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
 from desk import db
 from desk.config import DeskConfig

@@ -570,8 +570,10 @@ async def _resources(app: web.Application):
                 app[HUB], shop)
     app[DESK] = desk
     await ensure_demo_agents(app)
-    # the guard's first use loads spaCy and compiles the rule book (seconds): not on an agent's first reply
-    asyncio.get_running_loop().run_in_executor(None, _warm_guard)
+    if config.warm_guard:
+        # the guard's first use loads spaCy and compiles the rule book (seconds, holding the GIL):
+        # done before the desk serves, not in the middle of shoppers' conversations
+        await asyncio.get_running_loop().run_in_executor(None, _warm_guard)
     task = None
     if config.start_escalation_task:
         task = asyncio.ensure_future(_escalation_loop(desk, float(config.escalation.get("check_seconds", 30))))

@@ -1,0 +1,190 @@
+"""Load test of the desk: N simulated shoppers over websockets, each sending a
+message every few seconds; p50/p95 bot-reply latency and errors for each N,
+and the same messages sent straight to Rasa's REST channel in the same run, so
+the desk's overhead is a ratio.
+
+    .venv/bin/python benchmarks/desk_load.py                 # N = 20, 100, 200
+    .venv/bin/python benchmarks/desk_load.py --n 20 --messages 5 --interval 3
+    .venv/bin/python benchmarks/desk_load.py --fake           # never use a real Rasa
+
+The desk runs in this process on a temporary database. Rasa is the one at
+$XIAOER_RASA_URL (default http://127.0.0.1:5005) if it answers, otherwise an
+in-process fake Rasa with a fixed delay, and the output says so."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from desk import create_app, load_config  # noqa: E402
+from desk.tokens import issue_token  # noqa: E402
+
+# questions the bot answers itself (no handoff: that would stop the bot replies)
+MESSAGES = ["发什么快递", "什么时候发货", "怎么开发票", "包邮吗", "你好", "可以用花呗吗", "几天能到", "有赠品吗"]
+
+
+def fake_rasa_app(delay: float) -> web.Application:
+    async def webhook(request):
+        body = await request.json()
+        await asyncio.sleep(delay)
+        return web.json_response([{"text": f"亲,关于「{body['message']}」……"}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    return app
+
+
+async def rasa_up(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url + "/", timeout=aiohttp.ClientTimeout(total=3)) as r:
+                return r.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False
+
+
+def pct(values: List[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def desk_shopper(session, base: str, secret: str, i: int, run: str, messages: int, interval: float,
+                       timeout: float) -> Tuple[List[float], int]:
+    lat, errors = [], 0
+    token = issue_token(secret, f"bench_{run}_{i}")
+    try:
+        ws = await session.ws_connect(base.replace("http", "ws") + "/ws/shop", params={"token": token},
+                                      headers={"Origin": base}, heartbeat=None)
+    except aiohttp.ClientError:
+        return [], messages
+    try:
+        await asyncio.wait_for(ws.receive(), timeout)  # history
+        for k in range(messages):
+            await asyncio.sleep(random.uniform(0, interval))
+            text = random.choice(MESSAGES)
+            t0 = time.perf_counter()
+            await ws.send_json({"type": "message", "text": text})
+            try:
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), timeout)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        raise ConnectionError("closed")
+                    frame = msg.json()
+                    if frame.get("type") == "notice":
+                        raise ConnectionError(frame.get("text"))
+                    if frame.get("type") == "message" and frame["message"]["sender"] in ("bot", "system"):
+                        if frame["message"]["sender"] == "system":
+                            raise ConnectionError("desk queued the conversation (bot gave no answer)")
+                        lat.append(time.perf_counter() - t0)
+                        break
+                # the bot may send several messages: let them arrive before the next question
+                await asyncio.sleep(0.05)
+            except (asyncio.TimeoutError, ConnectionError):
+                errors += 1
+    finally:
+        await ws.close()
+    return lat, errors
+
+
+async def rasa_sender(session, rasa: str, i: int, run: str, messages: int, interval: float,
+                      timeout: float) -> Tuple[List[float], int]:
+    lat, errors = [], 0
+    for k in range(messages):
+        await asyncio.sleep(random.uniform(0, interval))
+        body = {"sender": f"bench_direct_{run}_{i}", "message": random.choice(MESSAGES),
+                "metadata": {"buyer_id": f"bench_{run}_{i}"}}
+        t0 = time.perf_counter()
+        try:
+            async with session.post(rasa + "/webhooks/rest/webhook", json=body,
+                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+                data = await r.json(content_type=None)
+                if r.status != 200 or not data:
+                    raise ValueError("no reply")
+            lat.append(time.perf_counter() - t0)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            errors += 1
+    return lat, errors
+
+
+async def run_n(n: int, base: str, secret: str, rasa: str, messages: int, interval: float, timeout: float):
+    run = f"{n}_{int(time.time())}"
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        desk = await asyncio.gather(*(desk_shopper(session, base, secret, i, run, messages, interval, timeout)
+                                      for i in range(n)))
+        direct = await asyncio.gather(*(rasa_sender(session, rasa, i, run, messages, interval, timeout)
+                                        for i in range(n)))
+    d_lat = [x for lat, _ in desk for x in lat]
+    r_lat = [x for lat, _ in direct for x in lat]
+    return (d_lat, sum(e for _, e in desk)), (r_lat, sum(e for _, e in direct))
+
+
+async def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", default="20,100,200", help="numbers of simultaneous shoppers")
+    ap.add_argument("--messages", type=int, default=3, help="messages per shopper")
+    ap.add_argument("--interval", type=float, default=3.0, help="seconds between a shopper's messages (random 0..x)")
+    ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--fake", action="store_true", help="use the in-process fake Rasa even if a real one is up")
+    ap.add_argument("--fake-delay", type=float, default=0.05, help="the fake Rasa's answer time (s)")
+    args = ap.parse_args(argv)
+
+    rasa = (os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005").rstrip("/")
+    runners = []
+    if args.fake or not await rasa_up(rasa):
+        runner = web.AppRunner(fake_rasa_app(args.fake_delay))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        rasa = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        print(f"Rasa: FAKE (in-process, answers after {args.fake_delay * 1000:.0f} ms) — "
+              f"no real Rasa answered; figures show the desk's own overhead only")
+    else:
+        print(f"Rasa: real, at {rasa}")
+
+    tmp = tempfile.mkdtemp(prefix="desk-bench-")
+    secret = "bench-secret"
+    config = load_config(secret=secret, db_url=f"sqlite+aiosqlite:///{tmp}/desk.db", rasa_url=rasa,
+                         shop_enabled=False, demo_agent_password="bench-password", upload_dir=Path(tmp) / "up",
+                         start_escalation_task=False,
+                         limits=dict(load_config(secret=secret).limits, rate_messages=1000))
+    runner = web.AppRunner(create_app(config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    runners.append(runner)
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    print(f"desk: in-process at {base}, SQLite {tmp}/desk.db; {args.messages} messages per shopper, "
+          f"one every 0-{args.interval:g} s\n")
+    print(f"{'N':>5} | {'desk p50':>9} {'p95':>8} {'err':>5} | {'rasa p50':>9} {'p95':>8} {'err':>5} | "
+          f"{'ratio p50':>9} {'p95':>6}")
+    try:
+        for n in [int(x) for x in args.n.split(",") if x.strip()]:
+            (d, de), (r, re_) = await run_n(n, base, secret, rasa, args.messages, args.interval, args.timeout)
+            dp50, dp95, rp50, rp95 = pct(d, 50), pct(d, 95), pct(r, 50), pct(r, 95)
+            print(f"{n:>5} | {dp50 * 1000:>7.0f}ms {dp95 * 1000:>6.0f}ms {de:>5} | {rp50 * 1000:>7.0f}ms "
+                  f"{rp95 * 1000:>6.0f}ms {re_:>5} | {dp50 / rp50 if r else float('nan'):>9.2f} "
+                  f"{dp95 / rp95 if r else float('nan'):>6.2f}", flush=True)
+    finally:
+        for r in reversed(runners):
+            await r.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
