@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import subtopic
+from xiaoer.text import has_han
 from actions.records import record_question
 
 FALLBACK_ACTION = "action_handle_fallback"
@@ -36,7 +37,9 @@ class ActionHandleFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         text = (tracker.latest_message.get("text") or "").strip()
-        if previous_turn_was_fallback(tracker) and text:
+        # Only a real question is worth recording and restating; keyboard
+        # mashing, emoji or markup get the polite request to rephrase again.
+        if previous_turn_was_fallback(tracker) and has_han(text):
             await record_question(tracker, text)
             preview = text if len(text) <= QUESTION_PREVIEW else text[:QUESTION_PREVIEW] + "……"
             dispatcher.utter_message(response="utter_unresolved", question=preview)

@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from xiaoer.lexicon import extract_entities, register_with_jieba
-from xiaoer.text import normalize
+from xiaoer.text import has_han, normalize
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -42,7 +42,13 @@ class ChineseNormalizer(GraphComponent):
     def _normalize(self, message: Message) -> None:
         text = message.get(TEXT)
         if text:
-            message.set(TEXT, normalize(text))
+            text = normalize(text)
+            if text.startswith("/"):
+                # Rasa's RegexMessageHandler, later in this graph, would read a
+                # leading "/" as an intent command ("/restart" restarts the
+                # conversation); shopper text must stay text.
+                text = "\uff0f" + text[1:]
+            message.set(TEXT, text)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:
@@ -123,7 +129,8 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"weight": 0.7, "min_ngram": 1, "max_ngram": 3, "C": 30.0, "ranking_length": 10}
+        return {"weight": 0.7, "min_ngram": 1, "max_ngram": 3, "C": 30.0, "ranking_length": 10,
+                "min_familiarity": 0.35}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizer: Any = None, model: Any = None) -> None:
@@ -160,17 +167,30 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
             vectorizer, model = joblib.load(model_dir / "ensemble.joblib")
         return cls(config, model_storage, resource, vectorizer, model)
 
+    def familiarity(self, text: str) -> float:
+        """Share of the message's 2-3 character n-grams seen in training."""
+        grams = [g for g in self.vectorizer.build_analyzer()(text) if len(g.strip()) >= 2]
+        if len(grams) < 3:
+            return 1.0
+        vocabulary = self.vectorizer.vocabulary_
+        return sum(1 for g in grams if g in vocabulary) / len(grams)
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self.model is None:
             return messages
         w = float(self._config["weight"])
         texts = [(m.get(TEXT) or "").lower() for m in messages]
         probs = self.model.predict_proba(self.vectorizer.transform(texts))
-        for message, row in zip(messages, probs):
+        for message, text, row in zip(messages, texts, probs):
             scores = {label: w * float(p) for label, p in zip(self.model.classes_, row)}
             for r in message.get(INTENT_RANKING_KEY) or []:
                 scores[r["name"]] = scores.get(r["name"], 0.0) + (1 - w) * float(r.get("confidence") or 0.0)
-            if not (message.get(TEXT) or "").strip():
+            familiar = 1.0 if has_han(text) else self.familiarity(text)
+            if familiar < self._config["min_familiarity"]:
+                # Keyboard mashing or a language we were not trained on: no
+                # intent deserves confidence; the fallback asks to rephrase.
+                scores = {k: v * familiar for k, v in scores.items()}
+            if not text.strip():
                 scores = {}
             ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
                              key=lambda r: -r["confidence"])[: self._config["ranking_length"]]

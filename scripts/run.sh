@@ -9,7 +9,19 @@ PY=.venv/bin/python
 RASA=.venv/bin/rasa
 RASA_PORT=${XIAOER_RASA_PORT:-5005}
 ACTION_PORT=${XIAOER_ACTION_PORT:-5055}
+ROOT=$(pwd)
+export PYTHONPATH="$ROOT" RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
+export XIAOER_ACTION_URL=${XIAOER_ACTION_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
+export XIAOER_TRACKER_DIALECT=${XIAOER_TRACKER_DIALECT:-sqlite}
+export XIAOER_TRACKER_URL=${XIAOER_TRACKER_URL:-sqlite:///$ROOT/var/rasa_tracker.db}
+export XIAOER_SHOP_DB_URL=${XIAOER_SHOP_DB_URL:-sqlite+aiosqlite:///$ROOT/var/shop.db}
+export XIAOER_RASA_URL=${XIAOER_RASA_URL:-http://127.0.0.1:$RASA_PORT}
 export XIAOER_RASA_TOKEN=${XIAOER_RASA_TOKEN:-$($PY -c 'import secrets; print(secrets.token_hex(16))')}
+
+# demo shop data on first start, so there are buyers and orders to chat about
+if [ ! -f var/shop.db ]; then
+  $PY -m shop.demo >logs/demo-data.log 2>&1 || { echo "demo data failed; see logs/demo-data.log" >&2; exit 1; }
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

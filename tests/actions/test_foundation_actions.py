@@ -194,6 +194,7 @@ async def test_through_the_desk_the_bot_pauses(shop_backend, agents_online):
     ("叫你们主管来", "request_human", "utter_request_supervisor_ack", "supervisor", "high"),
     ("垃圾店,骗子", "complain", "utter_abuse_calm", "abuse", "high"),
     ("快递太慢了,我要投诉物流", "complain", "utter_complaint_ack", "complaint", "normal"),
+    ("我想投诉,你们发货太慢了", "complain", "utter_complaint_ack", "complaint", "normal"),
 ])
 async def test_handoff_reasons(shop_backend, agents_online, text, intent, first, reason, priority):
     agents_online(True)
@@ -208,3 +209,24 @@ async def test_outside_agent_hours_the_shopper_leaves_a_message(shop_backend, ag
     d, _ = await run_action(ActionStartHandoff(), make_tracker("转人工", "request_human"))
     assert responses(d)[0] == "utter_offline"
     assert d.messages[-1]["custom"]["handoff"]["agents_online"] is False
+
+
+@pytest.mark.parametrize("text", ["zxcvbnm qwe", "😂😂😂", "<script>alert(1)</script>"])
+async def test_repeated_gibberish_is_not_recorded(shop_backend, text):
+    t = make_tracker(text, "nlu_fallback", events=previous_turn("asdf", "nlu_fallback", "action_handle_fallback"))
+    d, _ = await run_action(ActionHandleFallback(), t)
+    assert responses(d) == ["utter_rephrase"]
+    assert await shop_backend.open_records(kind="question") == []
+
+
+@pytest.mark.parametrize("text, category", [
+    ("充电器用两天就坏了", "商品质量"),
+    ("客服爱答不理的", "服务质量"),
+    ("你们发货太慢了", "环境质量"),
+    ("快递员态度恶劣", "服务质量"),
+    ("我就是不爽", None),
+])
+def test_complaint_categories(text, category):
+    from actions.handoff import complaint_category
+
+    assert complaint_category(text) == category
