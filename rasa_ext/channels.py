@@ -8,14 +8,43 @@ set slots), control bytes are dropped and the length is capped.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+import random
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
 from sanic.request import Request
 
-from xiaoer.text import clean_incoming
+from xiaoer.replies import fill, load_domain_responses, store_flags, template_values, variation_applies
+from xiaoer.store_config import get_store
+from xiaoer.text import clean_incoming, is_traditional, to_traditional
 
 MAX_CHARS = 2000
+LINK_REPLY = "utter_link_unopenable"
+
+
+@lru_cache(maxsize=1)
+def _link_variations() -> List[str]:
+    store = get_store()
+    flags, values = store_flags(store), {"address": "亲", **template_values(store)}
+    return [fill(v["text"], values) for v in load_domain_responses().get(LINK_REPLY, [])
+            if variation_applies(v, flags)]
+
+
+def link_reply(shopper_text: str) -> Optional[str]:
+    """The documented "点不开" answer when the shopper sent a link (seed 003),
+    or None. Links are never opened or fetched."""
+    from guard import Context, inbound_links, outbound
+
+    if not inbound_links(shopper_text):
+        return None
+    variations = _link_variations()
+    if not variations:
+        return None
+    text, _ = outbound(random.choice(variations), Context(platform=get_store().platform, speaker="bot"))
+    return to_traditional(text) if is_traditional(shopper_text) else text
 
 
 class ShopperRestInput(RestInput):
@@ -28,6 +57,20 @@ class ShopperRestInput(RestInput):
         if raw is not None and not isinstance(raw, str):
             raw = str(raw)
         return clean_incoming(raw, MAX_CHARS)
+
+    @staticmethod
+    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
+        """After the bot's answer, the "点不开" reply when the shopper sent a link (R6)."""
+        async def handle(message: UserMessage) -> None:
+            await on_new_message(message)
+            reply = link_reply(message.text or "")
+            if reply and message.output_channel is not None:
+                await message.output_channel.send_text_message(message.sender_id, reply)
+
+        return handle
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return super().blueprint(self.with_link_reply(on_new_message))
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         meta = (request.json or {}).get("metadata")

@@ -108,3 +108,33 @@ def test_nlu_never_sees_a_command_prefix(raw):
     m = Message(data={"text": clean_incoming(raw)})
     ChineseNormalizer().process([m])
     assert not m.get("text").startswith("/")
+
+
+@pytest.mark.parametrize("text", ["看看这个 https://item.example.com/123 有货吗", "www.example.cn/abc 这个呢"])
+def test_links_get_the_unopenable_reply(text):
+    from rasa_ext.channels import link_reply
+
+    assert "点不开" in link_reply(text)
+
+
+def test_no_link_no_extra_reply():
+    from rasa_ext.channels import link_reply
+
+    assert link_reply("这个有货吗") is None
+    assert "點不開" in link_reply("請問這個 https://a.example.com/x 有貨嗎")
+
+
+async def test_channel_adds_the_link_reply_after_the_bot_answer():
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    async def bot(message):
+        await message.output_channel.send_text_message(message.sender_id, "bot answer")
+
+    handle = ShopperRestInput.with_link_reply(bot)
+    out = CollectingOutputChannel()
+    await handle(UserMessage("看下 https://x.example.com/1 这个有货吗", out, "s1"))
+    texts = [m["text"] for m in out.messages]
+    assert texts[0] == "bot answer" and "点不开" in texts[1]
+    out = CollectingOutputChannel()
+    await handle(UserMessage("这个有货吗", out, "s2"))
+    assert [m["text"] for m in out.messages] == ["bot answer"]

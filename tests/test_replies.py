@@ -60,7 +60,7 @@ def _referenced_responses():
     refs = set()
     for path in list((ROOT / "data").rglob("*.yml")) + list((ROOT / "tests" / "stories").glob("*.yml")):
         refs |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text(encoding="utf-8")))
-    for path in (ROOT / "actions").rglob("*.py"):
+    for path in list((ROOT / "actions").rglob("*.py")) + list((ROOT / "rasa_ext").rglob("*.py")):
         refs |= set(re.findall(r"\"(utter_\w+)\"", path.read_text(encoding="utf-8")))
     return refs
 
