@@ -1,6 +1,7 @@
 """Rasa over HTTP: the REST channel, the tracker and the tracker events API."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, List, Optional
 
@@ -35,7 +36,7 @@ class RasaClient:
                 if r.status != 200:
                     raise RasaUnavailable(f"HTTP {r.status}")
                 data = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
             raise RasaUnavailable(str(e) or type(e).__name__) from e
         if not isinstance(data, list):
             raise RasaUnavailable("not a list")
@@ -53,7 +54,7 @@ class RasaClient:
                 if r.status >= 300:
                     log.warning("resume %s: HTTP %s", sender, r.status)
                 return r.status < 300
-        except (aiohttp.ClientError, TimeoutError) as e:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
             log.warning("resume %s: %s", sender, e)
             return False
 
@@ -61,11 +62,12 @@ class RasaClient:
         """What the bot understood of each shopper message: text, intent, entities."""
         try:
             async with self.session.get(f"{self.url}/conversations/{sender}/tracker",
-                                        params=self._params(), timeout=self.timeout) as r:
+                                        params=self._params(), timeout=aiohttp.ClientTimeout(total=3)) as r:
+                # the console waits for this: a slow Rasa costs the agent at most 3 s
                 if r.status != 200:
                     return None
                 tracker = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             return None
         out = []
         for ev in tracker.get("events") or []:

@@ -41,6 +41,7 @@ class FakeRasa:
         self.received: List[Dict[str, Any]] = []
         self.tracker_posts: List[Dict[str, Any]] = []
         self.down = False
+        self.delay = 0.0
         self.replies: Callable[[str], List[Dict[str, Any]]] = self.default
 
     @staticmethod
@@ -57,6 +58,7 @@ class FakeRasa:
                 return web.Response(status=500)
             body = await request.json()
             self.received.append(body)
+            await asyncio.sleep(self.delay)
             return web.json_response(self.replies(body["message"]))
 
         async def events(request):

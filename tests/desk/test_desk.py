@@ -160,6 +160,16 @@ async def test_rasa_unreachable(aiohttp_client, make_config, fake_rasa, clock):
     assert "线路正在调整" in msg["text"]
 
 
+async def test_rasa_too_slow(aiohttp_client, make_config, fake_rasa, clock):
+    fake_rasa.delay = 3
+    client = await aiohttp_client(create_app(make_config(rasa_timeout=0.5)))
+    d = Desk(client, fake_rasa, clock)
+    ws = await d.shopper()
+    await d.say(ws, "你好")
+    msg = (await d.expect(ws, "message", lambda f: f["message"]["sender"] == "system"))["message"]
+    assert "线路正在调整" in msg["text"]
+
+
 async def test_escalation_ladder_with_fake_clock(desk):
     ws, _ = await complain(desk)
     cid = await conv_id(desk)
