@@ -12,7 +12,7 @@ from typing import Any, Dict, Text
 
 from actions.common import matches, store
 from actions.orders import (
-    OrderAction, Turn, almost_order_id, contains_any, now, order_ids_in, order_values, pending,
+    OrderAction, Turn, almost_order_id, contains_any, now, order_ids_in, order_values, pending, yes_in_other_words,
 )
 from shop.models import Order, ReturnReason
 from shop.rules import ReturnDecision, return_eligibility
@@ -58,6 +58,8 @@ class ActionRequestReturn(OrderAction):
         turn.say("utter_quality_issue" if quality else "utter_return_policy")
 
     async def handle(self, turn: Turn) -> None:
+        if await yes_in_other_words(turn, ("return_quality", "return_nonquality", "refund_only", "intercept")):
+            return
         quality = self.force_quality or is_quality(turn)
         purpose = "quality" if quality else "return"
         has_number = bool(order_ids_in(turn.tracker) or almost_order_id(turn.tracker))

@@ -33,6 +33,13 @@ async def test_logged_in_without_number_gets_policy_and_order_buttons(shop):
     assert all(b["payload"].startswith("退货退款 订单 ") for b in d.messages[1]["buttons"])
 
 
+async def test_a_yes_phrased_as_a_return_request_files_the_open_return(shop):
+    slots = {"awaiting_order_answer": True, "pending_step": "return_nonquality", "pending_order": SIGNED_FAMILY}
+    d, _ = await run_action(ActionRequestReturn(), as_alice("好的,帮我退吧", "return_refund", slots=slots))
+    assert said(d) == ["utter_return_requested"]
+    assert (await shop.get_order(SIGNED_FAMILY, buyer_id=ALICE)).status == S.REFUND_REQUESTED
+
+
 async def test_quality_problem_in_window_apologises_asks_photos_store_pays_both_ways(shop):
     d, events = await run_action(ActionReportQualityIssue(),
                                  as_alice(f"{SIGNED_FAMILY} 数据线收到就坏了,插上没反应", "report_quality_issue"))

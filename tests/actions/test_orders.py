@@ -197,7 +197,7 @@ async def test_my_orders_without_number_lists_recent_orders_as_text_buttons(shop
     assert 1 <= len(buttons) <= 5
     for b in buttons:
         assert not b["payload"].startswith("/")
-        assert b["payload"].startswith("查订单 DD")
+        assert b["payload"].startswith("查订单 ")
     shown = " ".join(b["payload"] for b in buttons)
     assert BOB_PAID not in shown and BOB_DELIVERED not in shown
 
@@ -401,6 +401,24 @@ async def test_cancel_shipped_offers_interception_and_changes_nothing(shop):
     d, events = await run_action(ActionCancelOrder(), as_alice(f"{IN_TRANSIT}我不要了", "cancel_order"))
     assert said(d) == ["utter_cancel_shipped"] and slot(events, "pending_step") == "intercept"
     assert (await shop.get_order(IN_TRANSIT, buyer_id=ALICE)).status == S.IN_TRANSIT
+
+
+@pytest.mark.parametrize("action, intent, text, step, order_id, response", [
+    (ActionCancelOrder, "cancel_order", "确定取消", "cancel", UNPAID, "utter_order_cancelled"),
+    (ActionCancelOrder, "cancel_order", "帮我拦截", "intercept", IN_TRANSIT, "utter_interception_requested"),
+    (ActionChangeOrder, "change_order", "可以,帮我改吧", "intercept", IN_TRANSIT, "utter_interception_requested"),
+])
+async def test_yes_in_the_words_of_the_topic(shop, action, intent, text, step, order_id, response):
+    slots = {"awaiting_order_answer": True, "pending_step": step, "pending_order": order_id}
+    d, events = await run_action(action(), as_alice(text, intent, slots=slots))
+    assert said(d) == [response] and slot(events, "awaiting_order_answer") is False
+
+
+async def test_topic_words_long_after_the_question_start_afresh(shop):
+    slots = {"awaiting_order_answer": True, "pending_step": "cancel", "pending_order": UNPAID}
+    d, _ = await run_action(ActionCancelOrder(), as_alice("确定取消", "cancel_order", slots=slots, asked_now=False))
+    assert said(d) == ["utter_recent_orders"]
+    assert (await shop.get_order(UNPAID, buyer_id=ALICE)).status == S.UNPAID
 
 
 async def test_deny_keeps_the_order(shop):
