@@ -84,7 +84,7 @@
   root.append(launcher, panel);
   document.body.appendChild(root);
 
-  var ws = null, seen = {}, retry = 0, open = false;
+  var ws = null, seen = {}, retry = 0, open = false, typingTimer = null;
 
   function toggle(show) {
     open = show === undefined ? !open : show;
@@ -157,7 +157,10 @@
         render(d.message);
         typing.classList.add("xw-hidden");
       } else if (d.type === "typing") {
+        // an agent's typing has no "stopped" signal: it fades unless renewed
         typing.classList.toggle("xw-hidden", !d.on);
+        clearTimeout(typingTimer);
+        if (d.on) typingTimer = setTimeout(function () { typing.classList.add("xw-hidden"); }, d.who === "agent" ? 5000 : 30000);
       } else if (d.type === "status") {
         setHuman(d.human);
       } else if (d.type === "notice") {

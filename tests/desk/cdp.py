@@ -102,6 +102,7 @@ class Browser:
         self.session: Optional[aiohttp.ClientSession] = None
         self.profile = tempfile.mkdtemp(prefix="xiaoer-chromium-")
         self.port = 0
+        self.pages: list = []
 
     async def start(self) -> None:
         args = [self.binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -126,11 +127,15 @@ class Browser:
             target = await r.json(content_type=None)
         ws = await self.session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0)
         page = Page(ws)
+        self.pages.append(page)
         await page.send("Page.enable")
         await page.send("Runtime.enable")
         return page
 
     async def close(self) -> None:
+        for page in self.pages:
+            await page.ws.close()
+            page.reader.cancel()
         if self.session:
             await self.session.close()
         if self.proc and self.proc.returncode is None:
