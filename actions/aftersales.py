@@ -8,7 +8,7 @@ never refused (A4): every eligible decision ends in an offer to file it.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Text
 
 from actions.common import matches, store
 from actions.orders import (

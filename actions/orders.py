@@ -25,7 +25,7 @@ from actions.records import buyer_id as session_buyer_id
 from actions.records import get_backend
 from shop.errors import BackendUnavailable, ChangeNotAllowed, NotFound, OrderNotFound, OutOfStock
 from shop.masking import mask_address, mask_phone
-from shop.models import AddressInput, Order, ReturnReason, yuan_text
+from shop.models import AddressInput, Order, yuan_text
 from shop.rules import is_shipment_delayed, is_transit_stalled, ship_deadline, stall_hours, transit_estimate
 from shop.status import SHIPPED_STATES, OrderStatus
 from shop.timeutil import local_text
@@ -188,7 +188,10 @@ class Turn:
         """Run one backend call; past WAIT_NOTICE_AFTER the shopper hears
         "我立即为您查询,请您稍等" (G5), past OVERALL_TIMEOUT it counts as down."""
         try:
-            backend = await asyncio.wait_for(get_backend(), OVERALL_TIMEOUT)
+            try:
+                backend = await asyncio.wait_for(get_backend(), OVERALL_TIMEOUT)
+            except Exception as exc:  # cannot even connect: same answer as a failing call
+                raise BackendUnavailable(str(exc)) from exc
             task = asyncio.ensure_future(make_call(backend))
             try:
                 return await asyncio.wait_for(asyncio.shield(task), WAIT_NOTICE_AFTER)
@@ -667,7 +670,7 @@ class ActionConfirmOrderStep(OrderAction):
                 await carry_out_return(turn, order, step)
             else:
                 turn.say("utter_ok_anything_else")
-        except ChangeNotAllowed as exc:
+        except ChangeNotAllowed:
             fresh = await turn.call(lambda b: b.get_order(oid, buyer_id=buyer))
             if fresh is not None and fresh.status in SHIPPED_STATES:
                 offer_interception(turn, fresh)
