@@ -326,6 +326,8 @@ class ActionLookUpOrder(OrderAction):
             await turn.call(lambda b: b.record_urge(order.order_id, buyer_id=turn.buyer_id, note=text,
                                                     conversation_id=turn.conversation))
             due = await follow_up(turn, order, "ship_overdue")
+            # A6: the store is at fault, the configured coupon is owed (recorded, so someone issues it)
+            await follow_up(turn, order, "compensation_coupon")
             turn.say("utter_order_ship_overdue", follow_up_time=due, **values)
         elif order.status == S.PAID and contains_any(text, URGE_WORDS):
             await turn.call(lambda b: b.record_urge(order.order_id, buyer_id=turn.buyer_id, note=text,

@@ -265,7 +265,8 @@ async def test_overdue_shipment_apologises_records_urge_and_promise(shop):
     assert values_of(d, "utter_order_ship_overdue")["follow_up_time"]
     assert [r.order_id for r in await records(shop, RecordKind.URGE)] == [OVERDUE]
     promises = await records(shop, RecordKind.FOLLOW_UP)
-    assert promises and promises[0].due_at > NOW
+    assert sorted(p.text for p in promises) == ["compensation_coupon", "ship_overdue"]
+    assert all(p.due_at > NOW and p.order_id == OVERDUE for p in promises)
 
 
 async def test_stalled_parcel_gives_last_station_follow_up_and_promise(shop):
