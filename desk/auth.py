@@ -1,6 +1,7 @@
 """Agent accounts (argon2id hashes) and session cookies."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -26,6 +27,11 @@ class AccountError(ValueError):
     pass
 
 
+async def _off_loop(fn, *args):
+    # argon2 takes most of a second on purpose: never on the event loop serving shoppers
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -39,6 +45,7 @@ async def create_agent(engine: AsyncEngine, name: str, password: str, *, role: s
         raise AccountError("name must be 1-64 characters")
     if len(password) < 8:
         raise AccountError("password must have at least 8 characters")
+    password_hash = await _off_loop((hasher or _hasher).hash, password)
     async with engine.begin() as conn:
         if (await conn.execute(select(db.agents.c.id).where(db.agents.c.name == name))).first():
             raise AccountError(f"agent {name} exists")
@@ -46,7 +53,7 @@ async def create_agent(engine: AsyncEngine, name: str, password: str, *, role: s
             count = len((await conn.execute(select(db.agents.c.id))).all())
             number = str(count + 1)
         r = await conn.execute(db.agents.insert().values(
-            name=name, number=number, role=role, password_hash=(hasher or _hasher).hash(password), created_at=at))
+            name=name, number=number, role=role, password_hash=password_hash, created_at=at))
         return {"id": r.inserted_primary_key[0], "name": name, "number": number, "role": role}
 
 
@@ -64,9 +71,9 @@ async def login(engine: AsyncEngine, name: str, password: str, *, at: datetime, 
     agent = await get_agent(engine, name=name)
     try:
         if agent is None:
-            hasher.hash(password)  # same cost either way: no user enumeration by timing
+            await _off_loop(hasher.hash, password)  # same cost either way: no user enumeration by timing
             return None
-        hasher.verify(agent["password_hash"], password)
+        await _off_loop(hasher.verify, agent["password_hash"], password)
     except (VerificationError, InvalidHashError):
         return None
     token = secrets.token_urlsafe(32)

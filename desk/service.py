@@ -116,6 +116,18 @@ class Desk:
             await self.publish_message(msg)
         return msg
 
+    async def add_messages(self, conversation_id: str, batch: List[tuple]) -> List[Dict[str, Any]]:
+        """Store (sender, text, data) messages in one transaction, in order."""
+        now = self.clock()
+        out = []
+        async with self.engine.begin() as conn:
+            for sender, text, data in batch:
+                r = await conn.execute(db.messages.insert().values(
+                    conversation_id=conversation_id, sender=sender, text=text, data=data or {}, created_at=now))
+                out.append({"id": r.inserted_primary_key[0], "conversation_id": conversation_id, "sender": sender,
+                            "text": text, "data": data or {}, "agent_id": None, "created_at": now})
+        return out
+
     async def publish_message(self, msg: Dict[str, Any]) -> None:
         public = self.public_message(msg)
         if public is not None:
@@ -208,11 +220,12 @@ class Desk:
                 return
             await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
             handoff = None
+            batch = []
             for r in replies:
                 custom = r.get("custom")
                 if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
                     handoff = custom["handoff"]
-                    await self.add_message(conv_id, "system", "", {"custom": custom, "hidden": True})
+                    batch.append(("system", "", {"custom": custom, "hidden": True}))
                     continue
                 data = {}
                 if r.get("buttons"):
@@ -223,7 +236,10 @@ class Desk:
                 if custom is not None:
                     data["custom"] = custom
                     data["hidden"] = not r.get("text")
-                await self.add_message(conv_id, "bot", str(r.get("text") or ""), data)
+                batch.append(("bot", str(r.get("text") or ""), data))
+            # one transaction for the whole bot turn: fewer waits for SQLite's single writer
+            for msg in await self.add_messages(conv_id, batch):
+                await self.publish_message(msg)
             if handoff is not None:
                 await self._queue(conv, handoff)
 
