@@ -64,6 +64,7 @@ shell: $(MODEL)
 
 test: $(MODEL)
 	@mkdir -p var results
+	@scripts/ensure-chromium.sh || echo "chromium could not be installed: the desk's browser test will say so and skip"
 	$(PY) -m pytest -q
 	$(RASA) data validate --domain domain
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml --min-accuracy 0.90
@@ -72,6 +73,7 @@ test: $(MODEL)
 
 bench: $(MODEL)
 	$(PY) benchmarks/rasa_latency.py
+	$(PY) benchmarks/guard_throughput.py
 
 lock: $(STAMP)
 	( echo "# Full resolved dependency set (pip freeze of a working .venv); \`make lock\` rewrites it."; \
