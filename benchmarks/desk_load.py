@@ -7,7 +7,7 @@ the desk's overhead is a ratio.
     .venv/bin/python benchmarks/desk_load.py --n 20 --messages 5 --interval 3
     .venv/bin/python benchmarks/desk_load.py --fake           # never use a real Rasa
 
-The desk runs in this process on a temporary database. Rasa is the one at
+The desk runs as its own process (`python -m desk`) on a temporary database. Rasa is the one at
 $XIAOER_RASA_URL (default http://127.0.0.1:5005) if it answers, otherwise an
 in-process fake Rasa with a fixed delay, and the output says so."""
 from __future__ import annotations
@@ -16,7 +16,8 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +27,9 @@ from typing import List, Optional, Tuple
 import aiohttp
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from desk import create_app, load_config  # noqa: E402
 from desk.tokens import issue_token  # noqa: E402
 
 # questions the bot answers itself (no handoff: that would stop the bot replies)
@@ -36,12 +37,16 @@ MESSAGES = ["发什么快递", "什么时候发货", "怎么开发票", "包邮�
 
 
 def fake_rasa_app(delay: float) -> web.Application:
+    async def root(request):
+        return web.Response(text="fake Rasa for benchmarks/desk_load.py")
+
     async def webhook(request):
         body = await request.json()
         await asyncio.sleep(delay)
         return web.json_response([{"text": f"亲,关于「{body['message']}」……"}])
 
     app = web.Application()
+    app.router.add_get("/", root)
     app.router.add_post("/webhooks/rest/webhook", webhook)
     return app
 
@@ -53,6 +58,25 @@ async def rasa_up(url: str) -> bool:
                 return r.status == 200
     except (aiohttp.ClientError, asyncio.TimeoutError):
         return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_health(base: str, seconds: float) -> bool:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(int(seconds * 2)):
+            try:
+                async with s.get(base + "/health", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    if r.status == 200:
+                        return True
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.5)
+    return False
 
 
 def pct(values: List[float], p: float) -> float:
@@ -141,39 +165,54 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--fake", action="store_true", help="use the in-process fake Rasa even if a real one is up")
     ap.add_argument("--fake-delay", type=float, default=0.05, help="the fake Rasa's answer time (s)")
+    ap.add_argument("--desk", help="use this running desk (its XIAOER_DESK_SECRET must be in the environment)")
+    ap.add_argument("--serve-fake-rasa", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-
-    rasa = (os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005").rstrip("/")
-    runners = []
-    if args.fake or not await rasa_up(rasa):
+    if args.serve_fake_rasa:
         runner = web.AppRunner(fake_rasa_app(args.fake_delay))
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        rasa = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        print(f"Rasa: FAKE (in-process, answers after {args.fake_delay * 1000:.0f} ms) — "
-              f"no real Rasa answered; figures show the desk's own overhead only")
+        await web.TCPSite(runner, "127.0.0.1", args.serve_fake_rasa).start()
+        await asyncio.Event().wait()
+
+    rasa = (os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005").rstrip("/")
+    fake = None
+    if args.fake or not await rasa_up(rasa):
+        # its own process too, so that neither side's load slows the other
+        fport = free_port()
+        fake = subprocess.Popen([sys.executable, __file__, "--serve-fake-rasa", str(fport),
+                                 "--fake-delay", str(args.fake_delay)], cwd=str(REPO))
+        rasa = f"http://127.0.0.1:{fport}"
+        for _ in range(60):
+            if await rasa_up(rasa):
+                break
+            await asyncio.sleep(0.5)
+        print(f"Rasa: FAKE (separate process, answers after {args.fake_delay * 1000:.0f} ms) — "
+              f"no real Rasa answered or --fake; figures show the desk's own overhead only")
     else:
         print(f"Rasa: real, at {rasa}")
 
+    # the desk in its own process, as in production: the simulated shoppers must not share its CPU
     tmp = tempfile.mkdtemp(prefix="desk-bench-")
     secret = "bench-secret"
-    config = load_config(secret=secret, db_url=f"sqlite+aiosqlite:///{tmp}/desk.db", rasa_url=rasa,
-                         shop_enabled=False, demo_agent_password="bench-password", upload_dir=Path(tmp) / "up",
-                         start_escalation_task=False,
-                         limits=dict(load_config(secret=secret).limits, rate_messages=1000))
-    runner = web.AppRunner(create_app(config))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    runners.append(runner)
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    print(f"desk: in-process at {base}, SQLite {tmp}/desk.db; {args.messages} messages per shopper, "
-          f"one every 0-{args.interval:g} s\n")
-    print(f"{'N':>5} | {'desk p50':>9} {'p95':>8} {'err':>5} | {'rasa p50':>9} {'p95':>8} {'err':>5} | "
-          f"{'ratio p50':>9} {'p95':>6}")
+    port = free_port()
+    env = dict(os.environ, XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp}/desk.db", XIAOER_RASA_URL=rasa,
+               XIAOER_DESK_SECRET=secret, XIAOER_DESK_PORT=str(port), XIAOER_DESK_HOST="127.0.0.1",
+               XIAOER_DESK_AGENT_PASSWORD="bench-password")
+    log = open(Path(tmp) / "desk.log", "w")
+    if args.desk:
+        secret, base = os.environ["XIAOER_DESK_SECRET"], args.desk.rstrip("/")
+        desk = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e9)"])  # nothing to start
+    else:
+        desk = subprocess.Popen([sys.executable, "-m", "desk"], cwd=str(REPO), env=env, stdout=log, stderr=log)
+        base = f"http://127.0.0.1:{port}"
     try:
+        if not await wait_health(base, 180):
+            print(f"the desk did not start; see {tmp}/desk.log", file=sys.stderr)
+            return 1
+        print(f"desk: separate process at {base} (pid {desk.pid}), SQLite {tmp}/desk.db; {args.messages} "
+              f"messages per shopper, one every 0-{args.interval:g} s\n")
+        print(f"{'N':>5} | {'desk p50':>9} {'p95':>8} {'err':>5} | {'rasa p50':>9} {'p95':>8} {'err':>5} | "
+              f"{'ratio p50':>9} {'p95':>6}")
         for n in [int(x) for x in args.n.split(",") if x.strip()]:
             (d, de), (r, re_) = await run_n(n, base, secret, rasa, args.messages, args.interval, args.timeout)
             dp50, dp95, rp50, rp95 = pct(d, 50), pct(d, 95), pct(r, 50), pct(r, 95)
@@ -181,8 +220,15 @@ async def main(argv: Optional[List[str]] = None) -> int:
                   f"{rp95 * 1000:>6.0f}ms {re_:>5} | {dp50 / rp50 if r else float('nan'):>9.2f} "
                   f"{dp95 / rp95 if r else float('nan'):>6.2f}", flush=True)
     finally:
-        for r in reversed(runners):
-            await r.cleanup()
+        desk.terminate()
+        try:
+            desk.wait(15)
+        except subprocess.TimeoutExpired:
+            desk.kill()
+        log.close()
+        if fake is not None:
+            fake.terminate()
+            fake.wait(15)
     return 0
 
 
