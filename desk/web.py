@@ -111,11 +111,10 @@ async def security_headers(request: web.Request, handler):
     resp = await handler(request)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    if resp.content_type == "text/html":
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                                "connect-src 'self' ws: wss:; "
-                                "frame-ancestors 'self'")
+    # on every response: a FileResponse (the console page) has no content type yet at this point
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                            "connect-src 'self' ws: wss:; frame-ancestors 'self'")
     return resp
 
 

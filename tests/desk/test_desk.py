@@ -449,3 +449,25 @@ def test_create_agent_command(tmp_path, monkeypatch, capsys):
     assert main(["create-agent", "lily"]) == 1
     monkeypatch.setenv("XIAOER_DESK_NEW_PASSWORD", "short")
     assert main(["create-agent", "tom"]) == 1
+
+
+async def test_periodic_task_runs_the_timers(aiohttp_client, make_config, fake_rasa, clock):
+    config = make_config(start_escalation_task=True,
+                         escalation=dict(make_config().escalation, check_seconds=0.05))
+    client = await aiohttp_client(create_app(config))
+    d = Desk(client, fake_rasa, clock)
+    await complain(d)
+    clock.advance(hours=2, minutes=1)
+    await asyncio.sleep(0.5)
+    await d.login()
+    [item] = await d.queue()
+    assert item["overdue"] is True
+    detail = await (await client.get(f"/api/conversations/{item['id']}")).json()
+    assert "conversation.overdue" in [e["name"] for e in detail["events"]]
+
+
+async def test_pages_forbid_inline_scripts(desk):
+    for path in ("/", "/console"):
+        r = await desk.client.get(path)
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"], path
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
