@@ -55,6 +55,8 @@ NOT_RECEIVED_WORDS = ("没收到", "没有收到", "没拿到", "没有拿到", 
                       "没签收", "丢了", "没有我的快递", "没收到货", "没到手")
 NOTE_WORDS = ("备注", "送货前", "放门口", "放驿站", "不要放", "别放", "送到公司", "前台", "周末送", "晚上送", "上午送",
               "下午送", "工作日送", "赠品", "礼物", "贺卡", "指定快递")
+# "帮我备注一下:" before the wish itself
+NOTE_PREFIX_RE = re.compile(r"^(?:麻烦|请|亲)?(?:帮我|给我)?(?:在订单上)?备注(?:一下)?[::,,\s]*")
 CHANGE_WORDS = ("改", "换成", "错了", "写错", "填错", "选错", "拍错")
 NOTE_KINDS = (("gift", ("赠品", "礼物", "贺卡")), ("courier", ("快递", "顺丰", "中通", "圆通", "京东")),
               ("delivery_time", ("周末", "晚上", "上午", "下午", "工作日", "几点", "时间", "送货前")))
@@ -437,6 +439,7 @@ async def add_note(turn: Turn, order: Order) -> None:
         return
     raw = normalize(turn.tracker.latest_message.get("text") or "")
     note = PHONE_RE.sub(lambda m: mask_phone(m.group()), ORDER_ID_RE.sub("", raw)).strip(" ,,。:")
+    note = NOTE_PREFIX_RE.sub("", note) or note
     kind = next((k for k, words in NOTE_KINDS if contains_any(turn.text, words)), "other")
     await turn.call(lambda b: b.add_order_note(order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note,
                                                conversation_id=turn.conversation))
