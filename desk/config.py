@@ -72,6 +72,9 @@ class DeskConfig:
     clock: Callable[[], datetime] = utcnow
     start_escalation_task: bool = True
     warm_guard: bool = True
+    # where a generated demo password is noted (only for the default database: a test or
+    # benchmark desk on its own database must not overwrite the note of the real one)
+    demo_password_file: Optional[Path] = None
 
     def limit(self, key: str) -> Any:
         return self.limits[key]
@@ -83,7 +86,8 @@ class DeskConfig:
 def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskConfig:
     """desk/config.yml + messages.yml + quick_replies.yml + environment."""
     raw = _yaml(Path(path) if path else HERE / "config.yml")
-    db_url = os.environ.get("XIAOER_DESK_DB_URL") or f"sqlite+aiosqlite:///{VAR / 'desk.db'}"
+    default_db = f"sqlite+aiosqlite:///{VAR / 'desk.db'}"
+    db_url = overrides.get("db_url") or os.environ.get("XIAOER_DESK_DB_URL") or default_db
     kwargs: Dict[str, Any] = dict(
         db_url=db_url,
         secret=overrides.pop("secret", None) or secret_from_env_or_file("XIAOER_DESK_SECRET", VAR / "desk_secret"),
@@ -105,4 +109,6 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
         quick_replies=_yaml(HERE / "quick_replies.yml"),
     )
     kwargs.update(overrides)
+    if kwargs["db_url"] == default_db:
+        kwargs.setdefault("demo_password_file", VAR / "desk_demo_password.txt")
     return DeskConfig(**kwargs)

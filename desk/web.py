@@ -611,11 +611,12 @@ async def ensure_demo_agents(app: web.Application) -> None:
                                     number=str(spec.get("number")), at=config.clock(),
                                     hasher=auth.make_hasher(config.argon2))
     if not config.demo_agent_password:
-        note = Path(config.upload_dir).parent / "desk_demo_password.txt"
+        note = config.demo_password_file
         try:
-            note.parent.mkdir(parents=True, exist_ok=True)
-            note.write_text(password + "\n")
-            os_chmod(note)
+            if note is not None:
+                note.parent.mkdir(parents=True, exist_ok=True)
+                note.write_text(password + "\n")
+                os_chmod(note)
         except OSError:
             note = None
         print(f"desk: demo accounts {config.demo_agent.get('name')} / {config.demo_supervisor.get('name')} "
