@@ -74,6 +74,7 @@ test: $(MODEL)
 bench: $(MODEL)
 	$(PY) benchmarks/rasa_latency.py
 	$(PY) benchmarks/guard_throughput.py
+	$(PY) benchmarks/desk_load.py
 
 lock: $(STAMP)
 	( echo "# Full resolved dependency set (pip freeze of a working .venv); \`make lock\` rewrites it."; \

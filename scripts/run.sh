@@ -50,10 +50,11 @@ if [ -f desk/__main__.py ]; then
   $PY -m desk >logs/desk.log 2>&1 &
   pids+=($!)
   DESK_PORT=${XIAOER_DESK_PORT:-8080}
-  wait_for "http://127.0.0.1:$DESK_PORT/health" "desk" 60
+  wait_for "http://127.0.0.1:$DESK_PORT/health" "desk" 120
   echo
   echo "  storefront:    http://localhost:$DESK_PORT/"
   echo "  agent console: http://localhost:$DESK_PORT/console"
+  echo "  agent login:   agent8 (工号 8) or super1 (supervisor), password $(cat var/desk_demo_password.txt 2>/dev/null || echo "\$XIAOER_DESK_AGENT_PASSWORD")"
 fi
 cat <<MSG
 
