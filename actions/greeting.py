@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import latest_entity, text_of
@@ -31,6 +31,9 @@ class ActionHandleInform(Action):
         return "action_handle_inform"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        if latest_entity(tracker, "order_id"):
+            # a bare order number means "look at this order"
+            return [FollowupAction("action_look_up_order")]
         surname = latest_entity(tracker, "surname")
         if surname:
             title = surname if surname[-1] in "生士姐" else None

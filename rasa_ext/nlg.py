@@ -32,15 +32,23 @@ def shopper_writes_traditional(tracker: DialogueStateTracker) -> bool:
 
 class StoreNLG(TemplatedNaturalLanguageGenerator):
     def __init__(self, endpoint_config: Any = None, domain: Any = None) -> None:
-        store = get_store()
-        flags = store_flags(store)
-        responses = {
-            name: [v for v in variations if variation_applies(v, flags)]
-            for name, variations in (domain.responses if domain else {}).items()
+        self.store = get_store()
+        self.flags = store_flags(self.store)
+        self.values = template_values(self.store)
+        super().__init__(domain.responses if domain else {})
+
+    # Rasa's Agent assigns `nlg.responses = domain.responses` again when it
+    # loads a model; filtering on assignment keeps the store's variations.
+    @property
+    def responses(self) -> Dict[Text, List[Dict[Text, Any]]]:
+        return self._responses
+
+    @responses.setter
+    def responses(self, responses: Dict[Text, List[Dict[Text, Any]]]) -> None:
+        self._responses = {
+            name: [v for v in variations if variation_applies(v, self.flags)]
+            for name, variations in (responses or {}).items()
         }
-        super().__init__(responses)
-        self.store = store
-        self.values = template_values(store)
 
     def _values(self, tracker: DialogueStateTracker, kwargs: Dict[str, Any]) -> Dict[str, Any]:
         slots = tracker.current_slot_values()

@@ -31,6 +31,14 @@ async def test_reply_is_filled_from_the_store(nlg):
     assert "{" not in out["text"]
 
 
+async def test_store_variations_survive_rasa_reassigning_responses(nlg):
+    # rasa.core.agent.Agent.load_model does `nlg.responses = domain.responses`
+    nlg.responses = Domain.load("domain").responses
+    for _ in range(10):
+        out = await nlg.generate("utter_return_policy", tracker("我要退货"), "rest")
+        assert "当时发货产生的运费" in out["text"]  # store.yml: nonquality_original_shipping: buyer
+
+
 async def test_greeting_menu_buttons_are_plain_text(nlg):
     out = await nlg.generate("utter_greet", tracker("在吗"), "rest")
     assert "星耀数码旗舰店" in out["text"]

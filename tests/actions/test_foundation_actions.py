@@ -230,3 +230,11 @@ def test_complaint_categories(text, category):
     from actions.handoff import complaint_category
 
     assert complaint_category(text) == category
+
+
+async def test_a_bare_order_number_is_looked_up():
+    from rasa_sdk.events import FollowupAction
+
+    t = make_tracker("DD20241101001", "inform", entities=[{"entity": "order_id", "value": "DD20241101001"}])
+    d, events = await run_action(ActionHandleInform(), t)
+    assert d.messages == [] and events == [FollowupAction("action_look_up_order")]
