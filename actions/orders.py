@@ -266,6 +266,9 @@ class Turn:
         order = await self.call(lambda b: b.get_order(ids[0], buyer_id=self.buyer_id))
         if order is None:
             self.say("utter_order_not_found", order_id=ids[0])
+            # forget a number that is not this buyer's, or the next question
+            # ("我要退货") would be about it again
+            self.events.append(SlotSet("order_id", None))
             return None
         self.events.append(SlotSet("order_id", order.order_id))
         return order

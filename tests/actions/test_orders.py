@@ -490,6 +490,8 @@ async def test_another_buyers_order_reads_exactly_like_an_unknown_one(shop, acti
             assert secret not in shown
     assert await shop.get_order(foreign, buyer_id=BOB) == before
     assert await shop.records_for(BOB) == []
+    assert {"event": "slot", "timestamp": None, "name": "order_id", "value": None} in ev_foreign
+
 
 
 # ---- G5 and failures ------------------------------------------------------------------------------
