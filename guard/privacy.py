@@ -10,6 +10,7 @@ import re
 from typing import List, Optional
 
 from xiaoer.text import normalize
+from xiaoer.privacy import mask_phone  # noqa: F401  (re-exported: guard.mask_phone)
 
 # A mainland mobile number, optionally +86 and written in groups (138 1234 5678).
 MOBILE_RE = re.compile(r"(?<![A-Za-z0-9])(?:\+?86[-\s]?)?1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}(?![0-9])")
@@ -30,16 +31,6 @@ PLATFORM_DOMAINS = {
     "jd": ("jd.com", "3.cn", "jd.hk"),
     "pdd": ("yangkeduo.com", "pinduoduo.com"),
 }
-
-
-def mask_phone(phone: str) -> str:
-    """'13812345678' -> '138****5678' (also '+86 138 1234 5678')."""
-    digits = re.sub(r"\D", "", phone or "")
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "****" + digits[-4:]
 
 
 def mask_phones(text: str) -> str:

@@ -9,8 +9,7 @@ import re
 from typing import Optional, Union
 
 from shop.models import Address, AddressInput
-
-MASK = "****"
+from xiaoer.privacy import MASK, mask_phone  # noqa: F401  (re-exported: shop.masking.mask_phone)
 # Two-character surnames that would otherwise be split as surname + given name.
 COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "宇文", "长孙", "尉迟", "公孙", "夏侯", "司徒", "西门",
@@ -20,20 +19,6 @@ _ADDRESS_HEAD = re.compile(
     r"(?P<city>[\u4e00-\u9fff]{2,10}?(?:市|自治州|地区|盟))?"
     r"(?P<dist>[\u4e00-\u9fff]{1,8}?(?:区|县|市|旗))?"
 )
-
-
-def mask_phone(phone: Optional[str]) -> str:
-    """'13812345678' -> '138****5678'; other lengths keep at most the first 3 and last 4 digits."""
-    if not phone:
-        return ""
-    digits = re.sub(r"[\s\-+]", "", str(phone))
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    if len(digits) >= 11:
-        return digits[:3] + MASK + digits[-4:]
-    if len(digits) >= 7:
-        return digits[:2] + MASK + digits[-2:]
-    return MASK
 
 
 def surname_of(name: str) -> str:
