@@ -26,8 +26,9 @@ def _place_values(place: str) -> Dict[str, str]:
 def _specified_courier_reply(dispatcher: CollectingDispatcher, city: Optional[str]) -> None:
     s = store()
     if city and s.specified_courier.policy == "surcharge":
+        quote = shipping_fee(s, destination=city, courier=s.specified_courier.courier)  # first kg
         dispatcher.utter_message(response="utter_specified_courier_fee", city=city,
-                                 fee=str(s.specified_courier_first_kg(city)))
+                                 fee=yuan_text(quote.courier_fee))
     else:
         dispatcher.utter_message(response="utter_specified_courier")
 

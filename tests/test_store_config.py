@@ -75,7 +75,9 @@ def test_places_pick_warehouse_transit_and_remote_rule():
     assert s.transit_for("上海") == "1-2"
     assert s.transit_for("拉萨") == "5-7"
     assert s.is_remote("乌鲁木齐") and not s.is_remote("杭州")
-    assert s.specified_courier_first_kg("宁波") == 14
-    assert s.specified_courier_first_kg("北京") == 22
+    from shop.rules import shipping_fee
+
+    assert shipping_fee(s, destination="宁波", courier="SF").courier_fee == 14
+    assert shipping_fee(s, destination="北京", courier="SF").courier_fee == 22
     assert s.canonical_courier("SF") == "顺丰速运"
     assert s.canonical_courier("德邦") is None

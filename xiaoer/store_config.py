@@ -236,13 +236,6 @@ class StoreConfig:
         prov = self.province_of(place) if place else None
         return bool(prov and prov in self.remote_areas) or (place in self.remote_areas if place else False)
 
-    def specified_courier_first_kg(self, place: Optional[str]) -> int:
-        """First-kg fee of the specified courier to `place` (near region or elsewhere)."""
-        sc = self.specified_courier
-        near = self.regions.get(sc.near_region, [])
-        prov = self.province_of(place) if place else None
-        return sc.near_first_kg if (prov in near or place == sc.near_region) else sc.far_first_kg
-
     def agents_online(self, now: Optional["datetime"] = None) -> bool:
         """Is a human agent on duty at `now` (store time zone)?"""
         from datetime import datetime
