@@ -565,7 +565,8 @@ async def _resources(app: web.Application):
         except Exception as e:  # the desk runs without buyer details rather than not at all
             log.warning("shop backend unavailable: %s", e)
             shop = None
-    desk = Desk(config, engine, RasaClient(session, config.rasa_url, config.rasa_token, config.rasa_timeout),
+    desk = Desk(config, engine, RasaClient(session, config.rasa_url, config.rasa_token, config.rasa_timeout,
+                                  config.channel_secret),
                 app[HUB], shop)
     app[DESK] = desk
     await ensure_demo_agents(app)
