@@ -303,7 +303,8 @@ async def test_slash_messages_never_reach_rasa_as_commands(desk):
     ws = await desk.shopper()
     await desk.say(ws, "/restart")
     await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot")
-    assert not desk.fake.received[-1]["message"].startswith("/")
+    # sent as typed: the one "/" guard is inside Rasa, after normalisation (tests/security)
+    assert desk.fake.received[-1]["message"] == "/restart"
     await desk.say(ws, "质量太差我要投诉")
     await desk.expect(ws, "status", lambda f: f["status"] == "queued")
     n = len(desk.fake.received)
