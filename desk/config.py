@@ -54,6 +54,13 @@ class DeskConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_origins: List[str] = field(default_factory=list)
+    # the address(es) people use to reach the desk ("https://kefu.shop.example"); the
+    # origin check compares against these, never against the request's own Host header.
+    # Empty: only loopback origins (http://localhost:8080 ...) pass, for a demo on one machine.
+    public_origins: List[str] = field(default_factory=list)
+    # cookies with the Secure flag; None: on when every public origin is https
+    secure_cookies: Optional[bool] = None
+    login: Dict[str, Any] = field(default_factory=dict)
     demo_login: bool = True
     demo_agent: Dict[str, str] = field(default_factory=dict)
     demo_supervisor: Dict[str, str] = field(default_factory=dict)
@@ -80,8 +87,24 @@ class DeskConfig:
     def limit(self, key: str) -> Any:
         return self.limits[key]
 
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return bool(self.secure_cookies)
+        return bool(self.public_origins) and all(o.startswith("https://") for o in self.public_origins)
+
     def get_store(self) -> StoreConfig:
         return self.store if self.store is not None else get_store()
+
+
+def _origins(text: Optional[str]) -> List[str]:
+    return [o.strip().rstrip("/") for o in (text or "").split(",") if o.strip()]
+
+
+def _flag(env: Optional[str], default: Any) -> Optional[bool]:
+    if env is not None and env.strip():
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    return None if default in (None, "auto") else bool(default)
 
 
 def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskConfig:
@@ -99,6 +122,9 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
         host=os.environ.get("XIAOER_DESK_HOST") or raw.get("host", "127.0.0.1"),
         port=int(os.environ.get("XIAOER_DESK_PORT") or raw.get("port", 8080)),
         allowed_origins=list(raw.get("allowed_origins") or []),
+        public_origins=_origins(os.environ.get("XIAOER_DESK_PUBLIC_ORIGINS")) or list(raw.get("public_origins") or []),
+        secure_cookies=_flag(os.environ.get("XIAOER_DESK_SECURE_COOKIES"), raw.get("secure_cookies")),
+        login=dict(raw.get("login") or {}),
         demo_login=bool(raw.get("demo_login", True)),
         demo_agent=dict(raw.get("demo_agent") or {}),
         demo_supervisor=dict(raw.get("demo_supervisor") or {}),

@@ -55,6 +55,27 @@ def secret_matches(given: Optional[str], secret: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
+def lock_down() -> None:
+    """Files this process creates (SQLite databases, uploads, logs) readable by its
+    user only, and the log file the shell or supervisor opened for it as well:
+    var/*.db hold buyers' phones and addresses."""
+    import stat
+
+    os.umask(0o077)
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.fchmod(fd, 0o600)
+        except OSError:
+            pass
+    var = REPO / "var"
+    if var.is_dir():
+        os.chmod(var, 0o700)
+        for path in var.glob("*.db*"):
+            if path.is_file():
+                os.chmod(path, 0o600)
+
+
 def create_action_app(secret: Optional[str] = None, package: str = "actions"):
     """rasa-sdk's Sanic app with the shared secret checked on every route but /health."""
     from rasa_sdk.endpoint import create_app
@@ -124,6 +145,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("usage: python -m xiaoer.serve actions|rasa", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lock_down()
     run_actions() if argv == ["actions"] else run_rasa()
     return 0
 

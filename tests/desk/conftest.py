@@ -117,8 +117,8 @@ class Desk:
         self.origin = str(client.make_url("")).rstrip("/")
 
     async def shopper(self, buyer_id="buyer_004", token=None, origin=None):
-        ws = await self.client.ws_connect("/ws/shop", params={"token": token or issue_token(SECRET, buyer_id)},
-                                          headers={"Origin": origin or self.origin})
+        ws = await self.client.ws_connect("/ws/shop", headers={"Origin": origin or self.origin})
+        await ws.send_json({"type": "auth", "token": token or issue_token(SECRET, buyer_id)})
         ws.history = await self.expect(ws, "history")
         return ws
 
