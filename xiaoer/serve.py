@@ -9,8 +9,8 @@ line, where `ps` would show them to every user of the machine:
 
 - the action server refuses POST /webhook and GET /actions without the
   "action" secret in the X-Xiaoer-Action-Secret header (GET /health stays open
-  for supervisors); Rasa sends that header from endpoints.yml
-  (action_endpoint.headers, ${XIAOER_ACTION_SECRET}, which this launcher sets);
+  for supervisors); this launcher adds that header to Rasa's action endpoint
+  (endpoints.yml gives only the URL);
 - Rasa's HTTP API takes the "rasa_api" secret as its auth token;
 - the shopper channel checks the "channel" secret (rasa_ext/channels.py).
 """
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from xiaoer.secrets import env_name, get_secret
+from xiaoer.secrets import get_secret
 
 REPO = Path(__file__).resolve().parent.parent
 ACTION_HEADER = "X-Xiaoer-Action-Secret"
@@ -68,12 +68,15 @@ def lock_down() -> None:
                 os.fchmod(fd, 0o600)
         except OSError:
             pass
-    var = REPO / "var"
-    if var.is_dir():
-        os.chmod(var, 0o700)
-        for path in var.glob("*.db*"):
-            if path.is_file():
-                os.chmod(path, 0o600)
+    for folder, pattern in ((REPO / "var", "*.db*"), (REPO / "logs", "*.log")):
+        if folder.is_dir():
+            try:
+                os.chmod(folder, 0o700)
+                for path in folder.glob(pattern):
+                    if path.is_file():
+                        os.chmod(path, 0o600)
+            except OSError as e:  # a file of another user: say so, do not refuse to start
+                log.warning("could not restrict %s: %s", folder, e)
 
 
 def create_action_app(secret: Optional[str] = None, package: str = "actions"):
@@ -111,16 +114,23 @@ def _setdefault_env() -> None:
     os.environ.setdefault("XIAOER_TRACKER_DIALECT", "sqlite")
     os.environ.setdefault("XIAOER_TRACKER_URL", f"sqlite:///{REPO / 'var' / 'rasa_tracker.db'}")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    # endpoints.yml sends this header to the action server
-    os.environ[env_name("action")] = get_secret("action")
-    # the shopper channel reads it through get_secret too; set so both sides agree
-    os.environ[env_name("channel")] = get_secret("channel")
+    # generated now, before the channel (which reads it lazily) and the desk need it
+    get_secret("channel")
+
+
+def endpoints_with_secret(path: str):
+    """endpoints.yml, with the action secret added to the action endpoint's headers."""
+    from rasa.core.utils import AvailableEndpoints
+
+    endpoints = AvailableEndpoints.read_endpoints(path)
+    if endpoints.action is not None:
+        endpoints.action.headers = {**(endpoints.action.headers or {}), ACTION_HEADER: get_secret("action")}
+    return endpoints
 
 
 def run_rasa() -> None:
     _setdefault_env()
     import rasa.core.run
-    from rasa.core.utils import AvailableEndpoints
     from rasa.utils.common import configure_logging_and_warnings
 
     configure_logging_and_warnings(logging.INFO)
@@ -130,7 +140,7 @@ def run_rasa() -> None:
     rasa.core.run.serve_application(
         model_path=model,
         credentials=credentials,
-        endpoints=AvailableEndpoints.read_endpoints(endpoints),
+        endpoints=endpoints_with_secret(endpoints),
         interface=rasa_host(),
         port=rasa_port(),
         enable_api=True,
