@@ -91,8 +91,9 @@ async def desk_shopper(session, base: str, secret: str, i: int, run: str, messag
     lat, errors = [], 0
     token = issue_token(secret, f"bench_{run}_{i}")
     try:
-        ws = await session.ws_connect(base.replace("http", "ws") + "/ws/shop", params={"token": token},
+        ws = await session.ws_connect(base.replace("http", "ws") + "/ws/shop",
                                       headers={"Origin": base}, heartbeat=None)
+        await ws.send_json({"type": "auth", "token": token})  # the token travels in the first frame
     except aiohttp.ClientError:
         return [], messages
     try:

@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     if args.command == "create-agent":
         return asyncio.run(_create_agent(args))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from xiaoer.serve import lock_down
+    lock_down()  # desk.db, uploads and logs/desk.log: this user only
     config = load_config()
     if getattr(args, "port", None):
         config.port = args.port

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
 from desk import db
 
+log = logging.getLogger("xiaoer.desk.auth")
 ROLES = ("agent", "supervisor")
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 
@@ -65,22 +67,91 @@ async def get_agent(engine: AsyncEngine, *, name: Optional[str] = None, agent_id
     return dict(row._mapping) if row else None
 
 
+class LoginThrottled(Exception):
+    """Too many wrong passwords for this account or from this address."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = max(1, int(retry_after))
+
+
+THROTTLE_DEFAULTS = {"max_failures_per_account": 5, "max_failures_per_address": 20, "window_minutes": 15,
+                     "lock_minutes": 15}
+_name_locks: Dict[str, asyncio.Lock] = {}
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+
+
+async def _record(engine: AsyncEngine, name: str, address: str, kind: str, at: datetime,
+                  actor: Optional[str] = None) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(db.login_attempts.insert().values(name=name[:64], address=address[:64], kind=kind,
+                                                            actor=actor, created_at=at))
+
+
+async def _locked_for(engine: AsyncEngine, column, value: str, limit: int, *, at: datetime,
+                      policy: Dict[str, Any]) -> int:
+    """Seconds this account (or address) stays locked; 0 when it may try."""
+    t = db.login_attempts
+    since = at - timedelta(minutes=float(policy["window_minutes"]))
+    async with engine.connect() as conn:
+        # a success (accounts only) or a supervisor's unlock starts the count afresh
+        resets = ("ok", "unlock") if column is t.c.name else ("unlock",)
+        reset = (await conn.execute(select(func.max(t.c.created_at)).where(column == value)
+                                    .where(t.c.kind.in_(resets)))).scalar()
+        if reset is not None and _aware(reset) > since:
+            since = _aware(reset)
+        rows = (await conn.execute(select(t.c.created_at).where(column == value).where(t.c.kind == "fail")
+                                   .where(t.c.created_at > since).order_by(t.c.created_at.desc())
+                                   .limit(limit))).all()
+    if len(rows) < limit:
+        return 0
+    until = _aware(rows[0][0]) + timedelta(minutes=float(policy["lock_minutes"]))
+    return max(0, int((until - at).total_seconds()))
+
+
 async def login(engine: AsyncEngine, name: str, password: str, *, at: datetime, hours: int,
-                hasher: Optional[PasswordHasher] = None) -> Optional[str]:
+                hasher: Optional[PasswordHasher] = None, address: str = "unknown",
+                throttle: Optional[Dict[str, Any]] = None) -> Optional[str]:
+    """A session token, or None for a wrong name/password; LoginThrottled while locked."""
     hasher = hasher or _hasher
-    agent = await get_agent(engine, name=name)
-    try:
-        if agent is None:
-            await _off_loop(hasher.hash, password)  # same cost either way: no user enumeration by timing
+    policy = {**THROTTLE_DEFAULTS, **(throttle or {})}
+    lock = _name_locks.setdefault(name[:64], asyncio.Lock())
+    async with lock:  # one attempt per account at a time: parallel guesses cannot slip past the count
+        wait = max(await _locked_for(engine, db.login_attempts.c.name, name[:64],
+                                     int(policy["max_failures_per_account"]), at=at, policy=policy),
+                   await _locked_for(engine, db.login_attempts.c.address, address[:64],
+                                     int(policy["max_failures_per_address"]), at=at, policy=policy))
+        if wait:
+            log.warning("login refused (locked %ss) for %r from %s", wait, name[:64], address)
+            await _record(engine, name, address, "locked", at)
+            raise LoginThrottled(wait)
+        agent = await get_agent(engine, name=name)
+        try:
+            if agent is None:
+                await _off_loop(hasher.hash, password)  # same cost either way: no user enumeration by timing
+                raise VerificationError()
+            await _off_loop(hasher.verify, agent["password_hash"], password)
+        except (VerificationError, InvalidHashError):
+            log.warning("failed login for %r from %s", name[:64], address)
+            await _record(engine, name, address, "fail", at)
             return None
-        await _off_loop(hasher.verify, agent["password_hash"], password)
-    except (VerificationError, InvalidHashError):
-        return None
+        await _record(engine, name, address, "ok", at)
     token = secrets.token_urlsafe(32)
     async with engine.begin() as conn:
         await conn.execute(db.sessions.insert().values(
             token_hash=_hash_token(token), agent_id=agent["id"], expires_at=at + timedelta(hours=hours)))
     return token
+
+
+async def unlock(engine: AsyncEngine, name: str, *, by: str, at: datetime, address: Optional[str] = None) -> None:
+    """A supervisor lifts the lock of an account (and, if given, of a client address)."""
+    await _record(engine, name, "-", "unlock", at, actor=by)
+    if address:
+        await _record(engine, "-", address, "unlock", at, actor=by)
+    log.warning("login lock of %r%s lifted by %s", name, f" / {address}" if address else "", by)
 
 
 async def session_agent(engine: AsyncEngine, token: Optional[str], *, at: datetime) -> Optional[Dict[str, Any]]:

@@ -4,7 +4,6 @@ store, clock and Rasa URL instead of patching anything."""
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import yaml
 
+from xiaoer.secrets import env_name, get_secret, secrets_dir
 from xiaoer.store_config import StoreConfig, get_store
 
 HERE = Path(__file__).resolve().parent
@@ -28,19 +28,19 @@ def _yaml(path: Path) -> Dict[str, Any]:
         return yaml.safe_load(f) or {}
 
 
-def secret_from_env_or_file(env: str, path: Path) -> str:
-    """A secret from `env`, else from `path`, else a new one saved there (0600)
-    so that tokens and sessions survive a restart of the demo."""
-    value = os.environ.get(env, "").strip()
-    if value:
-        return value
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32)
-    path.write_text(value)
-    os.chmod(path, 0o600)
-    return value
+def desk_secret() -> str:
+    """The key of shopper tokens and photo links: xiaoer.secrets "desk"
+    (XIAOER_DESK_SECRET or var/secrets/desk). A key of an older install
+    (var/desk_secret) is moved there, so issued tokens stay valid."""
+    legacy = VAR / "desk_secret"
+    if not os.environ.get(env_name("desk")) and legacy.exists() and not (secrets_dir() / "desk").exists():
+        folder = secrets_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = folder / "desk"
+        target.write_text(legacy.read_text().strip() + "\n")
+        os.chmod(target, 0o600)
+        legacy.unlink()
+    return get_secret("desk")
 
 
 @dataclass
@@ -49,10 +49,18 @@ class DeskConfig:
     secret: str
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""
+    channel_secret: str = ""
     rasa_timeout: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_origins: List[str] = field(default_factory=list)
+    # the address(es) people use to reach the desk ("https://kefu.shop.example"); the
+    # origin check compares against these, never against the request's own Host header.
+    # Empty: only loopback origins (http://localhost:8080 ...) pass, for a demo on one machine.
+    public_origins: List[str] = field(default_factory=list)
+    # cookies with the Secure flag; None: on when every public origin is https
+    secure_cookies: Optional[bool] = None
+    login: Dict[str, Any] = field(default_factory=dict)
     demo_login: bool = True
     demo_agent: Dict[str, str] = field(default_factory=dict)
     demo_supervisor: Dict[str, str] = field(default_factory=dict)
@@ -79,8 +87,24 @@ class DeskConfig:
     def limit(self, key: str) -> Any:
         return self.limits[key]
 
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return bool(self.secure_cookies)
+        return bool(self.public_origins) and all(o.startswith("https://") for o in self.public_origins)
+
     def get_store(self) -> StoreConfig:
         return self.store if self.store is not None else get_store()
+
+
+def _origins(text: Optional[str]) -> List[str]:
+    return [o.strip().rstrip("/") for o in (text or "").split(",") if o.strip()]
+
+
+def _flag(env: Optional[str], default: Any) -> Optional[bool]:
+    if env is not None and env.strip():
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    return None if default in (None, "auto") else bool(default)
 
 
 def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskConfig:
@@ -90,13 +114,17 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
     db_url = overrides.get("db_url") or os.environ.get("XIAOER_DESK_DB_URL") or default_db
     kwargs: Dict[str, Any] = dict(
         db_url=db_url,
-        secret=overrides.pop("secret", None) or secret_from_env_or_file("XIAOER_DESK_SECRET", VAR / "desk_secret"),
+        secret=overrides.pop("secret", None) or desk_secret(),
         rasa_url=(os.environ.get("XIAOER_RASA_URL") or raw.get("rasa_url") or "http://127.0.0.1:5005").rstrip("/"),
-        rasa_token=os.environ.get("XIAOER_RASA_TOKEN", ""),
+        rasa_token=overrides.pop("rasa_token", None) or get_secret("rasa_api"),
+        channel_secret=overrides.pop("channel_secret", None) or get_secret("channel"),
         rasa_timeout=float(raw.get("rasa_timeout_seconds", 10)),
         host=os.environ.get("XIAOER_DESK_HOST") or raw.get("host", "127.0.0.1"),
         port=int(os.environ.get("XIAOER_DESK_PORT") or raw.get("port", 8080)),
         allowed_origins=list(raw.get("allowed_origins") or []),
+        public_origins=_origins(os.environ.get("XIAOER_DESK_PUBLIC_ORIGINS")) or list(raw.get("public_origins") or []),
+        secure_cookies=_flag(os.environ.get("XIAOER_DESK_SECURE_COOKIES"), raw.get("secure_cookies")),
+        login=dict(raw.get("login") or {}),
         demo_login=bool(raw.get("demo_login", True)),
         demo_agent=dict(raw.get("demo_agent") or {}),
         demo_supervisor=dict(raw.get("demo_supervisor") or {}),

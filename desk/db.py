@@ -99,6 +99,18 @@ warnings = Table(
     Column("closed_at", DateTime(timezone=True)),
 )
 
+# Every login attempt (kind fail | ok | locked) and every supervisor unlock: the
+# throttle counts recent failures from here, and it is the log of who tried what.
+login_attempts = Table(
+    "desk_login_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, index=True),
+    Column("address", String(64), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),
+    Column("actor", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 
 class Database:
     """The engine, with writes taken one at a time on SQLite: its single writer

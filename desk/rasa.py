@@ -9,13 +9,7 @@ import aiohttp
 
 log = logging.getLogger("xiaoer.desk.rasa")
 
-# Rasa treats "/intent{...}" as a command (un-pauses with /restart, sets slots):
-# a shopper's leading slash becomes a full-width one, which NLU reads as text.
-def neutralise(text: str) -> str:
-    stripped = text.lstrip()
-    if stripped.startswith("/"):
-        return "／" + stripped[1:]
-    return text
+CHANNEL_HEADER = "X-Xiaoer-Channel-Secret"
 
 
 class RasaUnavailable(Exception):
@@ -23,16 +17,21 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0,
+                 channel_secret: str = "") -> None:
         self.session = session
         self.url = url.rstrip("/")
         self.token = token
+        self.channel_secret = channel_secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
-        body = {"sender": sender, "message": neutralise(text), "metadata": {"buyer_id": buyer_id, "via": "desk"}}
+        # a leading "/" is neutralised inside Rasa, after its normalisation (xiaoer.text.neutralise_command)
+        body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer_id, "via": "desk"}}
+        headers = {CHANNEL_HEADER: self.channel_secret} if self.channel_secret else {}
         try:
-            async with self.session.post(f"{self.url}/webhooks/rest/webhook", json=body, timeout=self.timeout) as r:
+            async with self.session.post(f"{self.url}/webhooks/rest/webhook", json=body, headers=headers,
+                                         timeout=self.timeout) as r:
                 if r.status != 200:
                     raise RasaUnavailable(f"HTTP {r.status}")
                 data = await r.json(content_type=None)

@@ -19,7 +19,9 @@ from desk.config import DeskConfig
 from desk.hub import Hub
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
+from desk.tokens import sign_media
 from xiaoer.lexicon import PHONE_RE
+from xiaoer.privacy import mask_phone
 
 log = logging.getLogger("xiaoer.desk")
 
@@ -44,6 +46,13 @@ def aware(dt: Optional[datetime]) -> Optional[datetime]:
     if dt is not None and dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc)
     return dt
+
+
+def mask_phones(text: Any) -> Any:
+    """Phone numbers in free text masked: what agents see of conversations they do not own."""
+    if not isinstance(text, str):
+        return text
+    return PHONE_RE.sub(lambda m: mask_phone(m.group(0)), text)
 
 
 def clean_text(text: str) -> str:
@@ -132,11 +141,24 @@ class Desk:
         public = self.public_message(msg)
         if public is not None:
             await self.hub.to_shopper(msg["conversation_id"], {"type": "message", "message": public})
+        full = self.agent_message(msg)
+        await self.hub.to_agents({"type": "message", "conversation_id": msg["conversation_id"], "message": full},
+                                 roles=("supervisor",))
+        # agents see phone numbers masked on the live feed; the owner reads them in the conversation
         await self.hub.to_agents({"type": "message", "conversation_id": msg["conversation_id"],
-                                  "message": self.agent_message(msg)})
+                                  "message": {**full, "text": mask_phones(full["text"])}}, roles=("agent",))
 
-    @staticmethod
-    def public_message(msg: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def signed_photos(self, photos: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Photo links for the shopper: signed, valid `photo_link_minutes` (no bearer token in URLs)."""
+        expires = int(self.clock().timestamp()) + 60 * int(self.config.limits.get("photo_link_minutes", 60))
+        out = []
+        for p in photos:
+            url = str(p.get("url", ""))
+            path = url.removeprefix("/media/")
+            out.append({**p, "url": f"{url}?e={expires}&s={sign_media(self.config.secret, path, expires)}"})
+        return out
+
+    def public_message(self, msg: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """What the shopper may see: no private notes, no handoff payload."""
         data = msg.get("data") or {}
         if msg["sender"] == "note" or data.get("hidden"):
@@ -146,6 +168,8 @@ class Desk:
         for key in ("buttons", "image", "photos", "agent_number", "satisfaction"):
             if data.get(key):
                 out[key] = data[key]
+        if out.get("photos"):
+            out["photos"] = self.signed_photos(out["photos"])
         return out
 
     @staticmethod
@@ -319,7 +343,8 @@ class Desk:
         return {"sent": True, "guard": verdict, "message": self.agent_message(msg)}
 
     async def note(self, conv_id: str, agent: Dict[str, Any], text: str) -> Dict[str, Any]:
-        await self._agent_conv(conv_id, agent, owned=False)
+        # only the agent who owns the conversation (or a supervisor) writes in its file
+        await self._agent_conv(conv_id, agent, owned=agent["role"] != "supervisor")
         msg = await self.add_message(conv_id, "note", text, {"agent_name": agent["name"]}, agent["id"])
         return self.agent_message(msg)
 
@@ -471,7 +496,7 @@ class Desk:
             out.append({
                 "id": c["id"], "buyer_id": c["buyer_id"], "status": c["status"], "reason": c["reason"],
                 "category": c["category"], "priority": c["priority"], "summary": c["summary"],
-                "agent": c["agent_name"], "for_supervisor": c["for_supervisor"], "contact": c["contact"],
+                "agent": c["agent_name"], "for_supervisor": c["for_supervisor"], "contact": mask_phone(c["contact"]) if c["contact"] else None,
                 "waited_seconds": int((now - c["queued_at"]).total_seconds()) if c["queued_at"] else 0,
                 "deadline_at": c["deadline_at"].isoformat() if c["deadline_at"] else None,
                 "deadline_seconds": int((c["deadline_at"] - now).total_seconds()) if c["deadline_at"] else None,

@@ -10,12 +10,14 @@ import json
 import logging
 import secrets
 import time
+import shutil
 import uuid
 from collections import deque
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Optional
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -25,8 +27,9 @@ from desk.config import HERE, DeskConfig
 from desk.db import open_engine
 from desk.hub import Hub
 from desk.rasa import RasaClient
-from desk.service import Desk, DeskError, clean_text
-from desk.tokens import issue_token, verify_token
+from desk.service import Desk, DeskError, clean_text, mask_phones
+from desk.tokens import issue_token, verify_media, verify_token
+from xiaoer.privacy import mask_phone
 
 log = logging.getLogger("xiaoer.desk")
 
@@ -61,6 +64,28 @@ def jsonr(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=dumps)
 
 
+def parse_json(text: Any) -> Any:
+    """json.loads that turns every kind of bad input (also nesting deep enough
+    for a RecursionError) into DeskError 400."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise DeskError("bad_request", 400) from None
+
+
+async def json_object(request: web.Request, *, empty_ok: bool = False) -> Dict[str, Any]:
+    try:
+        raw = await request.text()
+    except (ValueError, UnicodeDecodeError):
+        raise DeskError("bad_request", 400) from None
+    if empty_ok and not raw.strip():
+        return {}
+    data = parse_json(raw)
+    if not isinstance(data, dict):
+        raise DeskError("bad_request", 400)
+    return data
+
+
 def sniff_photo(head: bytes) -> Optional[str]:
     """The type by content, not by what the browser claims."""
     for magic, ctype in PHOTO_MAGIC.items():
@@ -72,12 +97,25 @@ def sniff_photo(head: bytes) -> Optional[str]:
 
 
 # ---- origins and authentication ---------------------------------------------------------
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
 def origin_allowed(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
+    """The Origin must be one of the configured public origins (or allowed_origins);
+    the Host header is the client's to choose and proves nothing."""
+    origin = (request.headers.get("Origin") or "").rstrip("/")
     if not origin:
         return False
-    own = {f"http://{request.host}", f"https://{request.host}"}
-    return origin in own or origin in request.app[CONFIG].allowed_origins
+    config = request.app[CONFIG]
+    if origin in config.public_origins or origin in config.allowed_origins:
+        return True
+    if config.public_origins:
+        return False
+    try:  # nothing configured: the demo on this machine only
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK and not parts.path
+    except ValueError:
+        return False
 
 
 async def current_agent(request: web.Request) -> Optional[Dict[str, Any]]:
@@ -95,11 +133,17 @@ def agent_required(handler):
             # the cookie is SameSite=Strict; the origin check is the second lock against CSRF
             return jsonr({"error": "bad_origin"}, 403)
         request["agent"] = agent
-        try:
-            return await handler(request)
-        except DeskError as e:
-            return jsonr({"error": e.code}, e.status)
+        return await handler(request)
     return wrapper
+
+
+def supervisor_required(handler):
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if request["agent"]["role"] != "supervisor":
+            return jsonr({"error": "supervisor_only"}, 403)
+        return await handler(request)
+    return agent_required(wrapper)
 
 
 def shopper_buyer(request: web.Request, token: Optional[str]) -> Optional[str]:
@@ -107,15 +151,31 @@ def shopper_buyer(request: web.Request, token: Optional[str]) -> Optional[str]:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler):
-    resp = await handler(request)
+async def errors(request: web.Request, handler):
+    """A refused request is a clean JSON 4xx; an unexpected failure a bare 500 with
+    the traceback in the log only."""
+    try:
+        return await handler(request)
+    except DeskError as e:
+        return jsonr({"error": e.code}, e.status)
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return jsonr({"error": "internal"}, 500)
+
+
+async def security_headers(request: web.Request, resp: web.StreamResponse) -> None:
+    """on_response_prepare: every response, also raised 401/403/404s, files and websockets."""
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    # on every response: a FileResponse (the console page) has no content type yet at this point
     resp.headers.setdefault("Content-Security-Policy",
                             "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                             "connect-src 'self' ws: wss:; frame-ancestors 'self'")
-    return resp
+    if request.app[CONFIG].cookies_secure:
+        resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
 # ---- public pages -------------------------------------------------------------------------
@@ -158,13 +218,16 @@ async def shop_login(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if not config.demo_login:
         raise web.HTTPNotFound()
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, AssertionError, UnicodeDecodeError, LookupError):
+        raise web.HTTPBadRequest(text="bad form") from None
     buyer_id = str(form.get("buyer_id", ""))
     if not (buyer_id.startswith(("buyer_", "tb_")) and 4 < len(buyer_id) <= 32 and buyer_id.isascii()):
         raise web.HTTPBadRequest(text="unknown buyer")
     resp = web.HTTPFound("/")
     resp.set_cookie(SHOPPER_COOKIE, issue_token(config.secret, buyer_id, days=config.token_days),
-                    httponly=True, samesite="Lax", max_age=config.token_days * 86400)
+                    httponly=True, samesite="Lax", max_age=config.token_days * 86400, secure=config.cookies_secure)
     raise resp
 
 
@@ -195,16 +258,50 @@ class RateLimit:
         return True
 
 
+def frame_object(text: str) -> Optional[Dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rating_score(value: Any) -> Optional[int]:
+    """1-5 from what the widget sent; None for anything else (1e999, "abc", true, [])."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 1:
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 1 <= value <= 5:
+        return value
+    return None
+
+
 async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
+    """The shopper's socket. The buyer is proven by the storefront's cookie or, for a
+    widget embedded on another site, by the token in the first frame
+    {"type": "auth", "token": ...}: never in the URL, where access logs keep it."""
     config, desk, hub = request.app[CONFIG], request.app[DESK], request.app[HUB]
     if not origin_allowed(request):
         raise web.HTTPForbidden(text="origin not allowed")
-    buyer_id = shopper_buyer(request, request.query.get("token"))
-    if buyer_id is None:
-        raise web.HTTPUnauthorized(text="bad token")
-    conv = await desk.conversation_for_buyer(buyer_id)
+    buyer_id = shopper_buyer(request, request.cookies.get(SHOPPER_COOKIE))
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
+    if buyer_id is None:
+        try:
+            first = await ws.receive(timeout=10)
+        except asyncio.TimeoutError:
+            first = None
+        data = frame_object(first.data) if first is not None and first.type == aiohttp.WSMsgType.TEXT else None
+        token = data.get("token") if data and data.get("type") == "auth" else None
+        buyer_id = shopper_buyer(request, token if isinstance(token, str) else None)
+        if buyer_id is None:
+            await ws.send_str(dumps({"type": "error", "error": "bad_token", "text": desk.say("auth_required")}))
+            await ws.close(code=4401, message=b"bad token")
+            return ws
+    conv = await desk.conversation_for_buyer(buyer_id)
     hub.shoppers[conv["id"]].add(ws)
     limit = RateLimit(int(config.limit("rate_messages")), float(config.limit("rate_seconds")))
     max_chars = int(config.limit("message_chars"))
@@ -222,101 +319,144 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     await notice("not_text")
                 continue
-            try:
-                data = json.loads(msg.data)
-                assert isinstance(data, dict)
-            except (ValueError, AssertionError):
+            data = frame_object(msg.data)
+            if data is None:
                 await notice("not_text")
                 continue
             kind = data.get("type")
             if kind == "ping":
                 await ws.send_str('{"type":"pong"}')
                 continue
+            if kind == "auth":
+                continue  # a widget that sends its token although the cookie already told us
             if not limit.allow():
                 await notice("too_fast")
                 continue
-            if kind == "message":
-                text = data.get("text")
-                text = clean_text(text) if isinstance(text, str) else ""
-                if not text:
-                    await notice("empty")
-                    continue
-                if len(text) > max_chars:
-                    await notice("too_long", limit=max_chars)
-                    continue
-                try:
-                    await desk.shopper_message(conv["id"], text)
-                except Exception:  # the message is stored first; keep the socket alive
-                    log.exception("shopper message in %s", conv["id"])
-            elif kind == "rating":
-                try:
-                    score = int(data.get("score"))
-                    assert 1 <= score <= 5
-                except (TypeError, ValueError, AssertionError):
-                    continue
-                comment = clean_text(str(data.get("comment") or ""))[:max_chars]
-                try:
-                    await desk.rate(conv["id"], score, comment)
-                except DeskError:
-                    pass
-            elif kind == "typing":
-                await hub.to_agents({"type": "typing", "conversation_id": conv["id"], "who": "shopper"})
+            try:
+                await _shopper_frame(desk, hub, conv, data, notice, max_chars)
+            except DeskError:
+                pass
+            except Exception:  # the message is stored first; keep the socket alive
+                log.exception("shopper frame in %s", conv["id"])
     finally:
         hub.shoppers[conv["id"]].discard(ws)
     return ws
 
 
+async def _shopper_frame(desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice,
+                         max_chars: int) -> None:
+    kind = data.get("type")
+    if kind == "message":
+        text = data.get("text")
+        text = clean_text(text) if isinstance(text, str) else ""
+        if not text:
+            await notice("empty")
+        elif len(text) > max_chars:
+            await notice("too_long", limit=max_chars)
+        else:
+            await desk.shopper_message(conv["id"], text)
+    elif kind == "rating":
+        score = rating_score(data.get("score"))
+        if score is None:
+            await notice("bad_rating")
+            return
+        comment = data.get("comment")
+        comment = clean_text(comment)[:max_chars] if isinstance(comment, str) else ""
+        await desk.rate(conv["id"], score, comment)
+    elif kind == "typing":
+        await hub.to_agents({"type": "typing", "conversation_id": conv["id"], "who": "shopper"})
+    else:
+        await notice("not_text")
+
+
+UPLOAD_LIMITS = web.AppKey("upload_limits", dict)
+
+
+async def _buyer_bytes(desk: Desk, upload_dir: Path, buyer_id: str) -> int:
+    """What this buyer's photos take on disk, over all their conversations."""
+    from sqlalchemy import select
+    from desk import db
+    async with desk.engine.connect() as conn:
+        ids = [r[0] for r in (await conn.execute(select(db.conversations.c.id)
+                                                 .where(db.conversations.c.buyer_id == buyer_id))).all()]
+    total = 0
+    for cid in ids:
+        folder = upload_dir / cid
+        if folder.is_dir():
+            total += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    return total
+
+
 async def shopper_upload(request: web.Request) -> web.Response:
-    """1-3 photos from the shopper (type sniffed and size checked here, not only in the widget)."""
+    """1-3 photos from the shopper (type sniffed and size checked here, not only in the widget);
+    per buyer at most `uploads_per_hour` uploads and `upload_bytes_per_buyer` on disk."""
     config, desk = request.app[CONFIG], request.app[DESK]
     token = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-    buyer_id = shopper_buyer(request, token)
+    buyer_id = shopper_buyer(request, token) or shopper_buyer(request, request.cookies.get(SHOPPER_COOKIE))
     if buyer_id is None:
         return jsonr({"error": "bad_token"}, 401)
     if not origin_allowed(request):
         return jsonr({"error": "bad_origin"}, 403)
+    limiter = request.app[UPLOAD_LIMITS].setdefault(
+        buyer_id, RateLimit(int(config.limits.get("uploads_per_hour", 10)), 3600.0))
+    if not limiter.allow():
+        return jsonr({"error": "too_fast", "text": desk.say("photo_too_fast")}, 429)
+    upload_dir = Path(config.upload_dir)
+    min_free = int(config.limits.get("min_free_disk_mb", 500)) * 1_000_000
+    quota = int(config.limits.get("upload_bytes_per_buyer", 30_000_000))
     conv = await desk.conversation_for_buyer(buyer_id)
     max_n, max_bytes = int(config.limit("photos_per_upload")), int(config.limit("photo_bytes"))
     allowed = set(config.limit("photo_types"))
+    used = await _buyer_bytes(desk, upload_dir, buyer_id)
+    saved = []
+    folder = upload_dir / conv["id"]
+
+    def refuse(error: str, key: str, status: int, **kw: Any) -> web.Response:
+        _cleanup(saved, folder)
+        return jsonr({"error": error, "text": desk.say(key, **kw)}, status)
+
     try:
         reader = await request.multipart()
-    except (AssertionError, ValueError):
-        return jsonr({"error": "bad_request", "text": desk.say("not_text")}, 400)
-    saved = []
-    folder = Path(config.upload_dir) / conv["id"]
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        if part.name != "photo":
-            await part.release()
-            continue
-        if len(saved) >= max_n:
-            _cleanup(saved, folder)
-            return jsonr({"error": "too_many", "text": desk.say("photo_too_many", limit=max_n)}, 413)
-        body = bytearray()
         while True:
-            chunk = await part.read_chunk(64 * 1024)
-            if not chunk:
+            part = await reader.next()
+            if part is None:
                 break
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                _cleanup(saved, folder)
-                return jsonr({"error": "too_big", "text": desk.say("photo_too_big", limit=max_bytes // 1_000_000)},
-                             413)
-        ctype = sniff_photo(bytes(body[:16]))
-        if ctype is None or ctype not in allowed:
-            _cleanup(saved, folder)
-            return jsonr({"error": "bad_type", "text": desk.say("photo_bad_type")}, 415)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = uuid.uuid4().hex + EXT[ctype]
-        (folder / name).write_bytes(bytes(body))
-        saved.append({"name": name, "type": ctype, "size": len(body)})
+            if part.name != "photo":
+                await part.release()
+                continue
+            if len(saved) >= max_n:
+                return refuse("too_many", "photo_too_many", 413, limit=max_n)
+            body = bytearray()
+            while True:
+                chunk = await part.read_chunk(64 * 1024)
+                if not chunk:
+                    break
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    return refuse("too_big", "photo_too_big", 413, limit=max_bytes // 1_000_000)
+            ctype = sniff_photo(bytes(body[:16]))
+            if ctype is None or ctype not in allowed:
+                return refuse("bad_type", "photo_bad_type", 415)
+            used += len(body)
+            if used > quota:
+                return refuse("quota", "photo_quota", 413)
+            upload_dir.mkdir(parents=True, exist_ok=True)
+            if shutil.disk_usage(upload_dir).free - len(body) < min_free:
+                log.warning("upload refused: less than %s MB free on %s", min_free // 1_000_000, upload_dir)
+                return refuse("disk_full", "photo_quota", 413)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = uuid.uuid4().hex + EXT[ctype]
+            (folder / name).write_bytes(bytes(body))
+            saved.append({"name": name, "type": ctype, "size": len(body)})
+    except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError, LookupError) as e:
+        # a truncated or malformed multipart body: nothing half-written stays behind
+        log.info("bad upload from %s: %s", buyer_id, type(e).__name__)
+        return refuse("bad_request", "not_text", 400)
     if not saved:
         return jsonr({"error": "no_photo", "text": desk.say("photo_bad_type")}, 400)
     photos = [{"url": f"/media/{conv['id']}/{p['name']}", "type": p["type"], "size": p["size"]} for p in saved]
     await desk.shopper_message(conv["id"], "", photos=photos)
-    return jsonr({"ok": True, "photos": photos})
+    return jsonr({"ok": True, "photos": desk.signed_photos(photos)})
 
 
 def _cleanup(saved, folder: Path) -> None:
@@ -325,21 +465,22 @@ def _cleanup(saved, folder: Path) -> None:
 
 
 async def media(request: web.Request) -> web.StreamResponse:
-    desk, config = request.app[DESK], request.app[CONFIG]
+    """A photo: for an agent's session, or with the short-lived signature the shopper's
+    history carries (never the shopper's long-lived token)."""
+    config = request.app[CONFIG]
     conv_id, name = request.match_info["conv"], request.match_info["name"]
-    if not (conv_id.isalnum() and name.replace(".", "").isalnum()):
+    if not (conv_id.isascii() and conv_id.isalnum() and name.isascii() and name.replace(".", "").isalnum()):
         raise web.HTTPNotFound()
     allowed = await current_agent(request) is not None
     if not allowed:
-        buyer_id = shopper_buyer(request, request.query.get("t"))
-        conv = await desk.conversation(conv_id)
-        allowed = bool(buyer_id and conv and conv["buyer_id"] == buyer_id)
+        allowed = verify_media(config.secret, f"{conv_id}/{name}", request.query.get("e"), request.query.get("s"),
+                               now=config.clock().timestamp())
     if not allowed:
         raise web.HTTPForbidden()
     path = Path(config.upload_dir) / conv_id / name
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=600"})
 
 
 # ---- the agent API -------------------------------------------------------------------------
@@ -347,19 +488,54 @@ async def api_login(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if not origin_allowed(request):
         return jsonr({"error": "bad_origin"}, 403)
-    try:
-        body = await request.json()
-        name, password = str(body["name"]), str(body["password"])
-    except (ValueError, KeyError, TypeError):
+    body = await json_object(request)
+    name, password = body.get("name"), body.get("password")
+    if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64 \
+            or len(password) > 1024:
         return jsonr({"error": "bad_request"}, 400)
-    token = await auth.login(request.app[ENGINE], name, password, at=config.clock(), hours=config.session_hours,
-                             hasher=auth.make_hasher(config.argon2))
+    try:
+        token = await auth.login(request.app[ENGINE], name, password, at=config.clock(),
+                                 hours=config.session_hours, hasher=auth.make_hasher(config.argon2),
+                                 address=request.remote or "unknown", throttle=config.login)
+    except auth.LoginThrottled as e:
+        minutes = max(1, -(-e.retry_after // 60))
+        resp = jsonr({"error": "locked", "retry_after": e.retry_after,
+                      "text": request.app[DESK].say("login_locked", minutes=minutes)}, 429)
+        resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
     if token is None:
         return jsonr({"error": "wrong_login"}, 401)
     resp = jsonr({"ok": True})
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", max_age=config.session_hours * 3600,
-                    path="/")
+                    path="/", secure=config.cookies_secure)
     return resp
+
+
+@supervisor_required
+async def api_unlock(request: web.Request) -> web.Response:
+    """A supervisor lifts a login lock: {"address": "..."} optionally lifts that client's too."""
+    body = await json_object(request, empty_ok=True)
+    address = body.get("address") if isinstance(body.get("address"), str) else None
+    name = request.match_info["name"]
+    if len(name) > 64:
+        return jsonr({"error": "not_found"}, 404)
+    await auth.unlock(request.app[ENGINE], name, by=request["agent"]["name"], at=request.app[CONFIG].clock(),
+                      address=address)
+    return jsonr({"ok": True})
+
+
+@supervisor_required
+async def api_audit(request: web.Request) -> web.Response:
+    """Who viewed which buyer's data (the buyer.viewed records), newest first."""
+    from sqlalchemy import select
+    from desk import db
+    q = select(db.events).where(db.events.c.name == "buyer.viewed").order_by(db.events.c.id.desc()).limit(500)
+    async with request.app[ENGINE].connect() as conn:
+        rows = [dict(r._mapping) for r in (await conn.execute(q)).all()]
+    buyer = request.query.get("buyer_id")
+    if buyer:
+        rows = [r for r in rows if (r["data"] or {}).get("buyer_id") == buyer]
+    return jsonr(rows)
 
 
 @agent_required
@@ -396,11 +572,15 @@ async def api_queue(request: web.Request) -> web.Response:
 
 @agent_required
 async def api_conversation(request: web.Request) -> web.Response:
-    desk = request.app[DESK]
+    desk, agent = request.app[DESK], request["agent"]
     cid = request.match_info["id"]
     conv = await desk.conversation(cid)
     if conv is None:
         return jsonr({"error": "not_found"}, 404)
+    # unmasked only for whoever needs it: the agent who owns the conversation, or a supervisor
+    full = agent["role"] == "supervisor" or conv["assigned_to"] == agent["id"]
+    await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
+                            role=agent["role"])
     buyer, orders = None, []
     if desk.shop is not None:
         try:
@@ -414,10 +594,20 @@ async def api_conversation(request: web.Request) -> web.Response:
         evs = (await conn.execute(select(db.events).where(db.events.c.conversation_id == cid)
                                   .order_by(db.events.c.id))).all()
         rts = (await conn.execute(select(db.ratings).where(db.ratings.c.conversation_id == cid))).all()
+    messages = [desk.agent_message(m) for m in await desk.messages(cid)]
+    understood = await desk.rasa.understood(cid)
+    if not full:
+        conv = {**conv, "contact": mask_phone(conv["contact"]) if conv.get("contact") else None}
+        messages = [{**m, "text": mask_phones(m["text"])} for m in messages]
+        for u in understood or []:
+            u["text"] = mask_phones(u.get("text"))
+            for e in u["entities"]:
+                e["value"] = mask_phones(e.get("value"))
     return jsonr({
         "conversation": conv,
-        "messages": [desk.agent_message(m) for m in await desk.messages(cid)],
-        "understood": await desk.rasa.understood(cid),
+        "unmasked": full,
+        "messages": messages,
+        "understood": understood,
         "buyer": buyer, "orders": orders,
         "events": [dict(e._mapping) for e in evs],
         "ratings": [dict(r._mapping) for r in rts],
@@ -426,11 +616,8 @@ async def api_conversation(request: web.Request) -> web.Response:
 
 
 async def _text_body(request: web.Request, key: str = "text") -> str:
-    try:
-        body = await request.json()
-        text = body.get(key)
-    except (ValueError, AttributeError):
-        raise DeskError("bad_request", 400) from None
+    body = await json_object(request)
+    text = body.get(key)
     text = clean_text(text) if isinstance(text, str) else ""
     if not text:
         raise DeskError("empty", 400)
@@ -513,12 +700,12 @@ async def api_quick_replies(request: web.Request) -> web.Response:
 
 @agent_required
 async def api_warning_advance(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = {}
+    body = await json_object(request, empty_ok=True)
     close = body.get("close") if body.get("close") in ("satisfied", "unsatisfied") else None
-    await request.app[DESK].advance_warning(int(request.match_info["wid"]), request["agent"], close=close)
+    wid = request.match_info["wid"]
+    if not (wid.isascii() and wid.isdigit() and len(wid) <= 15):
+        return jsonr({"error": "not_found"}, 404)
+    await request.app[DESK].advance_warning(int(wid), request["agent"], close=close)
     return jsonr({"ok": True})
 
 
@@ -536,15 +723,21 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
-            try:
-                data = json.loads(msg.data)
-            except ValueError:
+            data = frame_object(msg.data)
+            if data is None:
+                await ws.send_str('{"type":"error","error":"bad_frame"}')
                 continue
-            if isinstance(data, dict) and data.get("type") == "typing" and isinstance(data.get("conversation_id"), str):
-                conv = await request.app[DESK].conversation(data["conversation_id"])
-                if conv and conv["assigned_to"] == agent["id"]:
-                    await hub.to_shopper(conv["id"], {"type": "typing", "on": bool(data.get("on", True)),
-                                                      "who": "agent"})
+            if data.get("type") == "ping":
+                await ws.send_str('{"type":"pong"}')
+            elif data.get("type") == "typing" and isinstance(data.get("conversation_id"), str) \
+                    and len(data["conversation_id"]) <= 64:
+                try:
+                    conv = await request.app[DESK].conversation(data["conversation_id"])
+                    if conv and conv["assigned_to"] == agent["id"]:
+                        await hub.to_shopper(conv["id"], {"type": "typing", "on": bool(data.get("on", True)),
+                                                          "who": "agent"})
+                except Exception:
+                    log.exception("console frame")
     finally:
         hub.agents.pop(ws, None)
     return ws
@@ -565,7 +758,8 @@ async def _resources(app: web.Application):
         except Exception as e:  # the desk runs without buyer details rather than not at all
             log.warning("shop backend unavailable: %s", e)
             shop = None
-    desk = Desk(config, engine, RasaClient(session, config.rasa_url, config.rasa_token, config.rasa_timeout),
+    desk = Desk(config, engine, RasaClient(session, config.rasa_url, config.rasa_token, config.rasa_timeout,
+                                  config.channel_secret),
                 app[HUB], shop)
     app[DESK] = desk
     await ensure_demo_agents(app)
@@ -619,8 +813,11 @@ async def ensure_demo_agents(app: web.Application) -> None:
                 os_chmod(note)
         except OSError:
             note = None
-        print(f"desk: demo accounts {config.demo_agent.get('name')} / {config.demo_supervisor.get('name')} "
-              f"password {password}" + (f" (saved in {note})" if note else ""), flush=True)
+        # never the password itself: this goes to logs/desk.log
+        print(f"desk: demo accounts {config.demo_agent.get('name')} / {config.demo_supervisor.get('name')} created; "
+              + (f"password in {note} (readable by this user only)" if note else
+                 "password not shown: set XIAOER_DESK_AGENT_PASSWORD or use `python -m desk create-agent`"),
+              flush=True)
 
 
 def os_chmod(path: Path) -> None:
@@ -629,9 +826,11 @@ def os_chmod(path: Path) -> None:
 
 
 def create_app(config: DeskConfig) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[errors], client_max_size=16 * 1024 * 1024)
     app[CONFIG] = config
     app[HUB] = Hub()
+    app[UPLOAD_LIMITS] = {}
+    app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_resources)
     r = app.router
     r.add_get("/health", health)
@@ -646,6 +845,8 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_post("/api/logout", api_logout)
     r.add_get("/api/me", api_me)
     r.add_get("/api/agents", api_agents)
+    r.add_post("/api/agents/{name}/unlock", api_unlock)
+    r.add_get("/api/audit", api_audit)
     r.add_get("/api/queue", api_queue)
     r.add_get("/api/quick_replies", api_quick_replies)
     r.add_post("/api/guard/check", api_guard)

@@ -2,9 +2,11 @@
 
 Same URL and payload as Rasa's built-in `rest` channel
 (POST /webhooks/rest/webhook {"sender", "message", "metadata"}), but every
-message is treated as shopper text: a leading "/" can no longer act as an
-intent command (`/restart` would un-pause a handoff, `/inform{"x": 1}` would
-set slots), control bytes are dropped and the length is capped.
+message is treated as shopper text: control bytes are dropped and the length
+is capped (a leading "/" is neutralised by ChineseNormalizer, after every
+normalisation step: xiaoer.text.neutralise_command), and only the desk may
+post: POST /webhook needs the "channel" secret in the X-Xiaoer-Channel-Secret
+header, because the metadata names the buyer and the actions trust it.
 """
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.request import Request
 
+from xiaoer.secrets import get_secret
 from xiaoer.replies import fill, load_domain_responses, store_flags, template_values, variation_applies
 from xiaoer.store_config import get_store
 from xiaoer.text import clean_incoming, is_traditional, to_traditional
 
 MAX_CHARS = 2000
+CHANNEL_HEADER = "X-Xiaoer-Channel-Secret"
 LINK_REPLY = "utter_link_unopenable"
 
 
@@ -48,12 +52,31 @@ def link_reply(shopper_text: str) -> Optional[str]:
 
 
 class ShopperRestInput(RestInput):
+    def __init__(self, secret: Optional[str] = None) -> None:
+        self._secret = secret
+
+    @property
+    def secret(self) -> str:
+        if not self._secret:
+            self._secret = get_secret("channel")
+        return self._secret
+
     @classmethod
     def name(cls) -> Text:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ShopperRestInput":
+        return cls((credentials or {}).get("secret"))
+
+    def authorised(self, req: Request) -> bool:
+        from xiaoer.serve import secret_matches
+
+        return secret_matches(req.headers.get(CHANNEL_HEADER), self.secret)
+
     def _extract_message(self, req: Request) -> Optional[Text]:
-        raw = (req.json or {}).get("message")
+        body = req.json if isinstance(req.json, dict) else {}
+        raw = body.get("message")
         if raw is not None and not isinstance(raw, str):
             raw = str(raw)
         return clean_incoming(raw, MAX_CHARS)
@@ -70,8 +93,19 @@ class ShopperRestInput(RestInput):
         return handle
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return super().blueprint(self.with_link_reply(on_new_message))
+        bp = super().blueprint(self.with_link_reply(on_new_message))
+
+        @bp.middleware("request")
+        async def only_the_desk(request: Request):
+            if request.method == "POST" and not self.authorised(request):
+                return response.json({"error": "unauthorized"}, status=401)
+            if request.method == "POST" and not (isinstance(request.json, dict)
+                                                 and isinstance(request.json.get("sender"), str)):
+                return response.json({"error": "bad_request"}, status=400)
+            return None
+
+        return bp
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        meta = (request.json or {}).get("metadata")
+        meta = (request.json if isinstance(request.json, dict) else {}).get("metadata")
         return meta if isinstance(meta, dict) else None

@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from xiaoer.lexicon import extract_entities, register_with_jieba
-from xiaoer.text import has_han, normalize
+from xiaoer.text import has_han, neutralise_command, normalize
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -42,13 +42,8 @@ class ChineseNormalizer(GraphComponent):
     def _normalize(self, message: Message) -> None:
         text = message.get(TEXT)
         if text:
-            text = normalize(text)
-            if text.startswith("/"):
-                # Rasa's RegexMessageHandler, later in this graph, would read a
-                # leading "/" as an intent command ("/restart" restarts the
-                # conversation); shopper text must stay text.
-                text = "\uff0f" + text[1:]
-            message.set(TEXT, text)
+            # the one "/" guard, after all normalisation (RegexMessageHandler runs later)
+            message.set(TEXT, neutralise_command(normalize(text)))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

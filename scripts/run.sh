@@ -35,11 +35,10 @@ wait_for() {  # url name seconds
   echo "$2 did not start within $3 s; see logs/" >&2; exit 1
 }
 
-$RASA run actions --actions actions --port "$ACTION_PORT" >logs/actions.log 2>&1 &
+# xiaoer.serve: loopback by default, internal hops authenticated, secrets from var/secrets (never argv)
+XIAOER_ACTION_PORT="$ACTION_PORT" $PY -m xiaoer.serve actions >logs/actions.log 2>&1 &
 pids+=($!)
-$RASA run --model models/current.tar.gz --interface 127.0.0.1 --port "$RASA_PORT" \
-  --endpoints endpoints.yml --credentials credentials.yml \
-  --enable-api --auth-token "$XIAOER_RASA_TOKEN" >logs/rasa.log 2>&1 &
+XIAOER_RASA_PORT="$RASA_PORT" XIAOER_ACTION_PORT="$ACTION_PORT" $PY -m xiaoer.serve rasa >logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "starting the action server and Rasa (model loading takes about 30 s)..."

@@ -102,16 +102,46 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def clean_incoming(text: Optional[str], max_chars: int = 2000) -> str:
     """What a channel should accept from a shopper: control bytes dropped,
-    length capped, a leading '/' neutralised (Rasa would read it as an intent
-    command that bypasses NLU), surrounding blanks trimmed."""
+    length capped, surrounding blanks trimmed. A leading "/" is left alone here:
+    only `neutralise_command`, after every normalisation step, decides that."""
     if text is None:
         return ""
     t = _CONTROL.sub("", str(text))
     t = unicodedata.normalize("NFC", t).strip()
     if len(t) > max_chars:
         t = t[:max_chars]
-    if t.startswith("/"):
-        # Full-width solidus: Rasa no longer sees an intent command, and our
-        # normaliser turns it back into "/" for NLU.
-        t = "\uff0f" + t[1:]
     return t
+
+
+# Characters nobody sees or that count as blank: Rasa's RegexMessageHandler
+# strips whitespace before looking for "/", and a normaliser may blank or drop
+# the others, so none of them may hide a command.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Mc", "Me", "Zs", "Zl", "Zp"}
+_INVISIBLE_EXTRA = set("\u115f\u1160\u3164\uffa0\u2800\u180e")
+SAFE_SLASH = "\uff0f"  # full-width solidus: NLU reads it as text, Rasa as no command
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or ch in _INVISIBLE_EXTRA or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def _slash_like(ch: str) -> bool:
+    return ch == "/" or unicodedata.normalize("NFKC", ch) == "/" or ch in "\u2044\u2215\u29f8"
+
+
+def neutralise_command(text: str) -> str:
+    """The one guard against shopper text acting as a Rasa intent command
+    ("/restart" un-pauses a handoff and wipes the history, "/inform{...}" sets
+    slots). Applied once, by ChineseNormalizer after every normalisation step,
+    right before Rasa's RegexMessageHandler: the first visible character, if it
+    is any kind of slash, becomes a full-width one. Same length out (entity
+    offsets stay valid); everything else untouched."""
+    if not text:
+        return text
+    for i, ch in enumerate(text):
+        if _invisible(ch):
+            continue
+        if _slash_like(ch):
+            return text[:i] + SAFE_SLASH + text[i + 1:]
+        return text
+    return text

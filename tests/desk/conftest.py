@@ -13,6 +13,7 @@ from desk import create_app, load_config
 from desk.tokens import issue_token
 
 SECRET = "test-secret-not-for-production"
+CHANNEL_SECRET = "test-channel-secret"
 PASSWORD = "correct horse battery"
 ONLINE = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)    # 14:00 in Shanghai: agents on duty
 OFFLINE = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # 00:00 in Shanghai
@@ -56,6 +57,8 @@ class FakeRasa:
         async def webhook(request):
             if self.down:
                 return web.Response(status=500)
+            if request.headers.get("X-Xiaoer-Channel-Secret") != CHANNEL_SECRET:
+                return web.json_response({"error": "unauthorized"}, status=401)
             body = await request.json()
             self.received.append(body)
             await asyncio.sleep(self.delay)
@@ -98,7 +101,7 @@ def clock():
 def make_config(tmp_path, fake_rasa, clock):
     def make(**over):
         kw = dict(secret=SECRET, db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}", rasa_url=fake_rasa.url,
-                  rasa_token="rasa-token", shop_enabled=False, demo_agent_password=PASSWORD,
+                  rasa_token="rasa-token", channel_secret=CHANNEL_SECRET, shop_enabled=False, demo_agent_password=PASSWORD,
                   upload_dir=tmp_path / "uploads", clock=clock,
                   argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1}, start_escalation_task=False)
         kw.update(over)
@@ -114,8 +117,8 @@ class Desk:
         self.origin = str(client.make_url("")).rstrip("/")
 
     async def shopper(self, buyer_id="buyer_004", token=None, origin=None):
-        ws = await self.client.ws_connect("/ws/shop", params={"token": token or issue_token(SECRET, buyer_id)},
-                                          headers={"Origin": origin or self.origin})
+        ws = await self.client.ws_connect("/ws/shop", headers={"Origin": origin or self.origin})
+        await ws.send_json({"type": "auth", "token": token or issue_token(SECRET, buyer_id)})
         ws.history = await self.expect(ws, "history")
         return ws
 
@@ -150,3 +153,9 @@ class Desk:
 async def desk(aiohttp_client, make_config, fake_rasa, clock):
     client = await aiohttp_client(create_app(make_config()))
     return Desk(client, fake_rasa, clock)
+
+
+@pytest.fixture(autouse=True)
+def _own_secrets(tmp_path, monkeypatch):
+    """Generated secrets go to a temporary folder, never the checkout's var/secrets."""
+    monkeypatch.setenv("XIAOER_SECRETS_DIR", str(tmp_path / "secrets"))

@@ -126,7 +126,8 @@ async def test_offline_hours_wait_with_contact(desk):
     await asyncio.sleep(0.2)
     await desk.login()
     [item] = await desk.queue()
-    assert item["status"] == "waiting_offline" and item["contact"] == "13812345678"
+    # the queue shows the contact masked; the conversation, to its owner, in full (tests/security)
+    assert item["status"] == "waiting_offline" and item["contact"] == "138****5678"
     assert len(desk.fake.received) == 1
 
 
@@ -173,7 +174,9 @@ async def test_rasa_too_slow(aiohttp_client, make_config, fake_rasa, clock):
 async def test_escalation_ladder_with_fake_clock(desk):
     ws, _ = await complain(desk)
     cid = await conv_id(desk)
+    await desk.login("super1")  # notes: the owner or a supervisor (nobody owns it yet)
     await desk.post(f"/api/conversations/{cid}/note", {"text": "已联系仓库核实批次"})
+    await desk.login("agent8")
     app_desk = desk.client.app[__import__("desk.web", fromlist=["DESK"]).DESK]
     desk.clock.advance(hours=1)
     assert (await app_desk.tick())["overdue"] == 0
@@ -266,9 +269,12 @@ async def test_token_tampering_is_refused(desk):
     payload, sig = good.split(".")
     forged = issue_token("another-secret", "buyer_005")
     swapped = forged.split(".")[0] + "." + sig
-    for token in (forged, swapped, good + "x", "garbage", ""):
-        r = await desk.client.get("/ws/shop", params={"token": token}, headers={"Origin": desk.origin})
-        assert r.status == 401, token
+    for token in (forged, swapped, good + "x", "garbage", "", "é.é"):
+        ws = await desk.client.ws_connect("/ws/shop", headers={"Origin": desk.origin})
+        await ws.send_json({"type": "auth", "token": token})
+        frame = await ws.receive_json(timeout=5)
+        assert frame["type"] == "error" and frame["error"] == "bad_token", token
+        assert (await ws.receive(timeout=5)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     assert verify_token(SECRET, good) == "buyer_004"
     # a shopper's photo cannot be read with another buyer's token
     ws = await desk.shopper("buyer_004")
@@ -276,16 +282,17 @@ async def test_token_tampering_is_refused(desk):
     form.add_field("photo", PNG, filename="a.png", content_type="image/png")
     r = await desk.client.post("/api/shop/upload", data=form,
                                headers={"Authorization": f"Bearer {good}", "Origin": desk.origin})
-    url = (await r.json())["photos"][0]["url"]
-    other = issue_token(SECRET, "buyer_005")
-    assert (await desk.client.get(url, params={"t": other})).status == 403
-    assert (await desk.client.get(url, params={"t": good})).status == 200
+    url = (await r.json())["photos"][0]["url"]  # signed, short-lived
+    bare = url.split("?")[0]
+    assert (await desk.client.get(bare, params={"t": good})).status == 403  # the bearer token opens nothing
+    assert (await desk.client.get(url.replace("&s=", "&s=x"))).status == 403
+    assert (await desk.client.get(url)).status == 200
 
 
 async def test_websocket_origin_is_checked(desk):
     token = issue_token(SECRET, "buyer_004")
     for headers in ({"Origin": "http://evil.example"}, {}):
-        r = await desk.client.get("/ws/shop", params={"token": token}, headers=headers)
+        r = await desk.client.get("/ws/shop", headers=headers)
         assert r.status == 403
     r = await desk.client.post("/api/login", json={"name": "agent8", "password": PASSWORD},
                                headers={"Origin": "http://evil.example"})
@@ -303,7 +310,8 @@ async def test_slash_messages_never_reach_rasa_as_commands(desk):
     ws = await desk.shopper()
     await desk.say(ws, "/restart")
     await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot")
-    assert not desk.fake.received[-1]["message"].startswith("/")
+    # sent as typed: the one "/" guard is inside Rasa, after normalisation (tests/security)
+    assert desk.fake.received[-1]["message"] == "/restart"
     await desk.say(ws, "质量太差我要投诉")
     await desk.expect(ws, "status", lambda f: f["status"] == "queued")
     n = len(desk.fake.received)
