@@ -209,8 +209,8 @@ def discount_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Op
     "打8折" is a 20 % cut; "便宜20元" is compared with the item's price when the
     context knows it. Without a number or a price, any price cut is beyond a
     limit of 0 and only a warning when the store allows some discount."""
-    verdict = beyond_limit(hit_text, ctx, kinds=("cut_percent", "cut_amount", "cut"))
-    if verdict is None and not any(True for _ in _offers_in(hit_text, ("cut_percent", "cut_amount"))):
+    verdict = beyond_limit(hit_text, ctx, kinds=("cut_percent", "cut_amount", "new_price", "cut"))
+    if verdict is None and not any(True for _ in _offers_in(hit_text, ("cut_percent", "cut_amount", "new_price"))):
         # a cut the parser cannot size ("给您优惠点"): beyond a limit of 0
         return "keep" if ctx.discount_limit_percent <= 0 else "warn"
     return verdict

@@ -34,18 +34,23 @@ HALF_RE = re.compile(r"半价|五折")
 AMOUNT_CUT_RE = re.compile(
     rf"(?:便宜|优惠|减|少收|少算|少|让|抹掉?|降|返|扣掉|去掉|砍)(?:了|掉)?(?:您|你|给您|给你)?(?:个|了)?\s*({NUM})\s*"
     r"(?:块钱|块|元|rmb|米)?", re.IGNORECASE)
+# "给您改价到89", "算你79元", "收你69块": a new price, compared with the item's price
+NEW_PRICE_RE = re.compile(
+    rf"(?:改价|(?:价格|价钱)?(?:给您|给你)?(?:改|调))(?:成|到|为)\s*({NUM})|(?:算|收|卖)(?:您|你)\s*({NUM})\s*(?:块钱|块|元)")
 # "20元的优惠", "30块的折扣"
 AMOUNT_NOUN_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)(?:的)?(?:优惠|折扣|减免)")
-VAGUE_CUT_RE = re.compile(r"(?:便宜|优惠|少收|少算|让|抹)(?:您|你)?(?:一点|一些|点|些|零头|个零头|掉零头)|打个?折|抹零|零头")
+VAGUE_CUT_RE = re.compile(
+    r"(?:便宜|优惠|少收|少算|让|抹)(?:您|你)?(?:一点|一些|点|些|零头|个零头|掉零头)|打个?折|抹零|零头|"
+    r"(?:内部|员工|成本|友情|亲情|特殊|最低)价|改价|改个价|改一下价")
 # "送您一个手机支架", "赠送两张券", "加送数据线一根", "再送你个壳"
 GIFT_RE = re.compile(
-    r"(?:加送|多送|再送|另送|附送|赠送|免费送|送|赠)(?:给)?(?:您|你|亲)?(?:们)?\s*"
+    r"(?:加送|多送|再送|另送|附送|赠送|免费送|(?<![配运递发传输护欢目派])送|赠(?!品|送))(?:给)?(?:您|你|亲)?(?:们)?\s*"
     rf"((?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)?)"
     r"([^,;。!?\n~…:：\s]{1,12})")
 COUPON_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
 THRESHOLD_RE = re.compile(rf"(?:满|超过|买够|凑够|凑满)\s*({NUM})\s*(?:块钱|块|元)?")
 # words after 送 that are no gift (送货, 送达, 送到, 运费险 is a promise of its own)
-NOT_A_GIFT = ("货", "达", "到", "出", "检", "修", "去", "来", "回", "上门", "过去", "您一句", "给快递")
+NOT_A_GIFT = ("货", "达", "到", "出", "检", "修", "去", "来", "回", "上门", "过去", "您一句", "给快递", "的", "件", "品", "完", "光", "没")
 _TRAILING = "的了哦啊呀吧呢哈喔噢嘛啦哟呐滴给您你亲"
 
 
@@ -91,7 +96,7 @@ def fold_percent(raw: str) -> Optional[float]:
 
 @dataclass(frozen=True)
 class Offer:
-    kind: str                      # cut_percent | cut_amount | cut | gift | coupon
+    kind: str                      # cut_percent | cut_amount | new_price | cut | gift | coupon
     percent: Optional[float] = None  # cut_percent: share of the price taken off
     amount: Optional[float] = None   # cut_amount / coupon: yuan
     item: str = ""                   # gift: what is given
@@ -134,7 +139,11 @@ def parse_offers(text: str) -> List[Offer]:
         if amount:
             offers.append(Offer("coupon", amount=amount, threshold=threshold))
             coupon_spans.append(m.span())
-    if not any(o.kind == "cut_percent" for o in offers):
+    for m in NEW_PRICE_RE.finditer(text):
+        amount = cn_number(m.group(1) or m.group(2))
+        if amount:
+            offers.append(Offer("new_price", amount=amount, threshold=threshold))
+    if not any(o.kind in ("cut_percent", "new_price") for o in offers):
         for rx in (AMOUNT_CUT_RE, AMOUNT_NOUN_RE):
             for m in rx.finditer(text):
                 if any(s <= m.start(1) < e for s, e in coupon_spans):
@@ -192,13 +201,19 @@ def offer_verdict(offer: Offer, ctx: Context) -> Optional[str]:
         if price:
             return "keep" if offer.amount / price * 100 > limit else None
         return "keep" if limit <= 0 else "warn"
+    if offer.kind == "new_price":
+        if price:
+            return "keep" if (price - offer.amount) / price * 100 > limit else None
+        return "keep" if limit <= 0 else "warn"
     if offer.kind == "cut":
         return "keep" if limit <= 0 else "warn"
     if offer.kind == "coupon":
         return "keep" if offer.amount > store.compensation_coupon else None
     if offer.kind == "gift":
         name, quantity = _store_gift(ctx)
-        if not _same_thing(offer.item, name):
+        things = [t for t in re.split(r"和|跟|以及|还有|再加|加上|、|\+|外加", offer.item) if t.strip()]
+        if not things or not all(_same_thing(_gift_name(re.sub(rf"^(?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)", "", t)), name)
+                                 for t in things):
             return "keep"
         if offer.quantity > quantity:
             return "keep"
