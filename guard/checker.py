@@ -200,7 +200,7 @@ def _expand(pattern: str, values: Mapping[str, str]) -> str:
 # ---- named filters (rules.yml `filter:`) ------------------------------------------------------
 # A filter gets the hit's text, the context and the hit's sentence; it returns None
 # (drop the hit), "keep" (keep it at the rule's severity) or a milder severity.
-from guard.offers import beyond_limit  # noqa: E402
+from guard.offers import UNCONDITIONAL_GIFT_RE, beyond_limit, order_amount, policy_beyond_store  # noqa: E402
 
 
 def discount_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Optional[str]:
@@ -209,6 +209,13 @@ def discount_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Op
     "打8折" is a 20 % cut; "便宜20元" is compared with the item's price when the
     context knows it. Without a number or a price, any price cut is beyond a
     limit of 0 and only a warning when the store allows some discount."""
+    base = order_amount(sentence)
+    if base and not (ctx.item and ctx.item.get("price")):
+        # "100的订单给您减15块": the order amount said in the sentence is the base of the cut
+        ctx = replace(ctx, item={**dict(ctx.item or {}), "price": base})
+    sized = ("cut_percent", "cut_amount", "new_price")
+    if not any(True for _ in _offers_in(hit_text, sized)) and any(True for _ in _offers_in(sentence, sized)):
+        hit_text = sentence  # "给你改价打7折": the size of the cut is said beside the hit
     verdict = beyond_limit(hit_text, ctx, kinds=("cut_percent", "cut_amount", "new_price", "cut"))
     if verdict is None and not any(True for _ in _offers_in(hit_text, ("cut_percent", "cut_amount", "new_price"))):
         # a cut the parser cannot size ("给您优惠点"): beyond a limit of 0
@@ -226,6 +233,8 @@ def gift_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Option
     if not offers:
         return None
     thresholds = [o.threshold for o in parse_offers(sentence or hit_text) if o.threshold is not None]
+    if not thresholds and UNCONDITIONAL_GIFT_RE.search(hit_text):
+        thresholds = [0]  # "买一根数据线也送": promised whatever the order amount
     verdict = None
     for o in offers:
         if o.threshold is None and thresholds:
@@ -246,6 +255,7 @@ def _offers_in(text: str, kinds):
 FILTERS: Dict[str, Callable[..., Optional[str]]] = {
     "discount_beyond_limit": discount_beyond_limit,
     "gift_beyond_limit": gift_beyond_limit,
+    "policy_beyond_store": policy_beyond_store,
 }
 
 

@@ -48,6 +48,9 @@ GIFT_RE = re.compile(
     rf"((?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)?)"
     r"([^,;。!?\n~…:：\s]{1,12})")
 COUPON_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
+UNCONDITIONAL_GIFT_RE = re.compile(r"(?:也|都|照|照样|直接|随便|白)送")
+# "100的订单", "您现在是109元", "这单129块": the order amount a cut is measured against
+ORDER_AMOUNT_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?的(?:订单|单子|单)|(?:现在是|订单是|一共|总共|合计)\s*({NUM})\s*(?:块钱|块|元)")
 THRESHOLD_RE = re.compile(rf"(?:满|超过|买够|凑够|凑满)\s*({NUM})\s*(?:块钱|块|元)?")
 # words after 送 that are no gift (送货, 送达, 送到, 运费险 is a promise of its own)
 NOT_A_GIFT = ("货", "达", "到", "出", "检", "修", "去", "来", "回", "上门", "过去", "您一句", "给快递", "的", "件", "品", "完", "光", "没")
@@ -236,3 +239,26 @@ def beyond_limit(text: str, ctx: Context, kinds=None) -> Optional[str]:
             return "keep"
         verdict = verdict or v
     return verdict
+
+
+def order_amount(text: str) -> Optional[float]:
+    m = ORDER_AMOUNT_RE.search(text or "")
+    return cn_number(m.group(1) or m.group(2)) if m else None
+
+
+_PERIOD_RE = re.compile(rf"({NUM})\s*(年|个月|月|天|日)")
+
+
+def policy_beyond_store(hit_text: str, ctx: Context, sentence: str = "") -> Optional[str]:
+    """A warranty or a no-reason return window longer than store.yml's, or free
+    shipping to a remote area (the `clause:` hit names the area): "keep", else None."""
+    store = ctx.store
+    m = _PERIOD_RE.search(hit_text)
+    if m is None:
+        return "keep"  # remote area + free shipping
+    n = cn_number(m.group(1)) or 0
+    unit = m.group(2)
+    if unit in ("天", "日"):
+        return "keep" if n > store.return_window_days else None
+    months = n * 12 if unit == "年" else n
+    return "keep" if months > store.warranty_months else None

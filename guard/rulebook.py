@@ -157,18 +157,22 @@ def _clause_part(part: str, lists: Mapping[str, Tuple[str, ...]], where: str) ->
     """`$list|word|/regex/` -> one regex alternation (longest words first)."""
     words: List[str] = []
     raw: List[str] = []
-    for alt in str(part).split("|"):
+    part = str(part).strip()
+    alts = [part] if len(part) > 2 and part.startswith("/") and part.endswith("/") else part.split("|")
+    for alt in alts:
         alt = alt.strip()
         if not alt:
             continue
+        items = [alt]
         if alt.startswith("$"):
             if alt[1:] not in lists:
                 raise RulebookError(f"{where}: unknown word list {alt}; define it under `lists:`")
-            words.extend(lists[alt[1:]])
-        elif len(alt) > 2 and alt.startswith("/") and alt.endswith("/"):
-            raw.append(alt[1:-1])
-        else:
-            words.append(alt)
+            items = list(lists[alt[1:]])
+        for item in items:
+            if len(item) > 2 and item.startswith("/") and item.endswith("/"):
+                raw.append(item[1:-1])  # a regular expression (in a part or a list)
+            else:
+                words.append(item)
     alts = [re.escape(w) for w in sorted(set(words), key=len, reverse=True)] + raw
     if not alts:
         raise RulebookError(f"{where}: empty part {part!r}")
