@@ -31,10 +31,12 @@ from xiaoer.store_config import StoreConfig
 from xiaoer.text import is_traditional, normalize, to_traditional
 
 from guard.context import Context
+from guard.gate import gate_for
 from guard.privacy import PLATFORM_DOMAINS, mask_phone, mask_phones
 from guard.rulebook import PLACEHOLDER_RE, Condition, Rule, Rulebook, load_rulebook
 
 logger = logging.getLogger("xiaoer.guard")
+_NO_GATE = object()
 
 CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
 SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
@@ -331,6 +333,7 @@ class Checker:
         for rule in self.rulebook.rules:
             for cond in rule.unless + rule.requires:
                 self._cond_patterns[id(cond)] = [re.escape(normalize(p)) for p in cond.phrases] + list(cond.regex)
+        self._gates: Dict[str, Any] = {}  # regex source -> its character gate (guard/gate.py) or None
         self._values_cache: Dict[Tuple[int, str], Tuple[StoreConfig, Dict[str, str]]] = {}
         self._active_cache: Dict[tuple, Tuple[StoreConfig, Dict[str, Rule]]] = {}
         self._templates_cache: Dict[int, Tuple[StoreConfig, Dict[str, str]]] = {}
@@ -410,6 +413,11 @@ class Checker:
                 continue
             if isinstance(rx, str):
                 rx = _compiled(_expand(rx, values))
+            gate = self._gates.get(rx.pattern, _NO_GATE)
+            if gate is _NO_GATE:
+                gate = self._gates[rx.pattern] = gate_for(rx.pattern)
+            if gate is not None and not gate.search(norm):
+                continue  # none of the characters every match needs is in the text
             for m in rx.finditer(norm):
                 if m.end() > m.start():
                     hits.setdefault(rid, []).append((m.start(), m.end()))
