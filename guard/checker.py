@@ -31,10 +31,12 @@ from xiaoer.store_config import StoreConfig
 from xiaoer.text import is_traditional, normalize, to_traditional
 
 from guard.context import Context
+from guard.gate import gate_for
 from guard.privacy import PLATFORM_DOMAINS, mask_phone, mask_phones
 from guard.rulebook import PLACEHOLDER_RE, Condition, Rule, Rulebook, load_rulebook
 
 logger = logging.getLogger("xiaoer.guard")
+_NO_GATE = object()
 
 CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
 SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
@@ -198,77 +200,64 @@ def _expand(pattern: str, values: Mapping[str, str]) -> str:
 
 
 # ---- named filters (rules.yml `filter:`) ------------------------------------------------------
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_DISCOUNT_FOLD_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九](?:[点.]?[一二三四五六七八九])?|对)\s*折")
-_DISCOUNT_AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?|[一二两三四五六七八九十百]+)\s*(?:块钱|块|元|rmb)?", re.IGNORECASE)
+# A filter gets the hit's text, the context and the hit's sentence; it returns None
+# (drop the hit), "keep" (keep it at the rule's severity) or a milder severity.
+from guard.offers import UNCONDITIONAL_GIFT_RE, beyond_limit, order_amount, policy_beyond_store  # noqa: E402
 
 
-def _cn_number(s: str) -> Optional[float]:
-    s = s.strip()
-    if not s:
-        return None
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    if all(c in _CN_DIGITS or c in "十百" for c in s):
-        total, cur = 0, 0
-        for c in s:
-            if c == "十":
-                total += (cur or 1) * 10
-                cur = 0
-            elif c == "百":
-                total += (cur or 1) * 100
-                cur = 0
-            else:
-                cur = _CN_DIGITS[c]
-        return float(total + cur)
-    return None
-
-
-def _fold_percent(raw: str) -> Optional[float]:
-    """'8' -> 20 (打8折 = 20 % off); '85' / '8.5' / '八五' -> 15; '九五' -> 5."""
-    raw = "5" if raw == "对" else raw.replace("点", ".")  # 对折 = half price
-    if all(c in _CN_DIGITS or c == "." for c in raw):
-        raw = "".join(str(_CN_DIGITS[c]) if c in _CN_DIGITS else c for c in raw)
-    try:
-        v = float(raw)
-    except ValueError:
-        return None
-    if v >= 10:
-        v = v / 10
-    if not 0 < v < 10:
-        return None
-    return round(100 - v * 10, 2)
-
-
-def discount_beyond_limit(hit_text: str, ctx: Context) -> Optional[str]:
-    """Keep a discount promise only when it exceeds what the store allows.
+def discount_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Optional[str]:
+    """Keep a price-cut promise only when it exceeds what the store allows.
 
     "打8折" is a 20 % cut; "便宜20元" is compared with the item's price when the
     context knows it. Without a number or a price, any price cut is beyond a
     limit of 0 and only a warning when the store allows some discount."""
-    limit = ctx.discount_limit_percent
-    m = _DISCOUNT_FOLD_RE.search(hit_text)
-    if m:
-        pct = _fold_percent(m.group(1))
-        if pct is not None:
-            return "keep" if pct > limit else None
-    m = _DISCOUNT_AMOUNT_RE.search(hit_text)
-    amount = _cn_number(m.group(1)) if m else None
-    price = ctx.item.get("price") if ctx.item else None
-    if amount and price:
-        try:
-            return "keep" if amount / float(price) * 100 > limit else None
-        except (TypeError, ValueError, ZeroDivisionError):
-            pass
-    if limit <= 0:
-        return "keep"
-    return "warn"
+    base = order_amount(sentence)
+    if base and not (ctx.item and ctx.item.get("price")):
+        # "100的订单给您减15块": the order amount said in the sentence is the base of the cut
+        ctx = replace(ctx, item={**dict(ctx.item or {}), "price": base})
+    sized = ("cut_percent", "cut_amount", "new_price")
+    if not any(True for _ in _offers_in(hit_text, sized)) and any(True for _ in _offers_in(sentence, sized)):
+        hit_text = sentence  # "给你改价打7折": the size of the cut is said beside the hit
+    verdict = beyond_limit(hit_text, ctx, kinds=("cut_percent", "cut_amount", "new_price", "cut"))
+    if verdict is None and not any(True for _ in _offers_in(hit_text, ("cut_percent", "cut_amount", "new_price"))):
+        # a cut the parser cannot size ("给您优惠点"): beyond a limit of 0
+        return "keep" if ctx.discount_limit_percent <= 0 else "warn"
+    return verdict
 
 
-FILTERS: Dict[str, Callable[[str, Context], Optional[str]]] = {
+def gift_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Optional[str]:
+    """Keep a gift or coupon promise only when store.yml does not allow it: another
+    gift than `bargaining.gift`, more of it, below `gift_min_amount`, or a coupon
+    above `returns.compensation_coupon`. The sentence gives the "满N" threshold."""
+    from guard.offers import parse_offers, offer_verdict
+
+    offers = [o for o in parse_offers(hit_text) if o.kind in ("gift", "coupon")]
+    if not offers:
+        return None
+    thresholds = [o.threshold for o in parse_offers(sentence or hit_text) if o.threshold is not None]
+    if not thresholds and UNCONDITIONAL_GIFT_RE.search(hit_text):
+        thresholds = [0]  # "买一根数据线也送": promised whatever the order amount
+    verdict = None
+    for o in offers:
+        if o.threshold is None and thresholds:
+            o = replace(o, threshold=thresholds[0])
+        v = offer_verdict(o, ctx)
+        if v == "keep":
+            return "keep"
+        verdict = verdict or v
+    return verdict
+
+
+def _offers_in(text: str, kinds):
+    from guard.offers import parse_offers
+
+    return (o for o in parse_offers(text) if o.kind in kinds)
+
+
+FILTERS: Dict[str, Callable[..., Optional[str]]] = {
     "discount_beyond_limit": discount_beyond_limit,
+    "gift_beyond_limit": gift_beyond_limit,
+    "policy_beyond_store": policy_beyond_store,
 }
 
 
@@ -344,6 +333,7 @@ class Checker:
         for rule in self.rulebook.rules:
             for cond in rule.unless + rule.requires:
                 self._cond_patterns[id(cond)] = [re.escape(normalize(p)) for p in cond.phrases] + list(cond.regex)
+        self._gates: Dict[str, Any] = {}  # regex source -> its character gate (guard/gate.py) or None
         self._values_cache: Dict[Tuple[int, str], Tuple[StoreConfig, Dict[str, str]]] = {}
         self._active_cache: Dict[tuple, Tuple[StoreConfig, Dict[str, Rule]]] = {}
         self._templates_cache: Dict[int, Tuple[StoreConfig, Dict[str, str]]] = {}
@@ -423,6 +413,11 @@ class Checker:
                 continue
             if isinstance(rx, str):
                 rx = _compiled(_expand(rx, values))
+            gate = self._gates.get(rx.pattern, _NO_GATE)
+            if gate is _NO_GATE:
+                gate = self._gates[rx.pattern] = gate_for(rx.pattern)
+            if gate is not None and not gate.search(norm):
+                continue  # none of the characters every match needs is in the text
             for m in rx.finditer(norm):
                 if m.end() > m.start():
                     hits.setdefault(rid, []).append((m.start(), m.end()))
@@ -468,7 +463,8 @@ class Checker:
                     continue
                 severity = rule.severity
                 if rule.filter:
-                    verdict = FILTERS[rule.filter](norm[start:end], ctx)
+                    lo, hi = _scope_range("sentence", norm, start, end, bounds)
+                    verdict = FILTERS[rule.filter](norm[start:end], ctx, norm[lo:hi])
                     if verdict is None:
                         continue
                     if verdict in SEVERITY_ORDER and SEVERITY_ORDER[verdict] > SEVERITY_ORDER[severity]:
@@ -498,12 +494,15 @@ class Checker:
         if hit is None or hit[0] is not ctx.store:
             if len(self._templates_cache) > 64:
                 self._templates_cache.clear()
-            hit = (ctx.store, template_values(ctx.store))
+            from guard.wording import wording_values
+
+            hit = (ctx.store, {**template_values(ctx.store), **wording_values(ctx.store)})
             self._templates_cache[id(ctx.store)] = hit
         out = fill(template, hit[1])
         return to_traditional(out) if traditional else out
 
-    def _replacement(self, rule: Rule, text: str, norm: str, start: int, end: int) -> Optional[str]:
+    def _replacement(self, rule: Rule, text: str, norm: str, start: int, end: int,
+                     ctx: Optional[Context] = None) -> Optional[str]:
         rw = rule.rewrite
         if rw is None:
             return None
@@ -511,14 +510,17 @@ class Checker:
             return mask_phone(text[start:end])
         key = re.sub(r"\s+", "", norm[start:end])
         if key in rw.map:
-            return rw.map[key]
-        if rw.end and clause_ends_at(norm, end):
-            return rw.end
-        return rw.to if rw.to is not None else text[start:end]
+            rep = rw.map[key]
+        elif rw.end and clause_ends_at(norm, end):
+            rep = rw.end
+        else:
+            rep = rw.to if rw.to is not None else text[start:end]
+        # a rewrite may use store wording ({out_of_stock}: 断码 for apparel, 没有现货 for phone accessories)
+        return self._fill(rep, ctx, False) if ctx is not None and "{" in rep else rep
 
     def _suggestion(self, rule: Rule, severity: str, text: str, norm: str, start: int, end: int, ctx: Context) -> str:
         if severity == "rewrite":
-            rep = self._replacement(rule, text, norm, start, end)
+            rep = self._replacement(rule, text, norm, start, end, ctx)
             return f"{text[start:end]} → {rep}" if rep is not None else ""
         return self._fill(rule.safe, ctx, False) if rule.safe else ""
 
@@ -535,7 +537,7 @@ class Checker:
         for f in sorted(rewrites, key=lambda f: (f.start, -(f.end - f.start))):
             if f.start < pos:
                 continue  # overlaps a rewrite already applied
-            rep = self._replacement(self.rules[f.rule_id], text, norm, f.start, f.end)
+            rep = self._replacement(self.rules[f.rule_id], text, norm, f.start, f.end, ctx)
             if rep is None:
                 continue
             if traditional:

@@ -5,6 +5,7 @@
     python -m guard rules [--platform pdd]     # the rule book, counted by platform
     python -m guard examples                   # the rule book's own fire/pass examples
     python -m guard stats                      # rule counts, detection and false-alarm figures
+    python -m guard blind [--misses] [--ref C] # recall / false alarms on the blind variants
 
 `check` and `lint` exit with 1 when a `block` finding is present.
 """
@@ -151,6 +152,38 @@ def cmd_stats(args: argparse.Namespace) -> int:
     blocked = {(lf.platform, lf.response, lf.variation, lf.part) for lf in found if lf.finding.severity == "block"}
     print(f"domain messages (all platforms): {total}; with any finding: {len(flagged)} ({len(flagged) / max(total, 1):.1%}); "
           f"with a block: {len(blocked)} ({len(blocked) / max(total, 1):.1%})")
+    from guard.blind import BLIND_PATH, evaluate, format_report
+
+    if BLIND_PATH.exists():
+        print("\n".join(format_report(evaluate(), f"blind variants ({BLIND_PATH.name})")))
+    return 0
+
+
+def cmd_blind(args: argparse.Namespace) -> int:
+    """Recall / false alarms on tests/guard/blind_variants.yml, per platform and rule."""
+    from guard.blind import evaluate, format_dict, format_report, run_at_ref
+
+    if args.ref:
+        d = run_at_ref(args.ref)
+        lines = format_dict(d, f"blind variants with guard/ at {args.ref}")
+        misses, alarms = d["misses"], d["alarms"]
+        if args.json:
+            print(json.dumps(d, ensure_ascii=False, indent=2))
+            return 0
+    else:
+        report = evaluate()
+        if args.json:
+            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            return 0
+        lines = format_report(report)
+        misses = [[o.case.family, o.platform, o.case.text] for o in report.misses()]
+        alarms = [[o.case.family, o.platform, o.case.text, list(o.rules)] for o in report.alarms()]
+    print("\n".join(lines))
+    if args.misses:
+        for fam, platform, text in misses:
+            print(f"  missed     {fam} {platform:7} {text}")
+        for fam, platform, text, rules in alarms:
+            print(f"  false alarm {fam} {platform:7} {text}  <- {','.join(rules)}")
     return 0
 
 
@@ -180,6 +213,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     p = sub.add_parser("examples", help="run the rule book's fire/pass examples")
     p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("blind", help="recall / false alarms on the blind variants (tests/guard/blind_variants.yml)")
+    p.add_argument("--ref", help="evaluate guard/ as it was at this git commit (the rest as it is now)")
+    p.add_argument("--misses", action="store_true", help="list missed violations and false alarms")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_blind)
 
     p = sub.add_parser("stats", help="rule counts, example detection / false alarms, domain findings")
     p.set_defaults(func=cmd_stats)

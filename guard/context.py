@@ -53,13 +53,13 @@ class Context:
 
     @property
     def discount_limit_percent(self) -> int:
-        """Largest price cut anyone may promise: the store's limit, and on
-        Pinduoduo never more than the platform's order cut (seed 003: 9折, once)."""
+        """Largest price cut anyone may promise: `bargaining.max_discount_percent`;
+        on Pinduoduo the store's order cut `pdd_max_order_cut_percent` (store.yml:
+        "an order may be cut at most 10 %, once"; seed 003: 改价最多9折)."""
         store = self.store if self.store is not None else get_store()
-        limit = store.max_discount_percent
         if (self.platform or store.platform) == "pdd":
-            limit = min(limit, store.pdd_max_order_cut_percent)
-        return limit
+            return store.pdd_max_order_cut_percent
+        return store.max_discount_percent
 
     def fact(self, name: str) -> Any:
         """Value of a fact named in a rule's `when:` (e.g. `store.instalments`,

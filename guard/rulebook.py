@@ -33,7 +33,7 @@ _RULE_KEYS = {
     "id", "seed", "title", "platforms", "severity", "speakers", "message", "patterns", "unless",
     "requires", "when", "filter", "safe", "rewrite", "examples",
 }
-_PATTERN_KEYS = {"phrases", "tokens", "regex"}
+_PATTERN_KEYS = {"phrases", "tokens", "regex", "clause"}
 _CONDITION_KEYS = {"phrases", "regex", "scope", "platforms"}
 _REWRITE_KEYS = {"to", "end", "map", "action"}
 _EXAMPLE_KEYS = {"text", "platforms", "item", "store", "speaker", "conversation"}
@@ -149,6 +149,53 @@ def _check_regex(pattern: str, where: str) -> None:
         raise RulebookError(f"{where}: not a valid regular expression ({e}): {pattern!r}") from None
 
 
+CLAUSE_CHAR = r"[^,;。!?\n~…]"  # a character of the same clause (normalised text)
+CLAUSE_GAP = 12  # at most this many characters between two parts of a `clause:` pattern
+
+
+def _clause_part(part: str, lists: Mapping[str, Tuple[str, ...]], where: str) -> str:
+    """`$list|word|/regex/` -> one regex alternation (longest words first)."""
+    words: List[str] = []
+    raw: List[str] = []
+    part = str(part).strip()
+    alts = [part] if len(part) > 2 and part.startswith("/") and part.endswith("/") else part.split("|")
+    for alt in alts:
+        alt = alt.strip()
+        if not alt:
+            continue
+        items = [alt]
+        if alt.startswith("$"):
+            if alt[1:] not in lists:
+                raise RulebookError(f"{where}: unknown word list {alt}; define it under `lists:`")
+            items = list(lists[alt[1:]])
+        for item in items:
+            if len(item) > 2 and item.startswith("/") and item.endswith("/"):
+                raw.append(item[1:-1])  # a regular expression (in a part or a list)
+            else:
+                words.append(item)
+    alts = [re.escape(w) for w in sorted(set(words), key=len, reverse=True)] + raw
+    if not alts:
+        raise RulebookError(f"{where}: empty part {part!r}")
+    return "(?:" + "|".join(alts) + ")"
+
+
+def _clause_regex(value: Any, lists: Mapping[str, Tuple[str, ...]], where: str) -> str:
+    """A `clause:` pattern - parts that must all occur in one clause, in any
+    order - as one regular expression (every order, at most CLAUSE_GAP
+    characters apart), so it costs no more at check time than a regex."""
+    from itertools import permutations
+
+    parts = [value] if isinstance(value, str) else value
+    if not isinstance(parts, list) or not 1 <= len(parts) <= 3:
+        raise RulebookError(f"{where}: expected a list of 1-3 parts ($list|word|/regex/), got {value!r}")
+    compiled = [_clause_part(p, lists, f"{where}[{i}]") for i, p in enumerate(parts)]
+    gap = f"{CLAUSE_CHAR}{{0,{CLAUSE_GAP}}}?"
+    orders = ["".join(p if i == 0 else gap + p for i, p in enumerate(order)) for order in permutations(compiled)]
+    pattern = "|".join(f"(?:{o})" for o in orders)
+    _check_regex(pattern, where)
+    return pattern
+
+
 def _conditions(value: Any, where: str) -> Tuple[Condition, ...]:
     if value is None:
         return ()
@@ -231,6 +278,8 @@ def _parse_rule(data: Any, i: int, lists: Mapping[str, Tuple[str, ...]], filters
     regex = _strlist(pats.get("regex"), f"{rid}.patterns.regex", allow_empty=True)
     for j, rx in enumerate(regex):
         _check_regex(rx, f"{rid}.patterns.regex[{j}]")
+    regex = regex + tuple(_clause_regex(c, lists, f"{rid}.patterns.clause[{j}]")
+                          for j, c in enumerate(pats.get("clause") or []))
     for j, tp in enumerate(tokens):
         for name in re.findall(r"\$([A-Za-z_]+)", tp):
             if name not in lists:

@@ -183,6 +183,8 @@ class StoreConfig:
     complaint_simple_hours: int
     complaint_complex_hours: int
     raw: Dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # optional: the store's category for wording (lexicon/guard_wording.yml); "" = from product_categories
+    category: str = ""
 
     # ---- lookups used by replies and actions -------------------------------------
     def canonical_courier(self, text: Optional[str]) -> Optional[str]:
@@ -396,6 +398,7 @@ def _parse(data: Mapping[str, Any]) -> StoreConfig:
         complaint_simple_hours=com.int("simple_hours", 2, minimum=1),
         complaint_complex_hours=com.int("complex_hours", 24, minimum=1),
         raw=dict(data),
+        category=s.str("category") if s.data.get("category") is not None else "",
     )
 
 

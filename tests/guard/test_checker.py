@@ -115,7 +115,7 @@ def test_a_blocked_message_is_replaced_by_the_rules_safe_wording(checker, ctx, s
 def test_rewrites_are_applied_and_the_rest_is_kept(checker, ctx):
     result = checker.check("宝贝已经发出了,白色缺货了", ctx("pdd"))
     assert not result.blocked
-    assert result.safe_text == "商品已经发出了,白色断码了"
+    assert result.safe_text == "商品已经发出了,白色没有现货了"  # a phone-accessory store: no 断码
     assert checker.check("宝贝已经发出了", ctx("tmall")).safe_text == "宝贝已经发出了"
 
 
@@ -135,7 +135,8 @@ def test_a_traditional_message_gets_a_traditional_safe_reply(checker, ctx):
     result = checker.check("這個沒有發票哦", ctx("jd"))
     assert result.blocked
     assert "發票" in result.safe_text
-    assert checker.check("這個顏色缺貨了", ctx("jd")).safe_text == "這個顏色斷碼了"
+    assert checker.check("這個顏色缺貨了", ctx("jd")).safe_text == "這個顏色沒有現貨了"
+    assert checker.check("這個顏色缺貨了", ctx("jd", category="服装鞋包")).safe_text == "這個顏色斷碼了"
 
 
 def test_an_unknown_platform_is_an_error(checker, store):
@@ -154,7 +155,7 @@ def test_outbound_sends_the_safe_alternative_and_logs_without_the_number(ctx, ca
 
 
 def test_outbound_rewrites_and_passes_warnings_unchanged(ctx):
-    assert outbound("这个颜色缺货了", ctx())[0] == "这个颜色断码了"
+    assert outbound("这个颜色缺货了", ctx())[0] == "这个颜色没有现货了"
     text, findings = outbound("请留下您的联系电话", ctx("pdd"))
     assert text == "请留下您的联系电话" and [f.severity for f in findings] == ["warn"]
     assert outbound("亲,已经为您安排发货了", ctx()) == ("亲,已经为您安排发货了", [])
