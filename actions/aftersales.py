@@ -46,6 +46,30 @@ async def carry_out_return(turn: Turn, order: Order, step: str) -> None:
         turn.say("utter_return_requested", **values)
 
 
+# A4: refunds under way, newest first; how many a reply goes through at most
+REFUNDING = (S.REFUND_REQUESTED, S.RETURNING)
+REFUNDS_SHOWN = 3
+
+
+async def refund_progress(turn: Turn) -> None:
+    """A4 "退款什么时候到账": the buyer's refunds in progress from the shop
+    backend (or the last one paid out), not the policy text."""
+    if not turn.buyer_id:
+        turn.say("utter_refund_timing")
+        turn.say("utter_login_required")
+        return
+    running = await turn.call(lambda b: b.recent_orders(turn.buyer_id, limit=REFUNDS_SHOWN, statuses=REFUNDING))
+    if running:
+        for order in running:
+            turn.say("utter_refund_progress", **order_values(order))
+        return
+    done = await turn.call(lambda b: b.recent_orders(turn.buyer_id, limit=1, statuses=(S.REFUNDED,)))
+    if done:
+        turn.say("utter_refund_done", **order_values(done[0]))
+    else:
+        turn.say("utter_no_refund_in_progress")
+
+
 class ActionRequestReturn(OrderAction):
     """A3/A4 returns and refunds, and refund progress questions."""
 
@@ -63,6 +87,10 @@ class ActionRequestReturn(OrderAction):
         quality = self.force_quality or is_quality(turn)
         purpose = "quality" if quality else "return"
         has_number = bool(order_ids_in(turn.tracker) or almost_order_id(turn.tracker))
+        asks_progress = not quality and matches(turn.tracker, "orders", "refund_progress")
+        if asks_progress and not has_number:
+            await refund_progress(turn)
+            return
         if not turn.buyer_id and not has_number:
             # a question about the policy: answered without a login
             self.general_reply(turn, quality)
@@ -71,6 +99,9 @@ class ActionRequestReturn(OrderAction):
             self.general_reply(turn, quality)
         order = await turn.resolve(purpose)
         if order is None:
+            return
+        if asks_progress and order.status not in (*REFUNDING, S.REFUNDED):
+            turn.say("utter_order_no_refund", **order_values(order))
             return
         await self.answer(turn, order, quality)
 

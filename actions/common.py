@@ -1,14 +1,24 @@
 """Helpers shared by the actions: store access, entities, subtopic keywords."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from rasa_sdk import Tracker
 
+from xiaoer.lexicon import ORDER_ID_RE
 from xiaoer.store_config import StoreConfig, get_store
 from xiaoer.text import LEXICON_DIR, normalize
+
+# Set by the order actions when they list the buyer's orders as buttons: what
+# the list is for (query, change, cancel, return, quality) and the request in
+# the shopper's words (actions.orders.Turn.remember_purpose).
+ORDER_PURPOSE_SLOT = "order_purpose"
+ORDER_REQUEST_SLOT = "order_request"
+# What may stand beside the number in a pick: "订单号DD…", "就是这个DD…吧"
+PICK_FILLER_RE = re.compile(r"订单号?|单号|这个|这单|就是|是|的|吧|哦|呢|啊|嗯|好")
 
 
 def store() -> StoreConfig:
@@ -21,9 +31,44 @@ def subtopics() -> Dict[str, Dict[str, List[str]]]:
     return {group: {k: [str(w).lower() for w in v] for k, v in topics.items()} for group, topics in data.items()}
 
 
+def _listed_in_last_turn(tracker: Tracker) -> bool:
+    """Did the bot's last turn (between the previous shopper message and this
+    one) show an order list? A number typed later starts afresh."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif users == 1 and event.get("event") == "slot" and event.get("name") == ORDER_PURPOSE_SLOT:
+            return bool(event.get("value"))
+    return False
+
+
+def order_pick(tracker: Tracker) -> Optional[Tuple[str, str]]:
+    """(purpose, earlier request) when the latest message only names an order
+    (a button of the list we just showed, or the number typed), else None."""
+    raw = normalize(tracker.latest_message.get("text") or "")
+    if not ORDER_ID_RE.search(raw):
+        return None
+    rest = PICK_FILLER_RE.sub("", ORDER_ID_RE.sub("", raw))
+    if re.search(r"[\u4e00-\u9fffA-Za-z0-9]", rest):
+        return None
+    purpose = tracker.get_slot(ORDER_PURPOSE_SLOT)
+    if not purpose or not _listed_in_last_turn(tracker):
+        return None
+    return str(purpose), str(tracker.get_slot(ORDER_REQUEST_SLOT) or "")
+
+
 def text_of(tracker: Tracker) -> str:
-    """The latest shopper message, normalised (simplified, half-width, lower-case)."""
-    return normalize(tracker.latest_message.get("text") or "").lower()
+    """The latest shopper message, normalised (simplified, half-width, lower-case).
+    An order picked from our list reads as the request it answers plus the
+    number ("数据线坏了 dd20241101001"), so every keyword choice sees the request."""
+    text = normalize(tracker.latest_message.get("text") or "").lower()
+    pick = order_pick(tracker)
+    if pick and pick[1]:
+        return f"{normalize(pick[1]).lower()} {text}"
+    return text
 
 
 def subtopic(tracker: Tracker, group: str, order: Optional[List[str]] = None) -> Optional[str]:

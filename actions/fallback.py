@@ -4,14 +4,31 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import subtopic
+from actions.common import matches, subtopic
 from xiaoer.text import has_han
 from actions.records import record_question
 
 FALLBACK_ACTION = "action_handle_fallback"
 QUESTION_PREVIEW = 40
+
+
+def repair(tracker: Tracker, dispatcher: CollectingDispatcher) -> Optional[List[Dict]]:
+    """Messages whose words settle what to do even when the NLU is unsure or
+    off: abuse goes to a supervisor (C5), a wish with an order number is noted
+    on it (O8/L5), self pick-up gets its answer (L6). None: nothing to repair."""
+    from actions.orders import wants_note
+
+    if matches(tracker, "handoff", "abuse"):
+        return [FollowupAction("action_start_handoff")]
+    if wants_note(tracker):
+        return [FollowupAction("action_change_order")]
+    if matches(tracker, "pickup", "self"):
+        dispatcher.utter_message(response="utter_no_self_pickup")
+        return []
+    return None
 
 
 def previous_turn_was_fallback(tracker: Tracker) -> bool:
@@ -36,6 +53,9 @@ class ActionHandleFallback(Action):
         return FALLBACK_ACTION
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        repaired = repair(tracker, dispatcher)
+        if repaired is not None:
+            return repaired
         text = (tracker.latest_message.get("text") or "").strip()
         # Only a real question is worth recording and restating; keyboard
         # mashing, emoji or markup get the polite request to rephrase again.
@@ -56,6 +76,9 @@ class ActionHandleOutOfScope(Action):
         return "action_handle_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        repaired = repair(tracker, dispatcher)
+        if repaired is not None:
+            return repaired
         kind: Optional[str] = subtopic(tracker, "out_of_scope")
         response = {"invitation": "utter_decline_invitation", "personal": "utter_agent_number"}.get(
             kind or "", "utter_out_of_scope")

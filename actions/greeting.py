@@ -31,6 +31,15 @@ class ActionHandleInform(Action):
         return "action_handle_inform"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        from actions.orders import picked_order_action, wants_note
+
+        if wants_note(tracker):
+            # O8/L5: "DD… 下午送" is a wish for that order
+            return [FollowupAction("action_change_order")]
+        picked = picked_order_action(tracker)
+        if picked:
+            # an order button (or its number typed) continues the request it was listed for
+            return [FollowupAction(picked)]
         if latest_entity(tracker, "order_id"):
             # a bare order number means "look at this order"
             return [FollowupAction("action_look_up_order")]

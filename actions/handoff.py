@@ -16,14 +16,25 @@ from actions.common import matches, metadata, store, subtopics, text_of
 from actions.records import promise
 
 SUMMARY_CHARS = 120
+RESTATE_CHARS = 40
 
 
 def complaint_category(text: str) -> Optional[str]:
-    """商品质量 / 服务质量 / 环境质量 (seed 001 投诉类服务) from keywords."""
+    """商品质量 / 服务质量 / 环境质量 (seed 001 投诉类服务) from keywords: the
+    category with the most keywords in the text, ties to the one listed first
+    in lexicon/subtopics.yml."""
+    best, best_hits = None, 0
     for category, words in subtopics().get("complaint_category", {}).items():
-        if any(w in text for w in words):
-            return category
-    return None
+        hits = sum(1 for w in words if w in text)
+        if hits > best_hits:
+            best, best_hits = category, hits
+    return best
+
+
+def restated(text: str) -> str:
+    """The shopper's own words, shortened, for "您反映的是……对吗?" (G11)."""
+    text = " ".join(text.split())
+    return text if len(text) <= RESTATE_CHARS else text[:RESTATE_CHARS] + "……"
 
 
 class ActionStartHandoff(Action):
@@ -51,15 +62,26 @@ class ActionStartHandoff(Action):
         deadline_hours = s.complaint_complex_hours if complex_case else s.complaint_simple_hours
         online = s.agents_online()
 
-        if not online:
-            dispatcher.utter_message(response="utter_offline")
-        elif reason == "abuse":
-            dispatcher.utter_message(response="utter_abuse_calm")
+        # C1/C5: an upset shopper is calmed and heard first, whether or not a
+        # person is on duty; only then comes what happens next (C3 deadline or
+        # the C8 offline notice).
+        if reason == "abuse":
+            dispatcher.utter_message(response="utter_abuse_calm" if online else "utter_abuse_calm_offline")
         elif reason == "complaint":
             dispatcher.utter_message(response="utter_complaint_ack")
-            dispatcher.utter_message(response="utter_complaint_deadline")
+            restate = {"complaint": restated(text)}
+            if category:
+                dispatcher.utter_message(response="utter_complaint_restate", category=category, **restate)
+            else:
+                dispatcher.utter_message(response="utter_complaint_restate_uncategorised", **restate)
+            if online:
+                dispatcher.utter_message(response="utter_complaint_deadline")
+            else:
+                dispatcher.utter_message(response="utter_complaint_offline", deadline_hours=str(deadline_hours))
             if not tracker.get_slot("shopper_title"):
                 dispatcher.utter_message(response="utter_ask_name")  # G3
+        elif not online:
+            dispatcher.utter_message(response="utter_offline")
         elif reason == "supervisor":
             dispatcher.utter_message(response="utter_request_supervisor_ack")
         else:
@@ -73,6 +95,8 @@ class ActionStartHandoff(Action):
             "summary": summary,
             "deadline_hours": deadline_hours,
             "agents_online": online,
+            # C5/C6: abuse and requests for a supervisor are for a supervisor to take
+            "for_supervisor": reason in ("abuse", "supervisor"),
         }
         # C3: the answer promised within the deadline is tracked until kept
         await promise(tracker, f"handoff:{reason}: {summary}", deadline_hours)

@@ -9,13 +9,19 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import named_product
 from actions.common import entity_or_slot, latest_entity, matches, store
-from actions.orders import Turn, Unavailable
+from actions.orders import Turn, Unavailable, wants_note
 from shop.models import yuan_text
 from shop.rules import FeeItem, shipping_fee, transit_estimate
+
+
+def wants_self_pickup(tracker: Tracker) -> bool:
+    """L6: "自提", "我自己去拿", "能到仓库取吗" (lexicon/subtopics.yml pickup.self)."""
+    return matches(tracker, "pickup", "self")
 
 
 def _place_values(place: str) -> Dict[str, str]:
@@ -42,7 +48,7 @@ class ActionAnswerCourier(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         s = store()
-        if matches(tracker, "courier", "self_pickup"):
+        if wants_self_pickup(tracker):
             dispatcher.utter_message(response="utter_no_self_pickup")
             return []
         asked = latest_entity(tracker, "courier")
@@ -76,6 +82,9 @@ class ActionAnswerShippingFee(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         s = store()
+        if wants_self_pickup(tracker):
+            dispatcher.utter_message(response="utter_no_self_pickup")
+            return []
         asked = latest_entity(tracker, "courier")
         city = latest_entity(tracker, "city")
         if latest_entity(tracker, "product"):
@@ -138,9 +147,12 @@ class ActionAnswerDeliveryTime(Action):
         return "action_answer_delivery_time"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        if matches(tracker, "delivery", "self_pickup"):
+        if wants_self_pickup(tracker):
             dispatcher.utter_message(response="utter_no_self_pickup")
             return []
+        if wants_note(tracker):
+            # O8/L5: "DD…的订单周末再送" is noted on that order (action_change_order)
+            return [FollowupAction("action_change_order")]
         if matches(tracker, "delivery", "slot"):
             dispatcher.utter_message(response="utter_delivery_slot")
             return []

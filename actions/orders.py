@@ -17,10 +17,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_entity, store, text_of
+from actions.common import (
+    ORDER_PURPOSE_SLOT, ORDER_REQUEST_SLOT, latest_entity, matches, order_pick, store, subtopics, text_of,
+)
 from actions.records import buyer_id as session_buyer_id
 from actions.records import get_backend
 from shop.errors import BackendUnavailable, ChangeNotAllowed, NotFound, OrderNotFound, OutOfStock
@@ -53,23 +55,24 @@ URGE_WORDS = ("催", "快点", "快些", "怎么还不", "还没发", "还不发
               "赶紧", "尽快", "等了", "等好久")
 NOT_RECEIVED_WORDS = ("没收到", "没有收到", "没拿到", "没有拿到", "没见到", "没看到", "没人签", "冒领", "不是我签",
                       "没签收", "丢了", "没有我的快递", "没收到货", "没到手")
-NOTE_WORDS = ("备注", "送货前", "放门口", "放驿站", "不要放", "别放", "送到公司", "前台", "周末送", "晚上送", "上午送",
-              "下午送", "工作日送", "赠品", "礼物", "贺卡", "指定快递")
 # "帮我备注一下:" before the wish itself
 NOTE_PREFIX_RE = re.compile(r"^(?:麻烦|请|亲)?(?:帮我|给我)?(?:在订单上)?备注(?:一下)?[::,,\s]*")
-CHANGE_WORDS = ("改", "换成", "错了", "写错", "填错", "选错", "拍错")
-NOTE_KINDS = (("gift", ("赠品", "礼物", "贺卡")), ("courier", ("快递", "顺丰", "中通", "圆通", "京东")),
-              ("delivery_time", ("周末", "晚上", "上午", "下午", "工作日", "几点", "时间", "送货前")))
+# the order number with the words that point at it ("订单号DD…的订单"), not part of the wish
+ORDER_REF_RE = re.compile(r"(?:订单号?|单号)?[::\s]*(?:%s)\s*(?:的订单|这个订单|这一单|这单|的单|订单|的)?"
+                          % ORDER_ID_RE.pattern)
 ADDRESS_WORDS = ("地址", "收货人", "收件人", "省份", "小区", "门牌")
 SPEC_WORDS = ("规格", "颜色", "型号", "尺寸", "长度", "容量", "款式")
 # Text that tries to be an order number but is not one (too short/long).
 ALMOST_ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:[Dd][Dd]\d{3,}|\d{12,15}|\d{20,})(?![A-Za-z0-9])")
 
-# Button payloads are plain shopper text (the channel treats "/..." as text):
-# a verb the NLU knows for the purpose, followed by the order number.
-# (measured with the trained model: these phrasings get the purpose's intent)
-PAYLOAD_VERB = {"query": "查订单", "change": "我要修改订单", "cancel": "我要取消订单", "return": "退货退款 订单",
-                "quality": "质量问题 退货退款"}
+# An order button shows the order and posts only its number: the shopper's
+# bubble (and the agents' transcript) reads "DD20241101001", the number printed
+# on the button they pressed, never words they did not type. What the list was
+# for is kept in the order_purpose / order_request slots by the action that
+# listed it; a bare number in the next message continues that request
+# (actions.common.order_pick), whatever intent the NLU gives the number.
+PURPOSE_ACTION = {"query": "action_look_up_order", "change": "action_change_order", "cancel": "action_cancel_order",
+                  "return": "action_request_return", "quality": "action_report_quality_issue"}
 PURPOSE_STATUSES = {
     "query": None,
     "change": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
@@ -79,6 +82,8 @@ PURPOSE_STATUSES = {
     "quality": (S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED),
 }
 RECENT_LIMIT = 5
+# orders looked at to find the ones with the product the shopper named
+PRODUCT_SEARCH_LIMIT = 20
 GENERAL_REPLY = {"query": "utter_query_order", "change": "utter_change_order", "cancel": "utter_cancel_order"}
 SEP = "、"  # list separator in replies
 
@@ -104,6 +109,29 @@ def now() -> datetime:
 
 def contains_any(text: str, words: Sequence[str]) -> bool:
     return any(w in text for w in words)
+
+
+def note_kinds() -> Dict[str, List[str]]:
+    """lexicon/subtopics.yml `order_note`: kind -> words, in the order they are checked."""
+    return subtopics().get("order_note", {})
+
+
+def note_words() -> List[str]:
+    return [w for words in note_kinds().values() for w in words]
+
+
+def change_words() -> List[str]:
+    return subtopics().get("orders", {}).get("change", [])
+
+
+def is_note(text: str) -> bool:
+    """A wish to note on the order (O8/L5), not a change of it."""
+    return contains_any(text, note_words()) and not contains_any(text, change_words())
+
+
+def wants_note(tracker: Tracker) -> bool:
+    """An order number and a wish for it in one message ("DD…的订单周末再送")."""
+    return bool(order_ids_in(tracker)) and is_note(text_of(tracker))
 
 
 class Unavailable(Exception):
@@ -220,10 +248,38 @@ class Turn:
         statuses = PURPOSE_STATUSES.get(purpose)
         return await self.call(lambda b: b.recent_orders(self.buyer_id, limit=RECENT_LIMIT, statuses=statuses))
 
-    def buttons_for(self, orders: Sequence[Order], purpose: str) -> List[Dict[str, str]]:
-        verb = PAYLOAD_VERB[purpose]
-        return [{"title": " ".join((o.order_id, o.status.label_zh, o.item_summary)),
-                 "payload": " ".join((verb, o.order_id))} for o in orders]
+    def buttons_for(self, orders: Sequence[Order]) -> List[Dict[str, str]]:
+        return [{"title": " ".join((o.order_id, o.status.label_zh, o.item_summary)), "payload": o.order_id}
+                for o in orders]
+
+    def remember_purpose(self, purpose: str) -> None:
+        """What the order list we are about to show is for (see PURPOSE_ACTION)."""
+        pick = order_pick(self.tracker)
+        request = pick[1] if pick else (self.tracker.latest_message.get("text") or "")
+        self.events += [SlotSet(ORDER_PURPOSE_SLOT, purpose), SlotSet(ORDER_REQUEST_SLOT, request)]
+
+    async def product_first(self, purpose: str) -> List[Order]:
+        """The buyer's recent orders for `purpose`; with a product named in the
+        message ("数据线坏了"), the orders containing it come first."""
+        category = latest_entity(self.tracker, "product")
+        if not category:
+            return await self.recent(purpose)
+        statuses = PURPOSE_STATUSES.get(purpose)
+        orders = await self.call(lambda b: b.recent_orders(self.buyer_id, limit=PRODUCT_SEARCH_LIMIT,
+                                                           statuses=statuses))
+        categories: Dict[str, Optional[str]] = {}
+        for o in orders:
+            for item in o.items:
+                if item.product_id not in categories:
+                    product = await self.call(lambda b: b.get_product(item.product_id))
+                    categories[item.product_id] = product.category if product else None
+
+        def has_product(o: Order) -> bool:
+            return any(categories.get(i.product_id) == category or category in i.name for i in o.items)
+
+        with_product = [o for o in orders if has_product(o)]
+        others = [o for o in orders if not has_product(o)]
+        return (with_product + others)[:RECENT_LIMIT]
 
     async def resolve(self, purpose: str, *, allow_slot: bool = True, list_when_missing: bool = True
                       ) -> Optional[Order]:
@@ -238,7 +294,8 @@ class Turn:
                 self.say("utter_login_required")
                 return None
             self.say("utter_which_order", count=str(len(ids)),
-                     buttons=[{"title": oid, "payload": " ".join((PAYLOAD_VERB[purpose], oid))} for oid in ids])
+                     buttons=[{"title": oid, "payload": oid} for oid in ids])
+            self.remember_purpose(purpose)
             return None
         if not ids:
             typed = almost_order_id(self.tracker)
@@ -257,9 +314,10 @@ class Turn:
             return None
         if not ids:
             if list_when_missing:
-                orders = await self.recent(purpose)
+                orders = await self.product_first(purpose)
                 if orders:
-                    self.say("utter_recent_orders", buttons=self.buttons_for(orders, purpose))
+                    self.say("utter_recent_orders", buttons=self.buttons_for(orders))
+                    self.remember_purpose(purpose)
                 else:
                     self.say("utter_no_orders")
             return None
@@ -299,7 +357,18 @@ class OrderAction(Action, metaclass=abc.ABCMeta):
         """Answer one turn."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        target = picked_order_action(tracker)
+        if target and target != self.name() and self.name() in PURPOSE_ACTION.values():
+            # an order picked from our list continues the request it was listed for
+            return [FollowupAction(target)]
         return await run_turn(dispatcher, tracker, self.handle)
+
+
+def picked_order_action(tracker: Tracker) -> Optional[str]:
+    """The action that continues the request an order list was shown for, when
+    this message is only an order number picked from it."""
+    pick = order_pick(tracker)
+    return PURPOSE_ACTION.get(pick[0]) if pick else None
 
 
 # ---- O1, O3, O4, O5: lookups -------------------------------------------------------------
@@ -321,6 +390,24 @@ class ActionLookUpOrder(OrderAction):
         return "action_look_up_order"
 
     async def handle(self, turn: Turn) -> None:
+        tracker = turn.tracker
+        if wants_note(tracker):
+            order = await turn.resolve("change")
+            if order is not None:
+                await add_note(turn, order)
+            return
+        typed = bool(order_ids_in(tracker) or almost_order_id(tracker))
+        if not typed and matches(tracker, "orders", "refund_progress"):
+            from actions.aftersales import refund_progress  # one place for refunds
+
+            await refund_progress(turn)
+            return
+        # O4: "物流几天没更新" is answered with an apology first, also when we
+        # still have to ask which order it is
+        delayed = matches(tracker, "orders", "delay")
+        if delayed and not typed and not tracker.get_slot("order_id"):
+            turn.say("utter_sorry_for_delay")
+            delayed = False
         order = await turn.resolve("query")
         if order is None:
             return
@@ -347,8 +434,12 @@ class ActionLookUpOrder(OrderAction):
             turn.say("utter_ask_who_signed", **values)
             turn.events += pending("investigate", order.order_id)
         elif order.status in SHIPPED_STATES and order.latest_tracking is None:
+            if delayed:
+                turn.say("utter_sorry_for_delay")
             turn.say("utter_order_status_awaiting_pickup", **values)
         else:
+            if delayed and order.status in (S.PAID, *SHIPPED_STATES):
+                turn.say("utter_sorry_for_delay")
             turn.say(STATUS_RESPONSE[order.status], **values)
 
 
@@ -440,10 +531,11 @@ async def add_note(turn: Turn, order: Order) -> None:
     if order.status not in (S.UNPAID, S.PAID, *SHIPPED_STATES):
         turn.say("utter_change_not_possible", **order_values(order))
         return
-    raw = normalize(turn.tracker.latest_message.get("text") or "")
-    note = PHONE_RE.sub(lambda m: mask_phone(m.group()), ORDER_ID_RE.sub("", raw)).strip(" ,,。:")
-    note = NOTE_PREFIX_RE.sub("", note) or note
-    kind = next((k for k, words in NOTE_KINDS if contains_any(turn.text, words)), "other")
+    pick = order_pick(turn.tracker)
+    raw = normalize(pick[1] if pick else (turn.tracker.latest_message.get("text") or ""))
+    note = PHONE_RE.sub(lambda m: mask_phone(m.group()), ORDER_REF_RE.sub(" ", raw)).strip(" ,,。:")
+    note = " ".join(NOTE_PREFIX_RE.sub("", note).split()) or note
+    kind = next((k for k, words in note_kinds().items() if contains_any(turn.text, words)), "other")
     await turn.call(lambda b: b.add_order_note(order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note,
                                                conversation_id=turn.conversation))
     turn.say("utter_order_note_added", order_id=order.order_id, note=note)
@@ -479,7 +571,7 @@ class ActionChangeOrder(OrderAction):
                 else:
                     turn.events += [SlotSet("pending_step", "change_phone"), SlotSet("pending_value", phones[0])]
             return
-        if contains_any(turn.text, NOTE_WORDS) and not contains_any(turn.text, CHANGE_WORDS):
+        if is_note(turn.text):
             await add_note(turn, order)
             return
         if order.status in SHIPPED_STATES:

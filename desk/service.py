@@ -281,8 +281,9 @@ class Desk:
             reason=str(handoff.get("reason") or "unresolved")[:32], category=handoff.get("category"),
             priority=handoff.get("priority") if handoff.get("priority") in ("high", "normal", "low") else "normal",
             summary=str(handoff.get("summary") or "")[:500], deadline_hours=hours,
-            deadline_at=now + timedelta(hours=hours), queued_at=now, overdue=False, for_supervisor=False,
-            assigned_to=None)
+            deadline_at=now + timedelta(hours=hours), queued_at=now, overdue=False,
+            # C5/C6: the bot marks abuse and requests for a supervisor as a supervisor's to take
+            for_supervisor=handoff.get("for_supervisor") is True, assigned_to=None)
         return conv
 
     async def rate(self, conv_id: str, score: int, comment: str = "") -> None:

@@ -64,3 +64,48 @@ async def shop_backend(tmp_path):
     yield backend
     records.set_backend(None)
     await backend.close()
+
+
+# ---- what the shopper sees ---------------------------------------------------------------
+
+_domain_cache: Dict[str, Any] = {}
+
+
+def _domain():
+    from pathlib import Path
+
+    from rasa.shared.core.domain import Domain
+
+    if "domain" not in _domain_cache:
+        _domain_cache["domain"] = Domain.load(str(Path(__file__).resolve().parents[2] / "domain"))
+    return _domain_cache["domain"]
+
+
+async def shopper_sees(dispatcher: CollectingDispatcher, text: str = "",
+                       slots: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The bot messages an action dispatched, as Rasa turns them into what the
+    shopper gets: Rasa's own RemoteAction code fills each `response=` through
+    the project's NLG (rasa_ext.nlg.StoreNLG: store values, policy guard,
+    script) and adds the action's buttons and custom payloads."""
+    import copy
+
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.events import SlotSet as CoreSlotSet
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from rasa_ext.nlg import StoreNLG
+
+    domain = _domain()
+    events = [UserUttered(text)] + [CoreSlotSet(k, v) for k, v in (slots or {}).items()]
+    tracker = DialogueStateTracker.from_events("shopper", events, slots=domain.slots)
+    bots = await RemoteAction._utter_responses(copy.deepcopy(dispatcher.messages), CollectingOutputChannel(),
+                                               StoreNLG(domain=domain), tracker)
+    return [{"text": b.text or "", "buttons": b.data.get("buttons") or [], "custom": b.data.get("custom"),
+             "response": b.data.get("utter_action")} for b in bots]
+
+
+def texts(seen: List[Dict[str, Any]]) -> List[str]:
+    """Only the messages with words in them (not the hidden handoff payload)."""
+    return [m["text"] for m in seen if m["text"]]

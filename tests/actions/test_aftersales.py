@@ -30,7 +30,7 @@ async def test_policy_question_without_login_gets_the_general_reply(shop):
 async def test_logged_in_without_number_gets_policy_and_order_buttons(shop):
     d, _ = await run_action(ActionRequestReturn(), as_alice("我要退货", "return_refund"))
     assert said(d) == ["utter_return_policy", "utter_recent_orders"]
-    assert all(b["payload"].startswith("退货退款 订单 ") for b in d.messages[1]["buttons"])
+    assert all(b["payload"] == b["title"].split()[0] for b in d.messages[1]["buttons"])
 
 
 async def test_a_yes_phrased_as_a_return_request_files_the_open_return(shop):

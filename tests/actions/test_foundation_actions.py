@@ -174,7 +174,8 @@ async def test_complaint_is_acknowledged_categorised_and_handed_off(shop_backend
     agents_online(True)
     t = make_tracker("你们客服态度太差了,我要投诉", "complain", metadata={"buyer_id": "buyer_003"})
     d, events = await run_action(ActionStartHandoff(), t)
-    assert responses(d)[:3] == ["utter_complaint_ack", "utter_complaint_deadline", "utter_ask_name"]
+    assert responses(d)[:4] == ["utter_complaint_ack", "utter_complaint_restate", "utter_complaint_deadline",
+                                "utter_ask_name"]
     handoff = d.messages[-1]["custom"]["handoff"]
     assert handoff["reason"] == "complaint" and handoff["category"] == "服务质量"
     assert handoff["deadline_hours"] == 2
@@ -223,7 +224,8 @@ async def test_repeated_gibberish_is_not_recorded(shop_backend, text):
     ("充电器用两天就坏了", "商品质量"),
     ("客服爱答不理的", "服务质量"),
     ("你们发货太慢了", "环境质量"),
-    ("快递员态度恶劣", "服务质量"),
+    ("快递员态度恶劣", "环境质量"),
+    ("快递小哥不打电话直接放驿站", "环境质量"),
     ("我就是不爽", None),
 ])
 def test_complaint_categories(text, category):

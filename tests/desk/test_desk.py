@@ -479,3 +479,21 @@ async def test_pages_forbid_inline_scripts(desk):
         r = await desk.client.get(path)
         assert "default-src 'self'" in r.headers["Content-Security-Policy"], path
         assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_abuse_handed_off_by_the_bot_is_for_a_supervisor(desk):
+    # C5: the bot's handoff says for_supervisor; only a supervisor may claim it
+    def replies(text):
+        h = handoff("abuse", None, "high", 24, summary=text)
+        h["custom"]["handoff"]["for_supervisor"] = True
+        return [{"text": "您好,您的心情我们也非常理解……我这就请主管一起为您处理。"}, h]
+
+    desk.fake.replies = replies
+    await complain(desk, text="垃圾店,骗子")
+    await desk.login()
+    [item] = await desk.queue()
+    assert item["for_supervisor"] and item["priority"] == "high"
+    cid = item["id"] if "id" in item else await conv_id(desk)
+    assert (await desk.post(f"/api/conversations/{cid}/claim")).status == 403
+    await desk.login("super1")
+    assert (await desk.post(f"/api/conversations/{cid}/claim")).status == 200
