@@ -348,7 +348,7 @@ class Scheduler:
         counts: Dict[str, int] = {"opted_out": await self.sweep_opt_outs()}
         counts.update(await self._promise_timers())
         now = self.clock()
-        counts.update({"sent": 0, "deferred": 0, "waiting": 0, "cancelled": 0, "expired": 0})
+        counts.update({"sent": 0, "deferred": 0, "waiting": 0, "cancelled": 0, "expired": 0, "lost": 0})
         async with self.engine.connect() as conn:
             due = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.state).where(sa.or_(
                 sa.and_(db.jobs.c.state == J.PENDING.value, db.jobs.c.due_at <= now),
@@ -368,7 +368,6 @@ class Scheduler:
                     async with self.engine.begin() as conn:
                         if await self._move_job(conn, w.id, J.WAITING_VISIT, J.EXPIRED, "job.expired"):
                             counts["expired"] += 1
-        counts.pop("lost", None)
         return counts
 
     async def _claim_and_run(self, job_id: int, state: JobState) -> str:

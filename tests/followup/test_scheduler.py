@@ -12,10 +12,10 @@ from followup import JobState, PromiseState, QuietHours, db
 from shop.models import RecordKind, RecordState
 from shop.status import OrderStatus
 
-pytestmark = pytest.mark.asyncio
 D = OrderStatus.DELIVERED
 
 
+@pytest.mark.asyncio
 async def test_delivery_check_at_the_configured_time_with_the_rendered_message(make, shop, clock):
     await new_order(shop, clock, "DD20261117001", status=D, at=T0)
     ch = FakeChannel()
@@ -41,6 +41,7 @@ async def test_delivery_check_at_the_configured_time_with_the_rendered_message(m
     assert len(ch.sent) == 1
 
 
+@pytest.mark.asyncio
 async def test_unpaid_reminder_once_only_per_order_with_the_platform_delay(make, shop, clock, config):
     await new_order(shop, clock, "DD20261120001", status=OrderStatus.UNPAID, at=T0)
     ch = FakeChannel()
@@ -62,6 +63,7 @@ async def test_unpaid_reminder_once_only_per_order_with_the_platform_delay(make,
     assert len([x for x in ch.sent if x["kind"] == "unpaid_reminder"]) == 1
 
 
+@pytest.mark.asyncio
 async def test_unpaid_reminder_uses_the_platform_setting(make, shop, clock, config):
     import dataclasses
     from xiaoer.store_config import get_store
@@ -73,6 +75,7 @@ async def test_unpaid_reminder_uses_the_platform_setting(make, shop, clock, conf
     assert job["due_at"] == T0 + timedelta(minutes=30)
 
 
+@pytest.mark.asyncio
 async def test_paid_in_the_meantime_no_reminder(make, shop, clock):
     await new_order(shop, clock, "DD20261120003", status=OrderStatus.UNPAID, at=T0)
     ch = FakeChannel()
@@ -106,6 +109,7 @@ def test_quiet_hours_next_allowed(local_due, expected_local):
     assert out >= at and (out - at) < timedelta(hours=9)
 
 
+@pytest.mark.asyncio
 async def test_quiet_hours_defer_the_delivery_check_to_the_next_morning(make, shop, clock):
     # delivered 22:30 local on the 18th: due 22:30 on the 20th, a quiet time
     delivered = T0 - timedelta(days=2) + timedelta(hours=12, minutes=30)
@@ -128,6 +132,7 @@ async def test_quiet_hours_defer_the_delivery_check_to_the_next_morning(make, sh
     assert len(ch.sent) == 1
 
 
+@pytest.mark.asyncio
 async def test_offline_shopper_gets_it_on_the_next_visit(make, shop, clock):
     await new_order(shop, clock, "DD20261117003", status=D, at=T0)
     ch = FakeChannel()
@@ -143,6 +148,7 @@ async def test_offline_shopper_gets_it_on_the_next_visit(make, shop, clock):
     assert ch.sent[0]["kind"] == "delivery_check"
 
 
+@pytest.mark.asyncio
 async def test_opt_out_words_stop_every_follow_up(make, shop, clock):
     await new_order(shop, clock, "DD20261117004", status=D, at=T0)
     ch = FakeChannel()
@@ -163,6 +169,7 @@ async def test_opt_out_words_stop_every_follow_up(make, shop, clock):
     assert ch.sent == []
 
 
+@pytest.mark.asyncio
 async def test_rate_limit_per_shopper_defers_the_third_message(make, shop, clock, config):
     for n in (1, 2, 3):
         await new_order(shop, clock, f"DD2026111700{n}", status=D, at=T0)
@@ -180,6 +187,7 @@ async def test_rate_limit_per_shopper_defers_the_third_message(make, shop, clock
     assert len(ch.sent) == 3
 
 
+@pytest.mark.asyncio
 async def test_restart_with_pending_timers_loses_nothing(make, shop, clock):
     await new_order(shop, clock, "DD20261117005", status=D, at=T0)
     ch = FakeChannel()
@@ -193,6 +201,7 @@ async def test_restart_with_pending_timers_loses_nothing(make, shop, clock):
     assert len(ch.sent) == 1
 
 
+@pytest.mark.asyncio
 async def test_a_process_that_died_while_sending_is_not_sent_twice(make, shop, clock):
     await new_order(shop, clock, "DD20261117006", status=D, at=T0)
     ch = FakeChannel()
@@ -216,6 +225,7 @@ async def test_a_process_that_died_while_sending_is_not_sent_twice(make, shop, c
     assert job["state"] == "sent" and len(ch.sent) == 1
 
 
+@pytest.mark.asyncio
 async def test_two_schedulers_on_one_database_fire_each_job_once(make, shop, clock):
     for n in range(1, 7):
         await new_order(shop, clock, f"DD202611180{n:02d}", status=D, at=T0,
@@ -236,10 +246,11 @@ async def test_two_schedulers_on_one_database_fire_each_job_once(make, shop, clo
     assert len(claims) == len(ids)
 
 
+@pytest.mark.asyncio
 async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     alerts = []
     rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="invoice_reissue: 发票还没收到",
-                                       due_at=T0 + timedelta(hours=2), conversation_id="conv-buyer_001")
+                                       due_at=T0 + timedelta(hours=5), conversation_id="conv-buyer_001")
     ch = FakeChannel()
     ch.online.add("buyer_001")
     s = await make(ch)
@@ -250,8 +261,8 @@ async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     s.agents = Agents()
     await s.scan()
     [p] = await s.promises()
-    assert p["state"] == "open" and p["due_at"] == T0 + timedelta(hours=2) and not p["overdue"]
-    clock.advance(minutes=89)
+    assert p["state"] == "open" and p["due_at"] == T0 + timedelta(hours=5) and not p["overdue"]
+    clock.advance(minutes=269)
     await s.tick()
     assert alerts == []
     clock.advance(minutes=1)                     # 30 minutes before due
@@ -270,10 +281,11 @@ async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     assert [a[0] for a in alerts] == ["promise.reminder"]   # a kept promise is never overdue
 
 
+@pytest.mark.asyncio
 async def test_promise_missed_is_flagged_and_the_shopper_gets_an_apology(make, shop, clock):
     alerts = []
     await shop.promise_follow_up(buyer_id="buyer_001", topic="handoff:complaint: 质量问题",
-                                 due_at=T0 + timedelta(hours=2), conversation_id="conv-buyer_001")
+                                 due_at=T0 + timedelta(hours=4), conversation_id="conv-buyer_001")
     ch = FakeChannel()
     ch.online.add("buyer_001")
     s = await make(ch)
@@ -283,18 +295,19 @@ async def test_promise_missed_is_flagged_and_the_shopper_gets_an_apology(make, s
             alerts.append(kind)
     s.agents = Agents()
     await s.scan()
-    clock.advance(hours=2)
+    clock.advance(hours=4)
     await s.tick()
     [p] = await s.promises()
     assert p["state"] == "overdue" and p["overdue"]
     assert alerts == ["promise.overdue"]
     [m] = ch.sent
-    assert m["text"] == ("亲,非常抱歉让您久等了!之前答应在2026-11-20 12:00前给您的答复还在处理中,"
-                         "我们正在加紧处理,有结果会第一时间告诉您~") or "12:00" in m["text"]
+    assert m["text"] == ("亲,非常抱歉让您久等了!之前答应在2026-11-20 14:00前给您的答复还在处理中,"
+                         "我们正在加紧处理,有结果会第一时间告诉您~")
     await s.tick()
     assert alerts == ["promise.overdue"] and len(ch.sent) == 1    # flagged once
 
 
+@pytest.mark.asyncio
 async def test_promise_closed_in_the_shop_is_kept(make, shop, clock):
     rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="courier_follow_up",
                                        due_at=T0 + timedelta(hours=24))
@@ -305,6 +318,7 @@ async def test_promise_closed_in_the_shop_is_kept(make, shop, clock):
     assert counts["kept_elsewhere"] == 1 and await s.promises() == []
 
 
+@pytest.mark.asyncio
 async def test_agent_holding_the_conversation_is_not_talked_over(make, shop, clock):
     await new_order(shop, clock, "DD20261117007", status=D, at=T0)
     ch = FakeChannel()
