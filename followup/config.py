@@ -23,6 +23,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class FollowupConfig:
     db_url: str = "sqlite+aiosqlite:///var/followup.db"
+    db_url_set: bool = False        # given in the file or the environment (else the desk picks a neighbour)
     enabled: bool = True
     tick_seconds: float = 15
     scan_seconds: float = 60
@@ -81,9 +82,10 @@ def parse_config(data: Mapping[str, Any], db_url: Optional[str] = None) -> Follo
     from followup.quiet import parse_window
     for x in windows:
         parse_window(x)  # raises ConfigError with the bad value
-    url = db_url or os.environ.get(ENV_URL) or str(f.get("db_url") or "sqlite+aiosqlite:///var/followup.db")
+    given = db_url or os.environ.get(ENV_URL) or f.get("db_url") or ""
+    url = str(given or "sqlite+aiosqlite:///var/followup.db")
     return FollowupConfig(
-        db_url=resolve_url(url), enabled=bool(f.get("enabled", True)),
+        db_url=resolve_url(url), db_url_set=bool(given), enabled=bool(f.get("enabled", True)),
         tick_seconds=_num(f, "tick_seconds", 15, w), scan_seconds=_num(f, "scan_seconds", 60, w),
         lease_seconds=_num(f, "lease_seconds", 120, w), expire_after_hours=_num(f, "expire_after_hours", 168, w),
         delivery_check_enabled=bool(dc.get("enabled", True)),
