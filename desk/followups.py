@@ -28,7 +28,7 @@ from desk.status import Status
 from desk.web import CONFIG, DESK, HUB, STATIC, agent_required, guard_check, jsonr
 from followup import BotNotifier, Delivery, OutboundChannel, Scheduler, load_config, open_followup_db
 from followup.channels import AgentNotifier
-from followup.config import resolve_url
+from followup.config import followup_db_url
 from followup.scheduler import JobKind
 
 log = logging.getLogger("xiaoer.desk.followups")
@@ -142,18 +142,6 @@ class ConsoleAlerts(AgentNotifier):
                                        "conversation_id": promise.get("conversation_id"),
                                        "topic": promise.get("topic"), "due_at": promise.get("due_at")},
                                       roles=roles)
-
-
-def followup_db_url(desk_url: str, configured: str) -> str:
-    """$XIAOER_FOLLOWUP_DB_URL, else followups.db_url, else next to the desk's SQLite file."""
-    import os
-    from sqlalchemy.engine import make_url
-    if os.environ.get("XIAOER_FOLLOWUP_DB_URL") or configured:
-        return resolve_url(os.environ.get("XIAOER_FOLLOWUP_DB_URL") or configured)
-    u = make_url(desk_url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        return u.set(database=str(Path(u.database).with_name("followup.db"))).render_as_string(hide_password=False)
-    return desk_url  # PostgreSQL: the desk's database, tables prefixed followup_
 
 
 async def _loop(scheduler: Scheduler) -> None:

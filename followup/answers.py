@@ -12,10 +12,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Dict, Optional, Tuple
 
+# The shopper's intent right after a 回访 -> the case. praise/affirm/complain/query_order are
+# the bot's existing intents (rules only use them this way while `followup_asked` is set);
+# the two others are new (data/nlu/followups.yml).
 CASES = {
-    "followup_satisfied": "satisfied",
-    "followup_unsatisfied": "unsatisfied",
-    "followup_not_received": "not_received",
+    "praise": "satisfied",
+    "affirm": "satisfied",
+    "thank": "satisfied",
+    "complain": "unsatisfied",
+    "query_order": "not_received",
     "followup_signed_by_other": "signed_by_other",
     "followup_about_to_sign": "about_to_sign",
 }

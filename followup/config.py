@@ -102,3 +102,16 @@ def parse_config(data: Mapping[str, Any], db_url: Optional[str] = None) -> Follo
 def load_config(path: Optional[os.PathLike] = None, db_url: Optional[str] = None) -> FollowupConfig:
     p = Path(path) if path else CONFIG_PATH
     return parse_config(yaml.safe_load(p.read_text(encoding="utf-8")) or {}, db_url)
+
+
+def followup_db_url(desk_url: str, configured: str = "") -> str:
+    """$XIAOER_FOLLOWUP_DB_URL, else `configured` (followups.db_url), else followup.db next to
+    the desk's SQLite file (var/followup.db by default), else the desk's own database."""
+    from sqlalchemy.engine import make_url
+    given = os.environ.get(ENV_URL) or configured
+    if given:
+        return resolve_url(given)
+    u = make_url(desk_url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        return u.set(database=str(Path(u.database).with_name("followup.db"))).render_as_string(hide_password=False)
+    return desk_url  # PostgreSQL: the desk's database, tables prefixed followup_

@@ -120,3 +120,16 @@ async def open_followup_db(url: str) -> AsyncEngine:
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     return engine
+
+
+async def store_opt_out(engine: AsyncEngine, buyer_id: str, text: str, at: datetime, actor: str = "bot") -> bool:
+    """Remember that this shopper wants no proactive messages (True when new)."""
+    from sqlalchemy.exc import IntegrityError
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(optouts.insert().values(buyer_id=buyer_id, text=text[:500], created_at=at))
+            await conn.execute(events.insert().values(subject="optout", subject_id=buyer_id, name="optout.stored",
+                                                      actor=actor, data={}, created_at=at))
+        return True
+    except IntegrityError:
+        return False

@@ -213,16 +213,7 @@ class Scheduler:
     # ---- opt-out ----------------------------------------------------------------------------
     async def opt_out(self, buyer_id: str, text: str = "") -> bool:
         """No more proactive messages to this shopper; pending ones are cancelled."""
-        now = self.clock()
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(db.optouts.insert().values(buyer_id=buyer_id, text=text[:500], created_at=now))
-                await conn.execute(db.events.insert().values(subject="optout", subject_id=buyer_id,
-                                                             name="optout.stored", actor=self.owner, data={},
-                                                             created_at=now))
-            new = True
-        except IntegrityError:
-            new = False
+        new = await db.store_opt_out(self.engine, buyer_id, text, self.clock(), self.owner)
         await self._cancel_for(buyer_id, "opted_out")
         return new
 
