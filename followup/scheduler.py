@@ -158,16 +158,18 @@ class Scheduler:
         else:  # a real shop's adapter needs a way to list recent orders
             log.warning("shop backend %r has no all_orders(): no 回访/催付 jobs", self.shop)
         c = self.config
+        # a follow-up due longer ago than this is no follow-up any more (first start over old orders)
+        too_old = self.clock() - timedelta(hours=c.expire_after_hours)
         for o in orders:
             status = getattr(o.status, "value", o.status)
             if c.delivery_check_enabled and status in DELIVERED and (o.delivered_at or o.completed_at):
                 due = (o.delivered_at or o.completed_at) + timedelta(minutes=c.delivery_check_minutes)
-                if await self.schedule(JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o.buyer_id, due,
+                if due >= too_old and await self.schedule(JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o.buyer_id, due,
                                        order_id=o.order_id):
                     counts["delivery_check"] += 1
             if c.unpaid_enabled and status == "unpaid":
                 due = o.created_at + timedelta(minutes=c.unpaid_delay_minutes(self.store.platform))
-                if await self.schedule(JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due,
+                if due >= too_old and await self.schedule(JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due,
                                        order_id=o.order_id):
                     counts["unpaid_reminder"] += 1
         n, k = await self.sync_promises()

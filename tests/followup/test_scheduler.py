@@ -331,3 +331,13 @@ async def test_agent_holding_the_conversation_is_not_talked_over(make, shop, clo
     ch.busy.clear()
     clock.advance(minutes=15)
     assert (await s.tick())["sent"] == 1
+
+
+@pytest.mark.asyncio
+async def test_first_start_over_old_orders_sends_no_stale_follow_ups(make, shop, clock):
+    await new_order(shop, clock, "DD20261001001", status=D, at=T0 - timedelta(days=30))
+    await new_order(shop, clock, "DD20261117008", status=D, at=T0 - timedelta(days=1))
+    s = await make()
+    counts = await s.scan()
+    assert counts["delivery_check"] == 1
+    assert [j["order_id"] for j in await s.jobs()] == ["DD20261117008"]
