@@ -347,7 +347,7 @@ class Scheduler:
                 sa.and_(db.jobs.c.state == J.PENDING.value, db.jobs.c.due_at <= now),
                 sa.and_(db.jobs.c.state == J.SENDING.value, db.jobs.c.lease_until < now)))
                 .order_by(db.jobs.c.due_at).limit(200))).all()
-            waiting = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.buyer_id, db.jobs.c.updated_at)
+            waiting = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.buyer_id, db.jobs.c.due_at)
                                           .where(db.jobs.c.state == J.WAITING_VISIT.value).limit(1000))).all()
         for jid, state in due:
             counts[await self._claim_and_run(jid, J(state))] += 1
@@ -357,7 +357,7 @@ class Scheduler:
             for w in waiting:
                 if w.buyer_id in online:
                     counts[await self._claim_and_run(w.id, J.WAITING_VISIT)] += 1
-                elif db.aware(w.updated_at) + expire < now:
+                elif db.aware(w.due_at) + expire < now:  # counted from when it was due
                     async with self.engine.begin() as conn:
                         if await self._move_job(conn, w.id, J.WAITING_VISIT, J.EXPIRED, "job.expired"):
                             counts["expired"] += 1
@@ -439,8 +439,7 @@ class Scheduler:
                 await self._finish(job, J.PENDING, "job.deferred", due_at=until, note="rate_limit")
                 return "deferred"
         if not (await self.channel.online_buyers([buyer])):
-            if job["state"] != J.WAITING_VISIT.value:
-                await self._finish(job, J.WAITING_VISIT, "job.waiting", note="offline")
+            await self._finish(job, J.WAITING_VISIT, "job.waiting", note="offline")
             return "waiting"
         traditional = await self.channel.writes_traditional(buyer)
         if kind == JobKind.PROMISE_KEPT:

@@ -341,3 +341,18 @@ async def test_first_start_over_old_orders_sends_no_stale_follow_ups(make, shop,
     counts = await s.scan()
     assert counts["delivery_check"] == 1
     assert [j["order_id"] for j in await s.jobs()] == ["DD20261117008"]
+
+
+@pytest.mark.asyncio
+async def test_a_message_nobody_came_back_for_expires(make, shop, clock):
+    await new_order(shop, clock, "DD20261117009", status=D, at=T0)
+    ch = FakeChannel()
+    s = await make(ch)
+    await s.scan()
+    clock.advance(days=2)
+    await s.tick()
+    clock.advance(hours=168, minutes=1)          # a week after it was due
+    assert (await s.tick())["expired"] == 1
+    ch.online.add("buyer_001")
+    await s.tick()
+    assert ch.sent == []
