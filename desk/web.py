@@ -859,4 +859,6 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_post("/api/conversations/{id}/handback", api_handback)
     r.add_post("/api/warnings/{wid}/advance", api_warning_advance)
     r.add_get("/ws/console", console_ws)
+    from desk import followups  # F1-F4: scheduler (one cleanup_ctx) + console routes, desk/followups.py
+    followups.setup(app)
     return app

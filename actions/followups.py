@@ -1,0 +1,77 @@
+"""F1 in the bot: the answer to a 回访 the desk's scheduler sent (followup/).
+
+The desk delivers the proactive message itself, then posts the external event
+EXTERNAL_followup_* (entity order_id). This action notes which follow-up is
+open (slot followup_asked) and says nothing; while it is set, the rules in
+data/rules/followups.yml send the shopper's answer here and the seed's script
+for that case is given (followup/answers.py). "别再发了" stores the opt-out."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import store
+from actions.records import buyer_id, get_backend
+
+# sent by the scheduler, not by this action (listed so every response has its sender)
+SENT_BY_SCHEDULER = ("utter_followup_delivery_check", "utter_followup_unpaid", "utter_followup_promise_late")
+# every response this action can send (followup/answers.py picks one; a test keeps both in step)
+SENDS = ("utter_followup_satisfied", "utter_followup_unsatisfied", "utter_followup_signed_by_other",
+         "utter_followup_about_to_sign", "utter_investigation_opened_check_family", "utter_followup_no_order",
+         "utter_followup_opted_out")
+EXTERNAL = {"EXTERNAL_followup_delivery_check": "delivery_check", "EXTERNAL_followup_unpaid": "unpaid"}
+
+
+async def store_opt_out(buyer: str, text: str) -> None:
+    """The same opt-out table the desk's scheduler reads."""
+    import os
+
+    from followup.config import ROOT, followup_db_url, load_config
+    from followup.db import open_followup_db, store_opt_out as store
+
+    desk_url = os.environ.get("XIAOER_DESK_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'desk.db'}"
+    cfg = load_config()
+    engine = await open_followup_db(followup_db_url(desk_url, cfg.db_url if cfg.db_url_set else ""))
+    try:
+        await store(engine, buyer, text, datetime.now(timezone.utc), actor="bot")
+    finally:
+        await engine.dispose()
+
+
+class ActionAnswerFollowup(Action):
+    def name(self) -> str:
+        return "action_answer_followup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[Any]:
+        from followup.answers import CASES, answer
+
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        if intent in EXTERNAL:
+            return [SlotSet("followup_asked", EXTERNAL[intent])]
+        buyer = buyer_id(tracker)
+        text = tracker.latest_message.get("text") or ""
+        if intent == "stop_followups":
+            if buyer:
+                await store_opt_out(buyer, text)
+            dispatcher.utter_message(response="utter_followup_opted_out")
+            return [SlotSet("followup_asked", None)]
+        case = CASES.get(intent)
+        if case is None:
+            return [SlotSet("followup_asked", None)]
+        if case == "not_received":
+            from actions.orders import order_ids_in
+            named = order_ids_in(tracker)
+            if named and tracker.get_slot("order_id") not in named:
+                # about another order: the normal order lookup answers
+                return [SlotSet("followup_asked", None), FollowupAction("action_look_up_order")]
+        from actions.orders import FOLLOW_UP_HOURS, now
+        response, values = await answer(
+            case, shop=await get_backend(), buyer_id=buyer, order_id=tracker.get_slot("order_id"), now=now(),
+            tz=store().timezone, follow_up_hours=FOLLOW_UP_HOURS, default_courier=store().default_courier,
+            conversation_id=tracker.sender_id, text=text)
+        dispatcher.utter_message(response=response, **values)
+        return [SlotSet("followup_asked", None)]

@@ -1,0 +1,80 @@
+"""action_answer_followup: the Rasa side of a 回访 (external event, answers, opt-out)."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import records
+from actions.followups import ActionAnswerFollowup
+from followup import open_followup_db
+from followup.db import optouts
+from followup_helpers import T0, new_order
+from shop.models import RecordKind
+from shop.status import OrderStatus
+
+
+def tracker(text, intent, slots=None, entities=None, buyer="buyer_001"):
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
+              "metadata": {"buyer_id": buyer}}
+    return Tracker("conv-1", dict(slots or {}), latest,
+                   [{"event": "user", "text": text, "parse_data": latest, "metadata": {"buyer_id": buyer}}],
+                   False, None, {}, "action_listen")
+
+
+async def run(t):
+    d = CollectingDispatcher()
+    events = await ActionAnswerFollowup().run(d, t, {})
+    return d.messages, events
+
+
+@pytest.fixture
+def backend(shop):
+    records.set_backend(shop)
+    yield shop
+    records.set_backend(None)
+
+
+@pytest.mark.asyncio
+async def test_external_event_notes_the_follow_up_and_says_nothing(backend):
+    msgs, events = await run(tracker("", "EXTERNAL_followup_delivery_check", {"order_id": "DD20261117031"}))
+    assert msgs == [] and events == [{"event": "slot", "timestamp": None, "name": "followup_asked",
+                                      "value": "delivery_check"}]
+
+
+@pytest.mark.asyncio
+async def test_praise_after_the_follow_up_invites_the_review(backend):
+    msgs, events = await run(tracker("收到了,很满意", "praise", {"order_id": "DD20261117031",
+                                                                   "followup_asked": "delivery_check"}))
+    assert [m["response"] for m in msgs] == ["utter_followup_satisfied"]
+    assert events[0]["name"] == "followup_asked" and events[0]["value"] is None
+
+
+@pytest.mark.asyncio
+async def test_not_received_opens_the_investigation_for_the_followed_up_order(backend, clock):
+    await new_order(backend, clock, "DD20261117031", status=OrderStatus.DELIVERED, at=T0)
+    msgs, _ = await run(tracker("显示签收了但我没收到", "query_order", {"order_id": "DD20261117031",
+                                                                      "followup_asked": "delivery_check"}))
+    [m] = msgs
+    assert m["response"] == "utter_investigation_opened_check_family" and m["order_id"] == "DD20261117031"
+    assert len(await backend.records_for("buyer_001", kind=RecordKind.COURIER_INVESTIGATION)) == 1
+
+
+@pytest.mark.asyncio
+async def test_another_order_named_goes_to_the_order_lookup(backend):
+    msgs, events = await run(tracker("DD20261101009 到哪了", "query_order", {"order_id": "DD20261117031",
+                                                                           "followup_asked": "delivery_check"}))
+    assert msgs == [] and events[-1] == {"event": "followup", "timestamp": None, "name": "action_look_up_order"}
+
+
+@pytest.mark.asyncio
+async def test_stop_followups_is_stored_where_the_scheduler_reads_it(backend, tmp_path, monkeypatch):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fu.db'}"
+    monkeypatch.setenv("XIAOER_FOLLOWUP_DB_URL", url)
+    msgs, _ = await run(tracker("以后别给我推消息了", "stop_followups"))
+    assert [m["response"] for m in msgs] == ["utter_followup_opted_out"]
+    engine = await open_followup_db(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(optouts.select())).all()
+    await engine.dispose()
+    assert [r.buyer_id for r in rows] == ["buyer_001"]
