@@ -125,7 +125,12 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"weight": 0.7, "min_ngram": 1, "max_ngram": 3, "C": 30.0, "ranking_length": 10,
-                "min_familiarity": 0.35}
+                "min_familiarity": 0.35, "class_weight": None,
+                # Chinese text whose character pairs were (almost) never seen in
+                # training is keyboard mashing or far off-topic: its score moves
+                # to `unfamiliar_intent` instead of to whatever class the linear
+                # model happens to prefer (measured: gibberish got 0.60 `goodbye`).
+                "han_min_familiarity": 0.0, "han_min_grams": 7, "unfamiliar_intent": "out_of_scope"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizer: Any = None, model: Any = None) -> None:
@@ -150,7 +155,8 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         self.vectorizer = TfidfVectorizer(analyzer="char", sublinear_tf=True,
                                           ngram_range=(self._config["min_ngram"], self._config["max_ngram"]))
         features = self.vectorizer.fit_transform(texts)
-        self.model = LogisticRegression(C=self._config["C"], max_iter=3000, random_state=7).fit(features, labels)
+        self.model = LogisticRegression(C=self._config["C"], max_iter=3000, random_state=7,
+                                        class_weight=self._config["class_weight"]).fit(features, labels)
         with self._model_storage.write_to(self._resource) as model_dir:
             joblib.dump((self.vectorizer, self.model), model_dir / "ensemble.joblib")
         return self._resource
@@ -162,10 +168,10 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
             vectorizer, model = joblib.load(model_dir / "ensemble.joblib")
         return cls(config, model_storage, resource, vectorizer, model)
 
-    def familiarity(self, text: str) -> float:
+    def familiarity(self, text: str, min_grams: int = 3) -> float:
         """Share of the message's 2-3 character n-grams seen in training."""
         grams = [g for g in self.vectorizer.build_analyzer()(text) if len(g.strip()) >= 2]
-        if len(grams) < 3:
+        if len(grams) < min_grams:
             return 1.0
         vocabulary = self.vectorizer.vocabulary_
         return sum(1 for g in grams if g in vocabulary) / len(grams)
@@ -180,11 +186,20 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
             scores = {label: w * float(p) for label, p in zip(self.model.classes_, row)}
             for r in message.get(INTENT_RANKING_KEY) or []:
                 scores[r["name"]] = scores.get(r["name"], 0.0) + (1 - w) * float(r.get("confidence") or 0.0)
-            familiar = 1.0 if has_han(text) else self.familiarity(text)
-            if familiar < self._config["min_familiarity"]:
-                # Keyboard mashing or a language we were not trained on: no
-                # intent deserves confidence; the fallback asks to rephrase.
-                scores = {k: v * familiar for k, v in scores.items()}
+            if has_han(text):
+                familiar = self.familiarity(text, int(self._config["han_min_grams"]))
+                floor = float(self._config["han_min_familiarity"])
+                target = self._config["unfamiliar_intent"]
+                if familiar < floor and target:
+                    share = familiar / floor
+                    scores = {k: v * share for k, v in scores.items()}
+                    scores[target] = scores.get(target, 0.0) + (1 - share)
+            else:
+                familiar = self.familiarity(text)
+                if familiar < self._config["min_familiarity"]:
+                    # Keyboard mashing or a language we were not trained on: no
+                    # intent deserves confidence; the fallback asks to rephrase.
+                    scores = {k: v * familiar for k, v in scores.items()}
             if not text.strip():
                 scores = {}
             ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
