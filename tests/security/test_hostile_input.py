@@ -3,11 +3,9 @@ the socket still open (websockets) — never a 500 or a dropped socket.
 The real desk app (aiohttp_client) against the fake Rasa."""
 from __future__ import annotations
 
-import asyncio
 import json
 from urllib.parse import quote
 
-from aiohttp import WSMsgType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
