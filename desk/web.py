@@ -609,8 +609,9 @@ async def api_conversation(request: web.Request) -> web.Response:
         "messages": messages,
         "understood": understood,
         "buyer": buyer, "orders": orders,
-        "events": [dict(e._mapping) for e in evs],
-        "ratings": [dict(r._mapping) for r in rts],
+        # the audit records are for supervisors (/api/audit), not the conversation's timeline
+        "events": [dict(e._mapping) for e in evs if e.name != "buyer.viewed"],
+        "ratings": [{**r._mapping, "comment": r.comment if full else mask_phones(r.comment)} for r in rts],
         "warnings": await desk.warnings(open_only=False, conversation_id=cid),
     })
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desk.conftest import (  # noqa: F401  (fixtures)
-    CHANNEL_SECRET, PASSWORD, SECRET, Clock, Desk, FakeRasa, _own_secrets, clock, desk, fake_rasa, make_config)
+from tests.desk.conftest import _own_secrets, clock, desk, fake_rasa, make_config  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "current.tar.gz"
