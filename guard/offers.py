@@ -36,7 +36,7 @@ AMOUNT_CUT_RE = re.compile(
     r"(?:块钱|块|元|rmb|米)?", re.IGNORECASE)
 # "给您改价到89", "算你79元", "收你69块": a new price, compared with the item's price
 NEW_PRICE_RE = re.compile(
-    rf"(?:改价|(?:价格|价钱)?(?:给您|给你)?(?:改|调))(?:成|到|为)\s*({NUM})|(?:算|收|卖)(?:您|你)\s*({NUM})\s*(?:块钱|块|元)")
+    rf"(?:改价|(?:价格|价钱)?(?:给您|给你)?(?:改|调|降))(?:成|到|为)\s*({NUM})|(?:算|收|卖)(?:您|你)\s*({NUM})\s*(?:块钱|块|元)")
 # "20元的优惠", "30块的折扣"
 AMOUNT_NOUN_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)(?:的)?(?:优惠|折扣|减免)")
 VAGUE_CUT_RE = re.compile(
@@ -47,7 +47,8 @@ GIFT_RE = re.compile(
     r"(?:加送|多送|再送|另送|附送|赠送|免费送|(?<![配运递发传输护欢目派])送|赠(?!品|送))(?:给)?(?:您|你|亲)?(?:们)?\s*"
     rf"((?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)?)"
     r"([^,;。!?\n~…:：\s]{1,12})")
-COUPON_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
+COUPON_RE = re.compile(rf"(?:({NUM})\s*张)?\s*({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
+PERCENT_RE = re.compile(rf"(?:减|优惠|便宜|降|让|少|打)(?:掉|了|你|您)?\s*(?:(\d+(?:\.\d+)?)\s*%|百分之({NUM}))")
 UNCONDITIONAL_GIFT_RE = re.compile(r"(?:也|都|照|照样|直接|随便|白)送")
 # "100的订单", "您现在是109元", "这单129块": the order amount a cut is measured against
 ORDER_AMOUNT_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?的(?:订单|单子|单)|(?:现在是|订单是|一共|总共|合计)\s*({NUM})\s*(?:块钱|块|元)")
@@ -137,10 +138,15 @@ def parse_offers(text: str) -> List[Offer]:
     if not offers and HALF_RE.search(text):
         offers.append(Offer("cut_percent", percent=50, threshold=threshold))
     coupon_spans = []
+    for m in PERCENT_RE.finditer(text):
+        pct = cn_number(m.group(1) or m.group(2))
+        if pct:
+            offers.append(Offer("cut_percent", percent=pct, threshold=threshold))
     for m in COUPON_RE.finditer(text):
-        amount = cn_number(m.group(1))
+        amount = cn_number(m.group(2))
         if amount:
-            offers.append(Offer("coupon", amount=amount, threshold=threshold))
+            count = cn_number(m.group(1)) if m.group(1) else 1
+            offers.append(Offer("coupon", amount=amount * (count or 1), threshold=threshold))
             coupon_spans.append(m.span())
     for m in NEW_PRICE_RE.finditer(text):
         amount = cn_number(m.group(1) or m.group(2))

@@ -17,6 +17,11 @@ def report():
     return evaluate()
 
 
+@pytest.fixture(scope="module")
+def bot_report():
+    return evaluate(speaker="bot")
+
+
 def test_the_blind_set_is_complete():
     cases = load_cases()
     for family in [f"R{n}" for n in range(1, 9)]:
@@ -36,3 +41,9 @@ def test_recall_per_platform(report, platform):
     caught, total = report.recall(platform=platform)
     missed = [o.case.text for o in report.misses() if o.platform == platform]
     assert caught / total >= RECALL_AT_LEAST[platform], missed
+
+
+def test_the_bot_is_held_to_the_same_rules(report, bot_report):
+    # the same texts said by the bot: nothing legitimate flagged, every violation caught
+    assert bot_report.alarms() == []
+    assert bot_report.recall() == report.recall()
