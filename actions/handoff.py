@@ -37,6 +37,30 @@ def restated(text: str) -> str:
     return text if len(text) <= RESTATE_CHARS else text[:RESTATE_CHARS] + "……"
 
 
+def quotable(text: str) -> bool:
+    """May the shopper's words be repeated back? Only when the policy guard
+    would send them as they are: a quote with a phone number, a price cut or
+    a forbidden phrase in it would come out masked or replaced."""
+    try:
+        from guard import Context, check
+    except ImportError:  # pragma: no cover - guard package missing
+        return True
+    s = store()
+    return check(text, Context(platform=s.platform, store=s, speaker="bot")).ok
+
+
+def restate(dispatcher: CollectingDispatcher, text: str, category: Optional[str]) -> None:
+    """G11: "您反映的是「…」,属于…方面的问题,对吗?" in the shopper's words when they can be quoted."""
+    quote = restated(text)
+    if not quotable(quote):
+        response = "utter_complaint_restate_category" if category else "utter_complaint_restate_general"
+        dispatcher.utter_message(response=response, category=category)
+    elif category:
+        dispatcher.utter_message(response="utter_complaint_restate", category=category, complaint=quote)
+    else:
+        dispatcher.utter_message(response="utter_complaint_restate_uncategorised", complaint=quote)
+
+
 class ActionStartHandoff(Action):
     def name(self) -> Text:
         return "action_start_handoff"
@@ -69,11 +93,7 @@ class ActionStartHandoff(Action):
             dispatcher.utter_message(response="utter_abuse_calm" if online else "utter_abuse_calm_offline")
         elif reason == "complaint":
             dispatcher.utter_message(response="utter_complaint_ack")
-            restate = {"complaint": restated(text)}
-            if category:
-                dispatcher.utter_message(response="utter_complaint_restate", category=category, **restate)
-            else:
-                dispatcher.utter_message(response="utter_complaint_restate_uncategorised", **restate)
+            restate(dispatcher, text, category)
             if online:
                 dispatcher.utter_message(response="utter_complaint_deadline")
             else:

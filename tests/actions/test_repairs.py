@@ -149,6 +149,15 @@ async def test_online_complaint_about_delivery_is_categorised_environment(shop_b
     assert seen[-1]["custom"]["handoff"]["category"] == "环境质量"
 
 
+async def test_words_the_guard_would_change_are_not_quoted_back(shop_backend, agents_online):
+    agents_online(True)
+    text = "送货员用13812345678给我打电话还骂人,我要投诉"
+    seen, _, _ = await converse("action_start_handoff", make_tracker(text, "complain"))
+    said = texts(seen)
+    assert "1381" not in " ".join(said) and "「" not in said[1]  # no quote, not even a masked one
+    assert "环境质量方面的问题" in said[1] and "对吗" in said[1]
+
+
 @pytest.mark.parametrize("online", [True, False])
 @pytest.mark.parametrize("text, intent, first", [
     ("你们这垃圾店,骗子", "complain", "action_start_handoff"),
