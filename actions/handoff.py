@@ -6,6 +6,7 @@ that the desk puts in the agents' queue.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +18,9 @@ from actions.records import promise
 
 SUMMARY_CHARS = 120
 RESTATE_CHARS = 40
+CLAUSE_RE = re.compile(r"[,,。!!??;;]+")
+# a clause with one of these says "I complain", not what happened
+COMPLAIN_ONLY = ("投诉", "差评", "曝光")
 
 
 def complaint_category(text: str) -> Optional[str]:
@@ -32,8 +36,13 @@ def complaint_category(text: str) -> Optional[str]:
 
 
 def restated(text: str) -> str:
-    """The shopper's own words, shortened, for "您反映的是……对吗?" (G11)."""
+    """The shopper's own words, shortened, for "您反映的是……对吗?" (G11);
+    the clause that only says they complain ("我要投诉") is not the problem."""
     text = " ".join(text.split())
+    clauses = [c for c in CLAUSE_RE.split(text) if c.strip()]
+    kept = [c for c in clauses if not any(w in c for w in COMPLAIN_ONLY)]
+    if kept and len(kept) < len(clauses):
+        text = ",".join(c.strip() for c in kept)
     return text if len(text) <= RESTATE_CHARS else text[:RESTATE_CHARS] + "……"
 
 
