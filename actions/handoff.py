@@ -6,6 +6,7 @@ that the desk puts in the agents' queue.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +18,9 @@ from actions.records import promise
 
 SUMMARY_CHARS = 120
 RESTATE_CHARS = 40
+CLAUSE_RE = re.compile(r"[,,。!!??;;]+")
+# a clause with one of these says "I complain", not what happened
+COMPLAIN_ONLY = ("投诉", "差评", "曝光")
 
 
 def complaint_category(text: str) -> Optional[str]:
@@ -32,9 +36,38 @@ def complaint_category(text: str) -> Optional[str]:
 
 
 def restated(text: str) -> str:
-    """The shopper's own words, shortened, for "您反映的是……对吗?" (G11)."""
+    """The shopper's own words, shortened, for "您反映的是……对吗?" (G11);
+    the clause that only says they complain ("我要投诉") is not the problem."""
     text = " ".join(text.split())
+    clauses = [c for c in CLAUSE_RE.split(text) if c.strip()]
+    kept = [c for c in clauses if not any(w in c for w in COMPLAIN_ONLY)]
+    if kept and len(kept) < len(clauses):
+        text = ",".join(c.strip() for c in kept)
     return text if len(text) <= RESTATE_CHARS else text[:RESTATE_CHARS] + "……"
+
+
+def quotable(text: str) -> bool:
+    """May the shopper's words be repeated back? Only when the policy guard
+    would send them as they are: a quote with a phone number, a price cut or
+    a forbidden phrase in it would come out masked or replaced."""
+    try:
+        from guard import Context, check
+    except ImportError:  # pragma: no cover - guard package missing
+        return True
+    s = store()
+    return check(text, Context(platform=s.platform, store=s, speaker="bot")).ok
+
+
+def restate(dispatcher: CollectingDispatcher, text: str, category: Optional[str]) -> None:
+    """G11: "您反映的是「…」,属于…方面的问题,对吗?" in the shopper's words when they can be quoted."""
+    quote = restated(text)
+    if not quotable(quote):
+        response = "utter_complaint_restate_category" if category else "utter_complaint_restate_general"
+        dispatcher.utter_message(response=response, category=category)
+    elif category:
+        dispatcher.utter_message(response="utter_complaint_restate", category=category, complaint=quote)
+    else:
+        dispatcher.utter_message(response="utter_complaint_restate_uncategorised", complaint=quote)
 
 
 class ActionStartHandoff(Action):
@@ -69,11 +102,7 @@ class ActionStartHandoff(Action):
             dispatcher.utter_message(response="utter_abuse_calm" if online else "utter_abuse_calm_offline")
         elif reason == "complaint":
             dispatcher.utter_message(response="utter_complaint_ack")
-            restate = {"complaint": restated(text)}
-            if category:
-                dispatcher.utter_message(response="utter_complaint_restate", category=category, **restate)
-            else:
-                dispatcher.utter_message(response="utter_complaint_restate_uncategorised", **restate)
+            restate(dispatcher, text, category)
             if online:
                 dispatcher.utter_message(response="utter_complaint_deadline")
             else:

@@ -71,10 +71,13 @@ ALMOST_ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:[Dd][Dd]\d{3,}|\d{12,15}|\d
 # for is kept in the order_purpose / order_request slots by the action that
 # listed it; a bare number in the next message continues that request
 # (actions.common.order_pick), whatever intent the NLU gives the number.
-PURPOSE_ACTION = {"query": "action_look_up_order", "change": "action_change_order", "cancel": "action_cancel_order",
-                  "return": "action_request_return", "quality": "action_report_quality_issue"}
+PURPOSE_ACTION = {"query": "action_look_up_order", "delay": "action_look_up_order", "change": "action_change_order",
+                  "cancel": "action_cancel_order", "return": "action_request_return",
+                  "quality": "action_report_quality_issue"}
 PURPOSE_STATUSES = {
     "query": None,
+    # O4 "物流几天没更新": only orders on their way (or waiting to ship) can be late
+    "delay": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "change": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "cancel": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "return": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.REFUND_REQUESTED,
@@ -84,7 +87,8 @@ PURPOSE_STATUSES = {
 RECENT_LIMIT = 5
 # orders looked at to find the ones with the product the shopper named
 PRODUCT_SEARCH_LIMIT = 20
-GENERAL_REPLY = {"query": "utter_query_order", "change": "utter_change_order", "cancel": "utter_cancel_order"}
+GENERAL_REPLY = {"query": "utter_query_order", "delay": "utter_query_order", "change": "utter_change_order",
+                 "cancel": "utter_cancel_order"}
 SEP = "、"  # list separator in replies
 
 STATUS_RESPONSE = {
@@ -405,10 +409,11 @@ class ActionLookUpOrder(OrderAction):
         # O4: "物流几天没更新" is answered with an apology first, also when we
         # still have to ask which order it is
         delayed = matches(tracker, "orders", "delay")
-        if delayed and not typed and not tracker.get_slot("order_id"):
+        purpose = "delay" if delayed else "query"
+        if delayed and not typed and not tracker.get_slot("order_id") and not order_pick(tracker):
             turn.say("utter_sorry_for_delay")
-            delayed = False
-        order = await turn.resolve("query")
+            delayed = False  # said once
+        order = await turn.resolve(purpose)
         if order is None:
             return
         values = order_values(order)

@@ -18,7 +18,7 @@ from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrd
 from shop.models import AddressInput, BuyerInput, Gender, RecordKind
 from shop.status import OrderStatus as S
 from tests.actions.conftest import make_tracker, shopper_sees, texts
-from tests.actions.test_orders import ALICE, BOB, PAID, REFUNDING, STALLED, make_order, seed_shop
+from tests.actions.test_orders import ALICE, BOB, PAID, REFUNDING, STALLED, UNPAID, make_order, seed_shop
 
 ACTIONS = {a.name(): a for a in (
     ActionAnswerCourier(), ActionAnswerDeliveryTime(), ActionAnswerShippingFee(), ActionChangeOrder(),
@@ -140,6 +140,13 @@ async def test_offline_complaint_is_calmed_and_restated_before_the_offline_notic
     assert handoff["category"] == "环境质量" and handoff["agents_online"] is False
 
 
+def test_the_restatement_leaves_out_the_words_that_only_say_it_is_a_complaint():
+    from actions.handoff import restated
+
+    assert restated("快递员态度很差,东西直接扔在门口就走了,我要投诉") == "快递员态度很差,东西直接扔在门口就走了"
+    assert restated("我要投诉") == "我要投诉"
+
+
 async def test_online_complaint_about_delivery_is_categorised_environment(shop_backend, agents_online):
     agents_online(True)
     seen, _, _ = await converse("action_start_handoff", make_tracker("配送员不打电话就放驿站,太过分了", "complain"))
@@ -147,6 +154,15 @@ async def test_online_complaint_about_delivery_is_categorised_environment(shop_b
     assert "配送员不打电话就放驿站" in said[1] and "环境质量" in said[1]
     assert "小时之内" in said[2]
     assert seen[-1]["custom"]["handoff"]["category"] == "环境质量"
+
+
+async def test_words_the_guard_would_change_are_not_quoted_back(shop_backend, agents_online):
+    agents_online(True)
+    text = "送货员用13812345678给我打电话还骂人,我要投诉"
+    seen, _, _ = await converse("action_start_handoff", make_tracker(text, "complain"))
+    said = texts(seen)
+    assert "1381" not in " ".join(said) and "「" not in said[1]  # no quote, not even a masked one
+    assert "环境质量方面的问题" in said[1] and "对吗" in said[1]
 
 
 @pytest.mark.parametrize("online", [True, False])
@@ -174,8 +190,11 @@ async def test_no_tracking_update_opens_with_an_apology_then_asks_which_order(sh
     seen, events, _ = await converse("action_look_up_order", alice("物流几天没更新", "query_order"))
     said = texts(seen)
     assert said[0].startswith("非常抱歉") or said[0].startswith("真的很抱歉")
-    assert "哪一个" in said[1] and seen[1]["buttons"]
-    assert slot(events, "order_purpose") == "query"
+    assert "哪一个" in said[1]
+    # only orders that can be late: paid or on their way, not the unpaid or refunded ones
+    shown = {b["payload"] for b in seen[1]["buttons"]}
+    assert STALLED in shown and PAID in shown and UNPAID not in shown and REFUNDING not in shown
+    assert slot(events, "order_purpose") == "delay"
 
 
 async def test_no_tracking_update_without_login_apologises_first(shop):
