@@ -108,6 +108,16 @@ class WidgetChannel(OutboundChannel):
         return [(i, b, t or "") for i, b, t in rows]
 
 
+    async def agent_messages(self, after_id: int, limit: int = 500):
+        m, c = desk_db.messages, desk_db.conversations
+        async with self.desk.engine.connect() as conn:
+            rows = (await conn.execute(select(m.c.id, c.c.buyer_id, c.c.id, m.c.text, m.c.created_at)
+                                       .select_from(m.join(c, c.c.id == m.c.conversation_id))
+                                       .where(m.c.sender == "agent", m.c.id > after_id)
+                                       .order_by(m.c.id).limit(limit))).all()
+        return [(i, b, cid, t or "", at) for i, b, cid, t, at in rows]
+
+
 class RasaTrigger(BotNotifier):
     """Rasa's external event: the shopper's answer is read with the order in the tracker."""
 

@@ -48,6 +48,11 @@ class OutboundChannel(abc.ABC):
         sweep; a channel that cannot read them returns []."""
         return []
 
+    async def agent_messages(self, after_id: int, limit: int = 500) -> List[Tuple[int, str, str, str, Any]]:
+        """(message id, buyer id, conversation id, text, sent at) of agents' replies after
+        `after_id`, for promises made in them (F4); [] when the channel cannot read them."""
+        return []
+
 
 class PlatformMessageChannel(OutboundChannel):
     """Interface for a platform's merchant message API. A real adapter implements

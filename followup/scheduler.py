@@ -32,6 +32,7 @@ from followup import db
 from followup.channels import AgentNotifier, BotNotifier, Delivery, OutboundChannel
 from followup.config import FollowupConfig
 from followup.optout import OptOutWords
+from followup.promises import PromiseParser
 from followup.quiet import QuietHours
 from followup.render import Renderer
 
@@ -99,6 +100,7 @@ class Scheduler:
         self.renderer = renderer or Renderer(self.store)
         self.quiet = QuietHours(config.quiet_windows, self.store.timezone, config.quiet_enabled)
         self.words = OptOutWords.load()
+        self.parser = PromiseParser.load()
         self.owner = owner or uuid.uuid4().hex[:16]  # this process's lease name
 
     # ---- state machines: one transition function each, recording a dotted event ----------
@@ -172,6 +174,7 @@ class Scheduler:
                 if due >= too_old and await self.schedule(JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due,
                                        order_id=o.order_id):
                     counts["unpaid_reminder"] += 1
+        await self.sweep_agent_promises()
         n, k = await self.sync_promises()
         counts["promises"], counts["kept_elsewhere"] = n, k
         return counts
@@ -260,6 +263,46 @@ class Scheduler:
                 except IntegrityError:
                     await conn.execute(db.meta.update().where(db.meta.c.key == key).values(value=last))
         return found
+
+    async def _watermark(self, key: str) -> int:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(db.meta.c.value).where(db.meta.c.key == key))).first()
+        return int(row[0]) if row else 0
+
+    async def _set_watermark(self, key: str, value: int) -> None:
+        async with self.engine.begin() as conn:
+            r = await conn.execute(db.meta.update().where(db.meta.c.key == key).values(value=str(value)))
+            if r.rowcount == 0:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(db.meta.insert().values(key=key, value=str(value)))
+                except IntegrityError:
+                    await conn.execute(db.meta.update().where(db.meta.c.key == key).values(value=str(value)))
+
+    async def sweep_agent_promises(self) -> int:
+        """Agents' replies that promise a time become shop promises (then tracked like the bot's)."""
+        if self.shop is None:
+            return 0
+        key = f"agent_promise_scan:{self.channel.name}"
+        msgs = await self.channel.agent_messages(await self._watermark(key))
+        made = 0
+        for mid, buyer_id, conv_id, text, at in msgs:
+            delta = self.parser.duration(text)
+            if delta is None:
+                continue
+            try:  # one promise per message, whichever process sees it first
+                async with self.engine.begin() as conn:
+                    await conn.execute(db.meta.insert().values(key=f"agent_promise:{self.channel.name}:{mid}",
+                                                               value="1"))
+            except IntegrityError:
+                continue
+            await self.shop.promise_follow_up(buyer_id=buyer_id, topic=f"agent: {text[:120]}",
+                                              due_at=db.aware(at) + delta, at=db.aware(at),
+                                              conversation_id=conv_id)
+            made += 1
+        if msgs:
+            await self._set_watermark(key, max(m[0] for m in msgs))
+        return made
 
     # ---- promises (F4) -----------------------------------------------------------------------
     async def promises(self, *, open_only: bool = True) -> List[Dict[str, Any]]:

@@ -43,6 +43,7 @@ class FakeChannel(OutboundChannel):
         self.busy: Set[str] = set()
         self.sent: List[Dict[str, Any]] = []
         self.inbox: List[tuple] = []
+        self.agent_inbox: List[tuple] = []
 
     async def online_buyers(self, buyer_ids: Iterable[str]) -> Set[str]:
         return set(buyer_ids) & self.online
@@ -61,6 +62,9 @@ class FakeChannel(OutboundChannel):
 
     async def shopper_messages(self, after_id, limit=500):
         return [m for m in self.inbox if m[0] > after_id][:limit]
+
+    async def agent_messages(self, after_id, limit=500):
+        return [m for m in self.agent_inbox if m[0] > after_id][:limit]
 
 
 

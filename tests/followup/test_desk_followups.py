@@ -156,3 +156,17 @@ async def test_shopper_who_says_stop_gets_nothing_more(stack, shop, clock):
     assert counts["opted_out"] == 1 and counts["sent"] == 0
     assert await scheduler.opted_out("buyer_001")
     await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_console_panel_and_jobs_route(stack, shop, clock):
+    r = await stack.get("/followups.js")
+    assert r.status == 200 and "承诺跟进" in await r.text()
+    await new_order(shop, clock, "DD20261117014", status=OrderStatus.DELIVERED, at=T0)
+    await stack.app[FOLLOWUPS].scan()
+    assert (await stack.get("/api/followups/jobs")).status == 401
+    await stack.post("/api/login", json={"name": "agent8", "password": PASSWORD}, headers={"Origin": stack.origin})
+    [job] = (await (await stack.get("/api/followups/jobs", params={"buyer_id": "buyer_001"})).json())["jobs"]
+    assert job["kind"] == "delivery_check" and job["state"] == "pending" and job["order_id"] == "DD20261117014"
+    r = await stack.post("/api/followups/promises/999/kept", json={"text": "x"}, headers={"Origin": "http://evil"})
+    assert r.status == 403                                   # the desk's CSRF origin check applies
