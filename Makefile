@@ -20,7 +20,7 @@ export XIAOER_SHOP_DB_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/shop.db
 # What the model is trained from: a change to any of these retrains.
 TRAINING_INPUTS := config.yml $(shell find domain data lexicon rasa_ext -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null) xiaoer/text.py xiaoer/lexicon.py xiaoer/geo.py
 
-.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell
+.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
 
 help:
 	@echo "make run    - install, train if needed, start every service"
@@ -47,6 +47,13 @@ validate: $(STAMP)
 
 evaluate: $(MODEL)
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml
+
+# The trainer's loop from the command line (README "A trainer's loop").
+review: $(STAMP)
+	$(PY) -m trainer review
+
+review-export: $(STAMP)
+	$(PY) -m trainer export $(foreach s,$(STORY),--story $(s))
 
 lint-replies: $(STAMP)
 	$(PY) -m guard lint
