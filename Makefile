@@ -52,6 +52,14 @@ evaluate: $(MODEL)
 review: $(STAMP)
 	$(PY) -m trainer review
 
+# make compare-models A B  (or A=... B=...): two model archives on every dev set + the reviewed messages
+ifeq (compare-models,$(firstword $(MAKECMDGOALS)))
+  COMPARE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(COMPARE_ARGS):;@:)
+endif
+compare-models: $(STAMP)
+	$(PY) scripts/compare_models.py $(or $(COMPARE_ARGS),$(A) $(B))
+
 review-export: $(STAMP)
 	$(PY) -m trainer export $(foreach s,$(STORY),--story $(s))
 
