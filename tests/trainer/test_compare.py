@@ -7,7 +7,7 @@ def test_f1_and_changes():
     a = ["ask_shipping_fee", "greet", "nlu_fallback", "ask_courier"]
     b = ["ask_shipping_fee", "greet", "ask_invoice", "ask_shipping_fee"]
     r = compare(exs, a, b)
-    assert r["better"] == ["ask_invoice"] and r["worse"] == ["ask_courier"]
+    assert r["better"] == ["ask_invoice"] and r["worse"] == ["ask_courier", "ask_shipping_fee"]
     assert [(c["text"], c["verdict"]) for c in r["changed"]] == [("能开专票吗", "fixed"), ("发什么快递", "broken")]
     assert r["sets"]["reviewed"] == {"n": 1, "accuracy_a": 0.0, "accuracy_b": 1.0}
     f = {i["intent"]: i for i in r["intents"]}
