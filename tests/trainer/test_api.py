@@ -99,6 +99,9 @@ async def wait_job(client):
 
 
 async def test_only_trainers_and_supervisors(trainer):
+    page = await trainer.get("/trainer")
+    assert page.status == 200 and "/trainer.js" in await page.text()
+    assert (await trainer.get("/trainer.js")).status == 200
     assert (await trainer.get("/api/trainer/inbox")).status == 401
     await trainer.login("agent8")  # the demo agent
     assert (await trainer.get("/api/trainer/inbox")).status == 403
