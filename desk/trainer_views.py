@@ -314,8 +314,9 @@ async def api_export(request: web.Request) -> web.Response:
         if not convs:
             return jsonr({"error": "not_found", "sender_id": sid}, 404)
         fixed = {r["turn"]: r for r in latest if r["sender_id"] == sid}
+        answers = await off_loop(texport.rule_actions, s.path("data"))
         out["stories"].append(await off_loop(texport.export_story, convs[0], fixed,
-                                             s.path("tests/stories/reviewed.yml"), None, actions))
+                                             s.path("tests/stories/reviewed.yml"), None, actions, answers))
     for key in ("path",):
         out[key] = str(Path(out[key]).relative_to(s.repo)) if out[key].startswith(str(s.repo)) else out[key]
     return jsonr(out)

@@ -100,8 +100,33 @@ def export_nlu(corrections: List[Dict[str, Any]], path: Path = NLU_FILE,
     return {"path": str(path), "examples": len({c['text'] for c in corrections}), "new_intents": new}
 
 
+def rule_actions(data_dir: Path = REPO / "data") -> Dict[str, List[str]]:
+    """intent -> the actions a rule or story answers it with (the first one found
+    whose steps begin with that intent): what the bot should have done."""
+    out: Dict[str, List[str]] = {}
+    for folder in ("rules", "stories"):
+        for path in sorted(glob.glob(str(data_dir / folder / "**" / "*.yml"), recursive=True)):
+            with open(path, encoding="utf-8") as f:
+                d = yaml.safe_load(f) or {}
+            for block in (d.get("rules") or []) + (d.get("stories") or []):
+                steps = block.get("steps") or []
+                if block.get("condition") or not steps or "intent" not in steps[0]:
+                    continue
+                acts = []
+                for st in steps[1:]:
+                    if "action" not in st:
+                        break
+                    acts.append(st["action"])
+                if acts:
+                    out.setdefault(steps[0]["intent"], acts)
+    return out
+
+
 def story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], name: Optional[str] = None,
-          known_actions: Optional[Set[str]] = None) -> Dict[str, Any]:
+          known_actions: Optional[Set[str]] = None, answers: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+    """The conversation as a test story. A corrected message gets the actions the
+    rules answer its right intent with; other messages keep what the bot did."""
+    answers = rule_actions() if answers is None else answers
     steps: List[Dict[str, Any]] = []
     for t in conv.turns:
         fix = corrected.get(t.index)
@@ -110,6 +135,9 @@ def story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], name: Option
             continue  # a message nobody corrected and the model did not understand has no right answer yet
         text = annotate(fix["text"], fix.get("entities") or []) if fix else t.text.replace("\n", " ")
         steps.append({"user": _MARKUP.sub(" ", text) if not fix else text, "intent": intent})
+        if fix and fix["intent"] != t.intent and intent in answers:
+            steps += [{"action": a} for a in answers[intent]]
+            continue
         for a in t.actions:
             if isinstance(a, dict):
                 steps.append(a)
@@ -119,9 +147,10 @@ def story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], name: Option
 
 
 def export_story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], path: Path = STORIES_FILE,
-                 name: Optional[str] = None, known_actions: Optional[Set[str]] = None) -> Dict[str, Any]:
+                 name: Optional[str] = None, known_actions: Optional[Set[str]] = None,
+                 answers: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
     """Adds (or replaces, by name) the conversation's story in the test stories file."""
-    new = story(conv, corrected, name, known_actions)
+    new = story(conv, corrected, name, known_actions, answers)
     stories: List[Dict[str, Any]] = []
     if path.exists():
         stories = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("stories") or []

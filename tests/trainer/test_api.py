@@ -48,6 +48,8 @@ class FakeRasa:
 async def trainer(aiohttp_client, aiohttp_server, tmp_path, tracker_db, desk_db):
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "domain", repo / "domain")
+    for folder in ("rules", "stories"):
+        shutil.copytree(REPO / "data" / folder, repo / "data" / folder)
     (repo / "models").mkdir()
     (repo / "models" / "current.tar.gz").write_bytes(b"live")
     rasa = FakeRasa()
@@ -159,6 +161,9 @@ async def test_review_correct_export(trainer):
     assert "ask_vat_invoice" in domain.intents                       # the new intent has its domain entry
     stories = YAMLStoryReader(domain).read_from_file(str(repo / "tests" / "stories" / "reviewed.yml"))
     assert [e.intent_name for e in stories[0].events if hasattr(e, "intent_name")] == ["ask_invoice", "ask_vat_invoice"]
+    # the rules' answer to ask_invoice; the new intent has no rule yet, so the bot's own action stays
+    assert [e.action_name for e in stories[0].events if hasattr(e, "action_name") and e.action_name] == \
+        ["action_answer_invoice", "action_handle_fallback"]
 
 
 async def test_train_compare_activate_rollback(trainer):

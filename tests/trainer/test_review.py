@@ -76,7 +76,8 @@ def test_export_read_back_by_rasa(tmp_path, tracker_db):
     assert len(steps) == 1
     names = [e.intent_name if hasattr(e, "intent_name") else getattr(e, "action_name", None)
              for e in steps[0].events]
-    assert names == ["ask_invoice", "action_handle_fallback", "ask_invoice", "action_handle_fallback"]
+    # corrected messages get the actions the rules answer ask_invoice with, not the bot's fallback
+    assert names == ["ask_invoice", "action_answer_invoice", "ask_invoice", "action_answer_invoice"]
 
 
 def test_created_intent_gets_domain_entry(tmp_path):
