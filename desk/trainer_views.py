@@ -167,10 +167,21 @@ class Trainer:
                 if r.status == 200:
                     model = (await r.json()).get("model_file")
                     if model:
-                        return str(self.settings.path(model))
+                        return await off_loop(self._resolve, model)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             pass
         return None
+
+    def _resolve(self, name: str) -> str:
+        """Rasa's /status names only the archive's file name: find it again."""
+        s = self.settings
+        for p in (s.path(name), s.path(s.candidates) / name, s.path("models") / name):
+            if p.is_file():
+                return str(p)
+        for h in self.store.activations():
+            if Path(h["model"]).name == name:
+                return h["model"]
+        return name
 
     async def put_model(self, model: str) -> None:
         async with self.session.put(f"{self.rasa_url}/model", params=self._params(), json={"model_file": model},

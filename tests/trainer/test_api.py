@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery"
 
 class FakeRasa:
     def __init__(self):
-        self.model = "models/current.tar.gz"
+        self.model = "current.tar.gz"   # Rasa's /status gives the archive's file name only
         self.puts = []
 
     def app(self):
@@ -36,7 +36,7 @@ class FakeRasa:
                 return web.json_response({}, status=401)
             body = await request.json()
             self.puts.append(body["model_file"])
-            self.model = body["model_file"]
+            self.model = Path(body["model_file"]).name
             return web.Response(status=204)
         app = web.Application()
         app.router.add_get("/status", status)
