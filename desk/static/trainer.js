@@ -159,6 +159,8 @@
     try { me = await api("/api/me"); } catch (e) { return; }
     $("login").hidden = true; $("app").hidden = false;
     $("me").textContent = `${me.name} (${me.role})`;
+    // the last 7 days by default: the whole tracker store can be large
+    $("f-from").value = new Date(Date.now() - 7 * 86400e3).toISOString().slice(0, 10);
     meta = await api("/api/trainer/meta");
     meta.signals.forEach((s) => $("f-signal").append(el("option", { value: s }, SIGNAL[s] || s)));
     meta.intents.forEach((s) => $("f-intent").append(el("option", { value: s }, s)));
