@@ -62,6 +62,8 @@ def main(argv=None) -> int:
             print(f"no model archive {m}", file=sys.stderr)
             return 2
     logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+    configure_structlog(logging.WARNING)  # else every parse is a debug line on stdout, above the report
     exs = examples(a.sets, a.reviewed)
     texts = [e[1] for e in exs]
     pa = asyncio.run(predictions(a.a, texts, a.progress))
