@@ -508,18 +508,30 @@ async def api_report(request: web.Request) -> web.Response:
     convs = await off_loop(_conversations, request, since=time.time() - days * 86400)
     per_day: Dict[str, Dict[str, int]] = {}
     intents: Dict[str, int] = {}
+    missed: Dict[str, Dict[str, int]] = {}
     for c in convs:
         for t in c.turns:
             day = datetime.fromtimestamp(t.ts, timezone.utc).strftime("%Y-%m-%d")
             d = per_day.setdefault(day, {"messages": 0, "fallback": 0})
             d["messages"] += 1
             d["fallback"] += int("nlu_fallback" in t.signals)
+            if "nlu_fallback" in t.signals or "low_confidence" in t.signals:
+                missed.setdefault(day, {})[t.text] = missed.get(day, {}).get(t.text, 0) + 1
             if t.intent:
                 intents[t.intent] = intents.get(t.intent, 0) + 1
-    days_out = [{"day": k, **v, "rate": round(v["fallback"] / v["messages"], 4)} for k, v in sorted(per_day.items())]
+    # confusion pairs: what the model said -> what a trainer said it should have been
+    pairs: Dict[str, int] = {}
+    for r in await off_loop(_trainer(request).store.latest):
+        if r["predicted"] and r["predicted"] != r["intent"]:
+            key = f"{r['predicted']} → {r['intent']}"
+            pairs[key] = pairs.get(key, 0) + 1
+    days_out = [{"day": k, **v, "rate": round(v["fallback"] / v["messages"], 4),
+                 "missed": sorted(missed.get(k, {}).items(), key=lambda kv: -kv[1])[:5]}
+                for k, v in sorted(per_day.items())]
     without_person = sum(1 for c in convs if not c.handoffs and "handoff" not in c.signals)
     return jsonr({"fallback_per_day": days_out,
                   "intents": sorted(intents.items(), key=lambda kv: -kv[1]),
+                  "confusions": sorted(pairs.items(), key=lambda kv: -kv[1])[:20],
                   "conversations": len(convs), "without_person": without_person})
 
 

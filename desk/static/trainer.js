@@ -150,7 +150,9 @@
     const r = await api("/api/trainer/report?days=14");
     const max = Math.max(1, ...r.intents.map(([, n]) => n));
     $("report").replaceChildren(el("h3", {}, `近 14 天: ${r.conversations} 个对话,无人工 ${r.without_person}`),
-      el("h4", {}, "每日没听懂比例"), ...r.fallback_per_day.map((d) => el("div", {}, `${d.day} `, el("span", { class: "bar", style: `width:${Math.round(d.rate * 300)}px` }), ` ${(d.rate * 100).toFixed(1)}% (${d.fallback}/${d.messages})`)),
+      el("h4", {}, "每日没听懂比例"), ...r.fallback_per_day.map((d) => el("div", {}, `${d.day} `, el("span", { class: "bar", style: `width:${Math.round(d.rate * 300)}px` }), ` ${(d.rate * 100).toFixed(1)}% (${d.fallback}/${d.messages})`,
+        ...d.missed.map(([t, n]) => el("div", { class: "meta" }, `　${t} ×${n}`)))),
+      el("h4", {}, "混淆 (模型 → 训练师)"), ...r.confusions.map(([p, n]) => el("div", {}, `${p} ×${n}`)),
       el("h4", {}, "意图分布"), ...r.intents.map(([n, c]) => el("div", {}, `${n} `, el("span", { class: "bar", style: `width:${Math.round((c / max) * 300)}px` }), ` ${c}`)));
   }
 

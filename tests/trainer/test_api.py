@@ -221,3 +221,10 @@ async def test_report(trainer):
     assert rep["conversations"] == 3 and rep["without_person"] == 2
     assert sum(d["fallback"] for d in rep["fallback_per_day"]) == 2
     assert dict(rep["intents"])["nlu_fallback"] == 2
+    missed = [t for d in rep["fallback_per_day"] for t, _ in d["missed"]]
+    assert "台灯啥时候到" in missed and not any("13812345678" in t for t in missed)
+    r = await trainer.post_json("/api/trainer/corrections", {"sender_id": "shopper-low", "turn": 0,
+                                                             "intent": "ask_courier"})
+    assert r.status == 201
+    rep = await (await trainer.get("/api/trainer/report")).json()
+    assert rep["confusions"] == [["ask_delivery_time → ask_courier", 1]]
