@@ -26,6 +26,7 @@ help:
 	@echo "make run    - install, train if needed, start every service"
 	@echo "make test   - install, train, run every test"
 	@echo "make evaluate | validate | lint-replies | shell | demo-data | bench | clean"
+	@echo "make review | review-export [STORY=sender] | compare-models A B   - the trainer's loop"
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
