@@ -52,7 +52,7 @@ class TrainerSettings:
     """Where the loop reads and writes; tests point all of it at a temporary folder."""
     repo: Path = REPO
     tracker_url: str = field(default_factory=tracker_url)
-    trainer_db_url: Optional[str] = None                  # default XIAOER_TRAINER_DB_URL / var/trainer.db
+    trainer_db_url: Optional[str] = None                  # default XIAOER_TRAINER_DB_URL, else the desk's database
     live_model: str = "models/current.tar.gz"             # what "live" means when Rasa cannot say
     candidates: str = "models/candidates"
     # low priority: shoppers' chat keeps its speed while a model trains
@@ -546,8 +546,9 @@ async def trainer_js(request: web.Request) -> web.StreamResponse:
 
 async def trainer_ctx(app: web.Application):
     settings = app.get(TRAINER_SETTINGS) or TrainerSettings()
-    store = await off_loop(CorrectionStore, settings.trainer_db_url)
     config = app[CONFIG]
+    store = await off_loop(CorrectionStore, settings.trainer_db_url or os.environ.get("XIAOER_TRAINER_DB_URL")
+                           or sync_url(config.db_url))
     async with aiohttp.ClientSession() as session:
         t = Trainer(settings, store, session, config.rasa_url, config.rasa_token)
         app[TRAINER] = t

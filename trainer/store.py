@@ -1,5 +1,6 @@
-"""Trainers' corrections, in their own table (its own database by default:
-XIAOER_TRAINER_DB_URL, var/trainer.db), and the history of activated models."""
+"""Trainers' corrections, in their own table, and the history of activated
+models. The database is XIAOER_TRAINER_DB_URL, by default the desk's own
+(XIAOER_DESK_DB_URL, var/desk.db): one file to back up."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import sqlalchemy as sa
 
 from trainer.masking import mask_text
-from trainer.sources import REPO, sync_url
+from trainer.sources import desk_url, sync_url
 
 metadata = sa.MetaData()
 corrections = sa.Table(
@@ -43,7 +44,7 @@ class CorrectionError(ValueError):
 
 
 def trainer_db_url(url: Optional[str] = None) -> str:
-    return sync_url(url or os.environ.get("XIAOER_TRAINER_DB_URL") or f"sqlite:///{REPO / 'var' / 'trainer.db'}")
+    return sync_url(url or os.environ.get("XIAOER_TRAINER_DB_URL") or desk_url())
 
 
 def check_entities(text: str, entities: Any, known: Optional[set] = None) -> List[Dict[str, Any]]:

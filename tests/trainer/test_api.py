@@ -70,9 +70,8 @@ async def trainer(aiohttp_client, aiohttp_server, tmp_path, tracker_db, desk_db)
                     "['ask_shipping_fee','nlu_fallback'],['ask_shipping_fee','ask_invoice'])\n"
                     "r.update(a=sys.argv[1], b=sys.argv[2]); open(sys.argv[3],'w').write(json.dumps(r))",
                     "{a}", "{b}", "{json}"]
-    app[TRAINER_SETTINGS] = TrainerSettings(repo=repo, tracker_url=tracker_db,
-                                            trainer_db_url=f"sqlite:///{tmp_path / 'trainer.db'}",
-                                            nice=[], train_cmd=fake_train, compare_cmd=fake_compare)
+    # corrections go to the desk's own database (the default)
+    app[TRAINER_SETTINGS] = TrainerSettings(repo=repo, tracker_url=tracker_db, nice=[], train_cmd=fake_train, compare_cmd=fake_compare)
     # the desk's handoffs and ratings come from its own database: reuse the fixture's rows
     (tmp_path / "desk.db").write_bytes(Path(desk_db[len("sqlite:///"):]).read_bytes())
     client = await aiohttp_client(app)
