@@ -391,12 +391,35 @@ async def api_models(request: web.Request) -> web.Response:
     return jsonr({"live": await t.live_model(), "candidates": cands, "history": history[:20]})
 
 
+def _make_current(t: Trainer, model: str) -> Optional[str]:
+    """The activated archive also becomes models/current.tar.gz, so the next
+    `make run` (a restart) serves it too; the replaced one is kept as a candidate
+    so that a rollback still finds it. Returns the kept copy."""
+    import shutil
+    current = t.settings.path(t.settings.live_model)
+    if Path(model).resolve() == current.resolve():
+        return None
+    kept = None
+    if current.is_file():
+        folder = t.settings.path(t.settings.candidates)
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = folder / ("replaced-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f") + ".tar.gz")
+        shutil.copy2(current, kept)
+    tmp = current.with_name(current.name + ".new")
+    shutil.copy2(model, tmp)
+    os.replace(tmp, current)  # atomic: a Rasa start never sees half a file
+    return str(kept) if kept else None
+
+
 @trainer_required
 async def api_activate(request: web.Request) -> web.Response:
     t = _trainer(request)
     model = _candidate(t, (await json_object(request)).get("model"))
-    previous = await t.live_model()
+    live = await t.live_model()
     await t.put_model(str(model))
+    kept = await off_loop(_make_current, t, str(model))
+    # what a rollback returns to: the kept copy when the live model was models/current.tar.gz
+    previous = kept if live and Path(live).resolve() == t.settings.path(t.settings.live_model).resolve() else live
     await off_loop(t.store.record_activation, str(model), previous, request["agent"]["name"], "activate")
     return jsonr({"ok": True, "live": str(model), "previous": previous})
 
@@ -408,8 +431,11 @@ async def api_rollback(request: web.Request) -> web.Response:
     if not history or not history[0]["previous"]:
         return jsonr({"error": "nothing_to_roll_back"}, 409)
     target = history[0]["previous"]
+    if not Path(target).is_file():
+        return jsonr({"error": "no_such_model"}, 409)
     current = await t.live_model()
     await t.put_model(target)
+    await off_loop(_make_current, t, target)
     await off_loop(t.store.record_activation, target, current, request["agent"]["name"], "rollback")
     return jsonr({"ok": True, "live": target})
 

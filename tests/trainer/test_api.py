@@ -188,11 +188,14 @@ async def test_train_compare_activate_rollback(trainer):
     r = await trainer.post_json("/api/trainer/activate", {"model": models["candidates"][0]})
     assert r.status == 200, await r.text()
     assert trainer.rasa.puts == [model]
+    current = trainer.repo / "models" / "current.tar.gz"
+    assert current.read_bytes() == b"model"              # a restart serves the activated model too
     models = await (await trainer.get("/api/trainer/models")).json()
     assert models["live"] == model and models["history"][0]["who"] == "tina"
     r = await trainer.post_json("/api/trainer/rollback")
     assert r.status == 200
-    assert trainer.rasa.puts[-1].endswith("models/current.tar.gz")
+    assert "replaced-" in trainer.rasa.puts[-1]           # the copy of the model that was live before
+    assert current.read_bytes() == b"live"
 
 
 async def test_reply_editing_checked(trainer):
