@@ -66,6 +66,9 @@ def main(argv=None) -> int:
             return 1
         return 0
     latest = store.latest()
+    if not latest:
+        print("nothing to export: no corrections yet", file=sys.stderr)
+        return 1
     print(json.dumps(export_nlu(latest), ensure_ascii=False))
     actions = domain_names()["actions"]
     for sender in a.story:

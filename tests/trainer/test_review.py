@@ -86,3 +86,20 @@ def test_created_intent_gets_domain_entry(tmp_path):
     assert out["new_intents"] == ["ask_vat_invoice"]
     assert "ask_vat_invoice" in (tmp_path / "i.yml").read_text()
     assert "- 能开专票吗" in nlu_yaml([{"text": "能开专票吗", "intent": "ask_vat_invoice", "entities": []}])
+
+
+def test_cli_review_correct_export(tmp_path, tracker_db, monkeypatch, capsys):
+    import trainer.export as texport
+    from trainer.__main__ import main
+    monkeypatch.setenv("XIAOER_TRACKER_URL", tracker_db)
+    monkeypatch.setenv("XIAOER_DESK_DB_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    monkeypatch.setattr(texport, "NLU_FILE", tmp_path / "reviewed.yml")
+    monkeypatch.setattr(texport.export_nlu, "__defaults__",
+                        (tmp_path / "reviewed.yml", tmp_path / "intents.yml", texport.REPO / "domain"))
+    assert main(["export"]) == 1                          # nothing corrected yet: nothing written
+    assert main(["review"]) == 0
+    assert "shopper-miss" in capsys.readouterr().out
+    assert main(["correct", "shopper-miss", "0", "ask_invoice", "--who", "tina"]) == 0
+    assert main(["correct", "shopper-miss", "7", "ask_invoice"]) == 1
+    assert main(["export"]) == 0
+    assert "- 这个能开专票吗我电话138****5678" in (tmp_path / "reviewed.yml").read_text()
