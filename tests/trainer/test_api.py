@@ -3,6 +3,7 @@ API) and tracker rows written by Rasa's own SQL tracker store."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from desk.trainer_views import TRAINER_SETTINGS, TrainerSettings
 from desk.web import ENGINE
 
 REPO = Path(__file__).resolve().parents[2]
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # the validator reports to telemetry otherwise
 PASSWORD = "correct horse battery"
 
 
@@ -48,8 +50,8 @@ class FakeRasa:
 async def trainer(aiohttp_client, aiohttp_server, tmp_path, tracker_db, desk_db):
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "domain", repo / "domain")
-    for folder in ("rules", "stories"):
-        shutil.copytree(REPO / "data" / folder, repo / "data" / folder)
+    shutil.copytree(REPO / "data", repo / "data", ignore=shutil.ignore_patterns("reviewed.yml"))
+    shutil.copy(REPO / "config.yml", repo / "config.yml")
     (repo / "models").mkdir()
     (repo / "models" / "current.tar.gz").write_bytes(b"live")
     rasa = FakeRasa()
@@ -163,6 +165,14 @@ async def test_review_correct_export(trainer):
     # the rules' answer to ask_invoice; the new intent has no rule yet, so the bot's own action stays
     assert [e.action_name for e in stories[0].events if hasattr(e, "action_name") and e.action_name] == \
         ["action_answer_invoice", "action_handle_fallback"]
+
+    # what `rasa data validate` does, on the project's data plus the exported files
+    import rasa.cli.utils
+    from rasa.shared.importers.importer import TrainingDataImporter
+    importer = TrainingDataImporter.load_from_config(
+        domain_path=str(repo / "domain"), config_path=str(repo / "config.yml"),
+        training_data_paths=[str(repo / "data"), str(repo / "tests" / "stories" / "reviewed.yml")])
+    rasa.cli.utils.validate_files(False, None, importer)   # exits (SystemExit) on an error
 
 
 async def test_train_compare_activate_rollback(trainer):
