@@ -47,6 +47,13 @@ log = logging.getLogger("xiaoer.desk.trainer")
 TRAINER_ROLES = ("trainer", "supervisor")
 
 
+def low_priority() -> List[str]:
+    """nice for the CPU, ionice (idle class) for the disk where the machine has it."""
+    import shutil
+    prefix = ["nice", "-n", "19"] if shutil.which("nice") else []
+    return prefix + (["ionice", "-c", "3"] if shutil.which("ionice") else [])
+
+
 @dataclass
 class TrainerSettings:
     """Where the loop reads and writes; tests point all of it at a temporary folder."""
@@ -56,7 +63,7 @@ class TrainerSettings:
     live_model: str = "models/current.tar.gz"             # what "live" means when Rasa cannot say
     candidates: str = "models/candidates"
     # low priority: shoppers' chat keeps its speed while a model trains
-    nice: List[str] = field(default_factory=lambda: ["nice", "-n", "19", "ionice", "-c", "3"])
+    nice: List[str] = field(default_factory=lambda: low_priority())
     train_cmd: Optional[List[str]] = None                 # {out} and {name} are filled in
     compare_cmd: Optional[List[str]] = None               # {a} {b} {json} are filled in
 
