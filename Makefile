@@ -20,12 +20,13 @@ export XIAOER_SHOP_DB_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/shop.db
 # What the model is trained from: a change to any of these retrains.
 TRAINING_INPUTS := config.yml $(shell find domain data lexicon rasa_ext -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null) xiaoer/text.py xiaoer/lexicon.py xiaoer/geo.py
 
-.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell
+.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
 
 help:
 	@echo "make run    - install, train if needed, start every service"
 	@echo "make test   - install, train, run every test"
 	@echo "make evaluate | validate | lint-replies | shell | demo-data | bench | clean"
+	@echo "make review | review-export [STORY=sender] | compare-models A B   - the trainer's loop"
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -47,6 +48,21 @@ validate: $(STAMP)
 
 evaluate: $(MODEL)
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml
+
+# The trainer's loop from the command line (README "A trainer's loop").
+review: $(STAMP)
+	$(PY) -m trainer review
+
+# make compare-models A B  (or A=... B=...): two model archives on every dev set + the reviewed messages
+ifeq (compare-models,$(firstword $(MAKECMDGOALS)))
+  COMPARE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+  $(eval $(COMPARE_ARGS):;@:)
+endif
+compare-models: $(STAMP)
+	$(PY) scripts/compare_models.py $(or $(COMPARE_ARGS),$(A) $(B))
+
+review-export: $(STAMP)
+	$(PY) -m trainer export $(foreach s,$(STORY),--story $(s))
 
 lint-replies: $(STAMP)
 	$(PY) -m guard lint

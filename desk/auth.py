@@ -16,7 +16,7 @@ from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLi
 from desk import db
 
 log = logging.getLogger("xiaoer.desk.auth")
-ROLES = ("agent", "supervisor")
+ROLES = ("agent", "supervisor", "trainer")  # trainer: desk/trainer_views.py (issue 14)
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 
 

@@ -862,4 +862,6 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_get("/ws/console", console_ws)
     from desk import followups  # F1-F4: scheduler (one cleanup_ctx) + console routes, desk/followups.py
     followups.setup(app)
+    from desk import trainer_views  # issue 14: the bot trainer's loop (routes + one cleanup_ctx)
+    trainer_views.setup(app)
     return app

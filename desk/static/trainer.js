@@ -1,0 +1,173 @@
+// The trainer's page: review, one-click corrections, export, train/compare/activate,
+// replies, report. All text via textContent; the session cookie is the desk's.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...kids) => {
+    const e = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => (k === "class" ? (e.className = v) : k.startsWith("on") ? e.addEventListener(k.slice(2), v) : e.setAttribute(k, v)));
+    kids.forEach((k) => e.append(k instanceof Node ? k : document.createTextNode(String(k))));
+    return e;
+  };
+  const SIGNAL = { nlu_fallback: "没听懂", low_confidence: "低置信", c7_miss: "二次未解决(C7)", handoff: "转人工",
+                   rating_low: "差评", rephrase: "换说法重问", guard_rewrite: "话术被改写" };
+  let meta = { intents: [], entities: [], signals: [] };
+  async function api(path, body) {
+    const opts = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    const r = await fetch(path, opts);
+    const data = await r.json().catch(() => ({}));
+    if (r.status === 401) { showLogin(); throw new Error("login"); }
+    if (!r.ok) { $("msg").textContent = " " + (data.text || data.error || r.status); throw Object.assign(new Error(data.error), { data, status: r.status }); }
+    $("msg").textContent = "";
+    return data;
+  }
+  function showLogin() { $("login").hidden = false; $("app").hidden = true; }
+  $("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    await api("/api/login", { name: f.get("name"), password: f.get("password") }).catch(() => null);
+    start();
+  });
+  $("tabs").addEventListener("click", (ev) => {
+    const t = ev.target.dataset.tab; if (!t) return;
+    document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("on", b.dataset.tab === t));
+    document.querySelectorAll("main section").forEach((s) => s.classList.toggle("on", s.id === "tab-" + t));
+    ({ models: loadModels, replies: loadReplies, report: loadReport })[t]?.();
+  });
+
+  // ---- review ----
+  async function loadInbox() {
+    const q = new URLSearchParams();
+    [["from", "f-from"], ["to", "f-to"], ["signal", "f-signal"], ["intent", "f-intent"]].forEach(([k, id]) => $(id).value && q.set(k, $(id).value));
+    const data = await api("/api/trainer/inbox?" + q);
+    const box = $("inbox"); box.replaceChildren(el("div", {}, `${data.total} 个对话`));
+    data.items.forEach((c) => box.append(el("div", { class: "item", "data-sid": c.sender_id, onclick: () => openConv(c.sender_id) },
+      el("div", {}, `${c.score} · ${c.last.slice(0, 16).replace("T", " ")} · ${c.messages} 条` + (c.corrected ? ` · 已标 ${c.corrected}` : "")),
+      el("div", {}, c.first_message),
+      el("div", {}, ...Object.entries(c.signals).map(([s, n]) => el("span", { class: "sig" }, `${SIGNAL[s] || s}×${n}`))))));
+  }
+  let current = null;
+  async function openConv(sid) {
+    current = sid;
+    document.querySelectorAll(".item").forEach((i) => i.classList.toggle("on", i.dataset.sid === sid));
+    const c = await api("/api/trainer/conversations/" + encodeURIComponent(sid));
+    const box = $("conv"); box.replaceChildren(el("h3", {}, sid));
+    c.turns.forEach((t) => box.append(turnView(sid, t)));
+  }
+  function turnView(sid, t) {
+    const marked = (t.correction?.entities || []).map((e) => ({ ...e }));
+    const text = el("div", { class: "text" }, t.text);
+    const ents = el("div", { class: "meta" });
+    const showEnts = () => ents.replaceChildren("实体: ", ...(marked.length ? marked.map((e, i) => el("span", { class: "sig", title: "点击去掉", onclick: () => { marked.splice(i, 1); showEnts(); } }, `${e.value || t.text.slice(e.start, e.end)} (${e.entity}) ✕`)) : ["无"]));
+    showEnts();
+    const entSel = el("select", {}, ...meta.entities.map((n) => el("option", { value: n }, n)));
+    const mark = el("button", { onclick: () => {
+      const s = window.getSelection(); if (!s.rangeCount || !text.contains(s.anchorNode)) return;
+      const a = Math.min(s.anchorOffset, s.focusOffset), b = Math.max(s.anchorOffset, s.focusOffset);
+      if (a === b) return;
+      marked.push({ entity: entSel.value, start: a, end: b, value: t.text.slice(a, b) }); showEnts();
+    } }, "标为实体");
+    const pick = el("input", { list: "intent-list", value: t.correction?.intent || (t.intent !== "nlu_fallback" ? t.intent || "" : ""), placeholder: "正确的意图(或新建)" });
+    const save = el("button", { onclick: async () => {
+      await api("/api/trainer/corrections", { sender_id: sid, turn: t.index, intent: pick.value.trim(), entities: marked.map(({ entity, start, end }) => ({ entity, start, end })) });
+      box.classList.add("fixed"); save.textContent = "已保存 ✓";
+    } }, "保存修正");
+    const ranking = (t.ranking || []).map((r) => `${r.name} ${(r.confidence * 100).toFixed(0)}%`).join(" · ");
+    const box = el("div", { class: "turn" + (t.correction ? " fixed" : "") },
+      text,
+      el("div", { class: "meta" }, `识别: ${t.intent} (${(t.confidence * 100).toFixed(0)}%) · ${ranking}`),
+      el("div", { class: "meta" }, "机器人: " + (t.actions || []).map((a) => (typeof a === "string" ? a : "loop:" + a.active_loop)).join(" → ")),
+      ...(t.bot || []).map((b) => el("div", { class: "bot" }, "🤖 " + b)),
+      el("div", {}, ...t.signals.map((s) => el("span", { class: "sig" }, SIGNAL[s] || s))),
+      ents, el("div", {}, pick, " ", entSel, mark, " ", save,
+        t.correction ? el("span", { class: "meta" }, ` 上次: ${t.correction.who} ${String(t.correction.at).slice(0, 16)}`) : ""));
+    return box;
+  }
+  $("f-go").addEventListener("click", loadInbox);
+  $("export").addEventListener("click", async () => {
+    const out = await api("/api/trainer/export", { stories: $("as-story").checked && current ? [current] : [] });
+    $("export-out").textContent = `已写入 ${out.path}: ${out.examples} 条` + (out.new_intents.length ? `;新意图 ${out.new_intents.join(", ")}` : "") +
+      (out.stories.length ? `;测试故事 ${out.stories.map((s) => s.story).join(", ")}` : "");
+  });
+
+  // ---- models ----
+  let polling = null;
+  async function loadModels() {
+    const m = await api("/api/trainer/models");
+    $("live").textContent = m.live || "(Rasa 未响应)";
+    $("candidates").replaceChildren(el("h4", {}, "候选模型"), ...m.candidates.map((c) => el("div", {}, c, " ",
+      el("button", { onclick: () => api("/api/trainer/compare", { model: c }).then(pollJob) }, "与线上模型比较"), " ",
+      el("button", { onclick: () => confirm("上线 " + c + "?") && api("/api/trainer/activate", { model: c }).then(loadModels) }, "上线"))),
+      el("h4", {}, "记录"), ...m.history.map((h) => el("div", { class: "meta" }, `${String(h.created_at).slice(0, 16)} ${h.who} ${h.kind === "activate" ? "上线" : "回滚"} ${h.model}`)));
+    pollJob();
+  }
+  async function pollJob() {
+    const j = await api("/api/trainer/job");
+    $("job").textContent = j.state === "idle" ? "" : `${j.kind === "train" ? "训练" : "比较"}: ${j.state} · ${j.progress} · ${j.elapsed}s`;
+    $("job-log").textContent = (j.log || []).join("\n");
+    $("train").disabled = j.state === "running";
+    clearTimeout(polling);
+    if (j.state === "running") polling = setTimeout(pollJob, 2000);
+    else if (j.kind === "compare" && j.result?.report) showCompare(j.result.report);
+    else if (j.kind === "train" && j.state === "done" && !$("candidates").textContent.includes(j.result.model.split("/").pop())) loadModels();
+  }
+  function showCompare(r) {
+    const rows = r.intents.map((i) => el("tr", { class: r.better.includes(i.intent) ? "better" : r.worse.includes(i.intent) ? "worse" : "" },
+      el("td", {}, i.intent), el("td", {}, i.support), el("td", {}, i.f1_a.toFixed(3)), el("td", {}, i.f1_b.toFixed(3)), el("td", {}, (i.delta >= 0 ? "+" : "") + i.delta.toFixed(3))));
+    $("compare").replaceChildren(el("h4", {}, `比较: 线上 ${r.accuracy_a} → 新 ${r.accuracy_b} (${r.n} 条)`),
+      el("div", {}, "变好: " + (r.better.join(", ") || "-")), el("div", {}, "变差: " + (r.worse.join(", ") || "-")),
+      el("table", {}, el("tr", {}, ...["意图", "条数", "F1 线上", "F1 新", "Δ"].map((h) => el("th", {}, h))), ...rows),
+      el("h4", {}, `预测变化 ${r.changed.length} 条`),
+      ...r.changed.map((c) => el("div", { class: c.verdict === "fixed" ? "better" : c.verdict === "broken" ? "worse" : "" }, `[${({ fixed: "改对", broken: "改错", "still wrong": "仍错" })[c.verdict]}] ${c.text} — 应为 ${c.gold}: ${c.a} → ${c.b}`)));
+  }
+  $("train").addEventListener("click", () => api("/api/trainer/train", {}).then(pollJob));
+  $("rollback").addEventListener("click", () => confirm("回滚到上一个模型?") && api("/api/trainer/rollback", {}).then(loadModels));
+
+  // ---- replies ----
+  async function loadReplies() {
+    const all = await api("/api/trainer/responses");
+    $("resp-list").replaceChildren(...Object.keys(all).sort().map((n) => el("div", { class: "item", onclick: () => editReply(n, all[n]) }, n)));
+  }
+  function editReply(name, r) {
+    const areas = r.variations.filter((v) => !v.channel && v.text).map((v) => el("textarea", {}, v.text));
+    const list = el("div", {}, ...areas);
+    const out = el("div", {});
+    $("resp-edit").replaceChildren(el("h3", {}, name), el("div", { class: "meta" }, r.file), list,
+      el("button", { onclick: () => { const a = el("textarea", {}); areas.push(a); list.append(a); } }, "加一条"),
+      el("button", { onclick: async () => {
+        try {
+          const res = await api("/api/trainer/responses/" + name, { variations: areas.map((a) => a.value).filter((v) => v.trim()) });
+          out.replaceChildren("已保存 ✓ (训练后生效)", ...res.warnings.map((w) => el("div", { class: "meta" }, `${w.platform}: ${w.message}`)));
+        } catch (e) {
+          out.replaceChildren(...(e.data?.problems || []).map((p) => el("div", { class: "worse" }, `第 ${p.variation + 1} 条: ` +
+            (p.kind === "placeholder" ? `未知占位符 ${p.names.join(", ")}` : p.findings.map((f) => `${f.platform} ${f.rule_id} ${f.message}` + (f.suggestion ? ` 建议: ${f.suggestion}` : "")).join("; ")))));
+        }
+      } }, "检查并保存"), out);
+  }
+
+  // ---- report ----
+  async function loadReport() {
+    const r = await api("/api/trainer/report?days=14");
+    const max = Math.max(1, ...r.intents.map(([, n]) => n));
+    $("report").replaceChildren(el("h3", {}, `近 14 天: ${r.conversations} 个对话,无人工 ${r.without_person}`),
+      el("h4", {}, "每日没听懂比例"), ...r.fallback_per_day.map((d) => el("div", {}, `${d.day} `, el("span", { class: "bar", style: `width:${Math.round(d.rate * 300)}px` }), ` ${(d.rate * 100).toFixed(1)}% (${d.fallback}/${d.messages})`,
+        ...d.missed.map(([t, n]) => el("div", { class: "meta" }, `　${t} ×${n}`)))),
+      el("h4", {}, "混淆 (模型 → 训练师)"), ...r.confusions.map(([p, n]) => el("div", {}, `${p} ×${n}`)),
+      el("h4", {}, "意图分布"), ...r.intents.map(([n, c]) => el("div", {}, `${n} `, el("span", { class: "bar", style: `width:${Math.round((c / max) * 300)}px` }), ` ${c}`)));
+  }
+
+  async function start() {
+    let me;
+    try { me = await api("/api/me"); } catch (e) { return; }
+    $("login").hidden = true; $("app").hidden = false;
+    $("me").textContent = `${me.name} (${me.role})`;
+    // the last 7 days by default: the whole tracker store can be large
+    $("f-from").value = new Date(Date.now() - 7 * 86400e3).toISOString().slice(0, 10);
+    meta = await api("/api/trainer/meta");
+    meta.signals.forEach((s) => $("f-signal").append(el("option", { value: s }, SIGNAL[s] || s)));
+    meta.intents.forEach((s) => $("f-intent").append(el("option", { value: s }, s)));
+    document.body.append(el("datalist", { id: "intent-list" }, ...meta.intents.map((n) => el("option", { value: n }))));
+    loadInbox();
+  }
+  start();
+})();

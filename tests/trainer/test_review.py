@@ -1,0 +1,105 @@
+"""Review, corrections and export without the desk: ranked signals, masking,
+and files Rasa's own loaders read back."""
+from __future__ import annotations
+
+from trainer.export import export_nlu, export_story, nlu_yaml
+from trainer.review import load_conversations, rank
+from trainer.store import CorrectionError, CorrectionStore
+
+import pytest
+
+
+def test_ranked_by_signals_and_masked(tracker_db, desk_db):
+    convs = rank(load_conversations(tracker_db, desk_db))
+    ids = [c.sender_id for c in convs]
+    assert "shopper-ok" not in ids                       # nothing went wrong there
+    assert set(ids) == {"shopper-miss", "shopper-low"}
+    by = {c.sender_id: c for c in convs}
+    miss = by["shopper-miss"]
+    assert miss.signals["nlu_fallback"] == 2 and miss.signals["c7_miss"] == 1 and miss.signals["rephrase"] == 1
+    low = by["shopper-low"]
+    assert low.signals == {"low_confidence": 1, "handoff": 1, "rating_low": 1}
+    assert ids == ["shopper-miss", "shopper-low"] and miss.score > low.score > 0
+    t0, t1 = miss.turns
+    assert "13812345678" not in t0.text and "138****5678" in t0.text
+    assert "文三路" not in t1.text and "浙江省杭州市西湖区****" in t1.text
+    assert t0.ranking[1] == {"name": "ask_invoice", "confidence": 0.18}
+    assert t0.actions == ["action_handle_fallback"] and t1.bot == ["我已经将您的问题做了记录"]
+    assert low.turns[0].entities[0]["value"] == "台灯"
+
+
+def test_filters(tracker_db, desk_db):
+    convs = load_conversations(tracker_db, desk_db)
+    assert [c.sender_id for c in rank(convs, signal="c7_miss")] == ["shopper-miss"]
+    assert [c.sender_id for c in rank(convs, intent="ask_delivery_time")] == ["shopper-low"]
+    assert load_conversations(tracker_db, desk_db, since=__import__("time").time() + 60) == []
+
+
+def test_corrections_validated_and_masked(tmp_path):
+    store = CorrectionStore(f"sqlite:///{tmp_path / 't.db'}")
+    row = store.add(sender_id="s", turn=0, text="开专票 13812345678", intent="ask_invoice", who="tina",
+                    entities=[{"entity": "product", "start": 1, "end": 3}])
+    assert row["text"] == "开专票 138****5678" and row["entities"][0]["value"] == "专票"
+    for bad in ({"intent": "Ask Invoice"}, {"intent": "ask_invoice", "entities": [{"entity": "x1", "start": 5, "end": 99}]}):
+        with pytest.raises(CorrectionError):
+            store.add(sender_id="s", turn=0, text="开专票", who="tina", **bad)
+    store.add(sender_id="s", turn=0, text="开专票", intent="ask_invoice_type", who="tom")
+    latest = store.latest()
+    assert len(latest) == 1 and latest[0]["who"] == "tom" and latest[0]["intent"] == "ask_invoice_type"
+
+
+def test_export_read_back_by_rasa(tmp_path, tracker_db):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    store = CorrectionStore(f"sqlite:///{tmp_path / 't.db'}")
+    conv = load_conversations(tracker_db, sender_id="shopper-miss")[0]
+    for turn in conv.turns:
+        store.add(sender_id=conv.sender_id, turn=turn.index, text=turn.text, intent="ask_invoice", who="tina",
+                  entities=[{"entity": "product", "start": 4, "end": 6}])
+    nlu = tmp_path / "reviewed.yml"
+    intents = tmp_path / "reviewed_intents.yml"
+    info = export_nlu(store.latest(), nlu, intents)
+    assert info["new_intents"] == []                      # ask_invoice is in the domain
+    data = load_data(str(nlu))
+    assert {m.get("intent") for m in data.intent_examples} == {"ask_invoice"}
+    texts = sorted(m.get("text") for m in data.intent_examples)
+    assert all("13812345678" not in t and "文三路" not in t for t in texts)
+    assert [e["value"] for e in data.intent_examples[0].get("entities")] == ["专票"]
+
+    stories = tmp_path / "stories.yml"
+    fixed = {r["turn"]: r for r in store.latest()}
+    export_story(conv, fixed, stories)
+    export_story(conv, fixed, stories)                    # saved twice: still one story
+    steps = YAMLStoryReader(Domain.load("domain")).read_from_file(str(stories))
+    assert len(steps) == 1
+    names = [e.intent_name if hasattr(e, "intent_name") else getattr(e, "action_name", None)
+             for e in steps[0].events]
+    # corrected messages get the actions the rules answer ask_invoice with, not the bot's fallback
+    assert names == ["ask_invoice", "action_answer_invoice", "ask_invoice", "action_answer_invoice"]
+
+
+def test_created_intent_gets_domain_entry(tmp_path):
+    out = export_nlu([{"text": "能开专票吗", "intent": "ask_vat_invoice", "entities": []}],
+                     tmp_path / "n.yml", tmp_path / "i.yml")
+    assert out["new_intents"] == ["ask_vat_invoice"]
+    assert "ask_vat_invoice" in (tmp_path / "i.yml").read_text()
+    assert "- 能开专票吗" in nlu_yaml([{"text": "能开专票吗", "intent": "ask_vat_invoice", "entities": []}])
+
+
+def test_cli_review_correct_export(tmp_path, tracker_db, monkeypatch, capsys):
+    import trainer.export as texport
+    from trainer.__main__ import main
+    monkeypatch.setenv("XIAOER_TRACKER_URL", tracker_db)
+    monkeypatch.setenv("XIAOER_DESK_DB_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    monkeypatch.setattr(texport, "NLU_FILE", tmp_path / "reviewed.yml")
+    monkeypatch.setattr(texport.export_nlu, "__defaults__",
+                        (tmp_path / "reviewed.yml", tmp_path / "intents.yml", texport.REPO / "domain"))
+    assert main(["export"]) == 1                          # nothing corrected yet: nothing written
+    assert main(["review"]) == 0
+    assert "shopper-miss" in capsys.readouterr().out
+    assert main(["correct", "shopper-miss", "0", "ask_invoice", "--who", "tina"]) == 0
+    assert main(["correct", "shopper-miss", "7", "ask_invoice"]) == 1
+    assert main(["export"]) == 0
+    assert "- 这个能开专票吗我电话138****5678" in (tmp_path / "reviewed.yml").read_text()
