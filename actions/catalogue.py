@@ -1,7 +1,7 @@
 """Product questions answered from the catalogue (P1 specs/FAQ, P2 price,
 P5 stock). Without a product named, the general documented replies stay.
 
-A sold-out variant is 断码 (seed 003: never 缺货), with the restock date
+A sold-out variant is the store category's word ({sold_out}: 断码 for apparel, 没有现货 for accessories; seed 003: never 缺货), with the restock date
 when known and alternatives that are in stock.
 """
 from __future__ import annotations
@@ -136,7 +136,7 @@ async def answer_price(turn: Turn, named: Named) -> None:
 
 
 class ActionAnswerStock(OrderAction):
-    """P5: in stock -> order now; sold out -> 断码, restock date, other
+    """P5: in stock -> order now; sold out -> {sold_out}, restock date, other
     variants in stock or similar products."""
 
     def name(self) -> Text:

@@ -493,7 +493,7 @@ def masked_address_text(a: AddressInput) -> str:
 
 async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
     """The SKU the shopper wants instead of one in the order, or None after
-    saying why not (no such variant, other price, 断码)."""
+    saying why not (no such variant, other price, sold out)."""
     color = latest_entity(turn.tracker, "color")
     size = latest_entity(turn.tracker, "size")
     if not (color or size):

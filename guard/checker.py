@@ -494,7 +494,7 @@ class Checker:
         if hit is None or hit[0] is not ctx.store:
             if len(self._templates_cache) > 64:
                 self._templates_cache.clear()
-            from guard.wording import wording_values
+            from xiaoer.wording import wording_values
 
             hit = (ctx.store, {**template_values(ctx.store), **wording_values(ctx.store)})
             self._templates_cache[id(ctx.store)] = hit

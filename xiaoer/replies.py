@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import yaml
 
 from xiaoer.store_config import StoreConfig
+from xiaoer.wording import wording_values
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_DIR = ROOT / "domain"
@@ -35,6 +36,7 @@ def template_values(store: StoreConfig) -> Dict[str, str]:
     sc = store.specified_courier
     remote = store.remote_areas
     return {
+        **wording_values(store),  # {out_of_stock} / {sold_out}: 断码 only where sizes exist
         "store_name": store.name,
         "store_short": store.short_name,
         "platform_name": store.platform_name,

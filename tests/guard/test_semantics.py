@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guard.offers import Offer, parse_offers
-from guard.wording import store_category, wording_values
+from xiaoer.wording import store_category, wording_values
 
 
 def _ids(checker, text, context):

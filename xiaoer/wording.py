@@ -1,4 +1,4 @@
-"""Wording the guard suggests that depends on the store's category.
+"""Wording that depends on the store's category (the guard's suggestions and the replies).
 
 "缺货" is rewritten "断码" in an apparel shop (seed 003) but "没有现货" in a
 phone-accessory shop, where 断码 means nothing to a shopper. The words live in
