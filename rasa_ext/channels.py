@@ -51,6 +51,22 @@ def link_reply(shopper_text: str) -> Optional[str]:
     return to_traditional(text) if is_traditional(shopper_text) else text
 
 
+def finish_buttons(messages: List[Dict[Text, Any]], shopper_text: str) -> None:
+    """Rasa appends the buttons an action passes to `utter_message` after the
+    NLG step has finished the response, so StoreNLG never sees their titles:
+    they get the policy guard and the shopper's script here, on the way out."""
+    from guard import Context, outbound
+
+    store = get_store()
+    context = Context(platform=store.platform, store=store, speaker="bot")
+    traditional = is_traditional(shopper_text)
+    for m in messages:
+        for b in m.get("buttons") or []:
+            if isinstance(b, dict) and b.get("title"):
+                title, _ = outbound(str(b["title"]), context)
+                b["title"] = to_traditional(title) if traditional else title
+
+
 class ShopperRestInput(RestInput):
     def __init__(self, secret: Optional[str] = None) -> None:
         self._secret = secret
@@ -83,9 +99,11 @@ class ShopperRestInput(RestInput):
 
     @staticmethod
     def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
-        """After the bot's answer, the "点不开" reply when the shopper sent a link (R6)."""
+        """After the bot's answer: its buttons finished (guard, script) and the
+        "点不开" reply when the shopper sent a link (R6)."""
         async def handle(message: UserMessage) -> None:
             await on_new_message(message)
+            finish_buttons(getattr(message.output_channel, "messages", None) or [], message.text or "")
             reply = link_reply(message.text or "")
             if reply and message.output_channel is not None:
                 await message.output_channel.send_text_message(message.sender_id, reply)

@@ -149,3 +149,21 @@ async def test_channel_adds_the_link_reply_after_the_bot_answer():
     out = CollectingOutputChannel()
     await handle(UserMessage("这个有货吗", out, "s2"))
     assert [m["text"] for m in out.messages] == ["bot answer"]
+
+
+async def test_buttons_an_action_adds_get_the_guard_and_the_shoppers_script():
+    # Rasa appends an action's buttons after StoreNLG has run: the channel finishes them.
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    async def bot(message):
+        await message.output_channel.send_text_with_buttons(
+            message.sender_id, "请选择", [{"title": "这款缺货了", "payload": "1"}, {"title": "查订单", "payload": "2"}])
+
+    handle = ShopperRestInput.with_link_reply(bot)
+    out = CollectingOutputChannel()
+    await handle(UserMessage("请问这个有货吗", out, "s1"))
+    titles = [b["title"] for b in out.messages[0]["buttons"]]
+    assert "缺货" not in titles[0] and titles[1] == "查订单"
+    out = CollectingOutputChannel()
+    await handle(UserMessage("請問這個有貨嗎", out, "s2"))
+    assert [b["title"] for b in out.messages[0]["buttons"]][1] == "查訂單"
