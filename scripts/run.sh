@@ -122,7 +122,9 @@ fi
 ctl start $(for c in $COMPONENTS; do printf "%s:* " "$c"; done) >/dev/null || true
 echo "starting $COMPONENTS (model loading takes about 30 s per Rasa worker)..."
 if has actions; then for p in $(ports "$first_action" "$XIAOER_ACTION_WORKERS"); do wait_for "http://127.0.0.1:$p/health" "action server :$p" 90; done; fi
-if has rasa; then for p in $(ports "$first_rasa" "$XIAOER_RASA_WORKERS"); do wait_for "http://127.0.0.1:$p/" "Rasa :$p" $(( 150 + 60 * XIAOER_RASA_WORKERS )); done; fi
+# a busy machine loads the model slower: XIAOER_START_SECONDS waits longer
+rasa_wait=${XIAOER_START_SECONDS:-$(( 150 + 60 * XIAOER_RASA_WORKERS ))}
+if has rasa; then for p in $(ports "$first_rasa" "$XIAOER_RASA_WORKERS"); do wait_for "http://127.0.0.1:$p/" "Rasa :$p" "$rasa_wait"; done; fi
 if has desk; then for p in $(ports "$XIAOER_DESK_PORT" "$XIAOER_DESK_WORKERS"); do wait_for "http://127.0.0.1:$p/health" "desk :$p" 120; done; fi
 
 password=${XIAOER_DESK_AGENT_PASSWORD:-$(cat var/desk_demo_password.txt 2>/dev/null || echo "\$XIAOER_DESK_AGENT_PASSWORD")}
