@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -51,9 +52,9 @@ def stack():
     env.update(XIAOER_SCALED_DIR=str(top / "scaled"), XIAOER_RUN_DIR=str(top / "run"), XIAOER_LOG_DIR=str(top / "logs"),
                XIAOER_RASA_PORT=str(rasa), XIAOER_ACTION_PORT=str(action), XIAOER_DESK_PORT=str(desk),
                XIAOER_RASA_WORKERS="2", XIAOER_ACTION_WORKERS="2", XIAOER_DESK_WORKERS="2",
-               XIAOER_DESK_AGENT_PASSWORD=PASSWORD, XIAOER_START_SECONDS="600")
+               XIAOER_DESK_AGENT_PASSWORD=PASSWORD, XIAOER_START_SECONDS="900")
     t0 = time.monotonic()
-    start = subprocess.run([SCALED], env=env, capture_output=True, text=True, timeout=900)
+    start = subprocess.run([SCALED], env=env, capture_output=True, text=True, timeout=1200)
     try:
         assert start.returncode == 0, start.stdout + start.stderr + _logs(top / "logs")
         print(f"scaled stack up in {time.monotonic() - t0:.0f} s")
@@ -150,6 +151,14 @@ async def _handoff_round(stack, buyer, kill_worker: bool):
             out = subprocess.run([RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True,
                                  text=True, timeout=30)
             os.kill(int(out.stdout.strip()), signal.SIGKILL)
+            # until its port refuses: a connection made while it dies is reset, and the desk
+            # (not knowing whether Rasa read it) hands that one message to a person instead
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                except OSError:
+                    break
+                time.sleep(0.05)
         await shopper.say("你好")
         sent.append("你好")
         await shopper.wait(_is_msg("bot"))  # the bot answers (the other worker, when this one is dead)
@@ -206,11 +215,11 @@ def _check_databases(stack, round_):
 def test_handoff_across_two_desks_and_two_rasa_workers(stack):
     r = asyncio.run(_handoff_round(stack, "buyer_001", kill_worker=False))
     _check_databases(stack, r)
-    print(f"queue seen on desk B {r['queue_delay'] * 1000:.0f} ms after desk A; agent reply at the shopper "
+    print(f"queue seen on desk B {max(0.0, r['queue_delay']) * 1000:.0f} ms after desk A; agent reply at the shopper "
           f"{r['reply_delay'] * 1000:.0f} ms")
 
 
 def test_the_same_with_the_shoppers_rasa_worker_killed(stack):
     r = asyncio.run(_handoff_round(stack, "buyer_002", kill_worker=True))
     _check_databases(stack, r)
-    print(f"with a worker killed: queue seen on desk B {r['queue_delay'] * 1000:.0f} ms after desk A")
+    print(f"with a worker killed: queue seen on desk B {max(0.0, r['queue_delay']) * 1000:.0f} ms after desk A")
