@@ -20,12 +20,14 @@ import os
 import random
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 S = Path(os.environ.get("XIAOER_SCALED_DIR", ROOT / "var" / "scaled"))
 RUN = str(ROOT / "scripts" / "run.sh")
 TEXTS = ["你好", "这件衣服有货吗", "什么时候发货", "可以便宜点吗", "发什么快递", "能开发票吗", "在吗", "怎么付款"]
@@ -161,7 +163,7 @@ async def main_async(args) -> None:
         await asyncio.sleep(args.warmup)
         rows = []
         for name, program, port in faults:
-            current = Stats()
+            phase = current = Stats()
             t0 = time.monotonic()
             back = None
             if program in ("postgres", "redis"):
@@ -169,9 +171,11 @@ async def main_async(args) -> None:
             elif program:
                 pid = int(ctl("pid", program).strip())
                 os.kill(pid, 9)
-                await asyncio.sleep(0.2)
+                # until supervisord has seen it die: its status says RUNNING a moment longer
+                while "RUNNING" in ctl("status", program) and int(ctl("pid", program).strip() or 0) == pid:
+                    await asyncio.sleep(0.1)
             if program:
-                while time.monotonic() - t0 < args.window * 3:
+                while time.monotonic() - t0 < args.recover_seconds:
                     if port_open(port) and "RUNNING" in ctl("status", program):
                         back = time.monotonic() - t0
                         break
@@ -179,10 +183,11 @@ async def main_async(args) -> None:
             rest = args.window - (time.monotonic() - t0)
             if rest > 0:
                 await asyncio.sleep(rest)
-            await asyncio.sleep(args.answer_seconds)  # let the window's last messages be answered
-            rows.append((name, current.sent, current.answered, current.queued, current.lost, back))
-            print(f"  {name:<24} sent {current.sent:4d}  answered {current.answered:4d}  queued {current.queued:3d}  "
-                  f"lost {current.lost:3d}  back in {'-' if back is None else f'{back:.1f} s'}", flush=True)
+            current = Stats()  # what is sent from now on is not this fault's
+            await asyncio.sleep(args.answer_seconds)  # the window's last messages get their answer (or not)
+            rows.append((name, phase.sent, phase.answered, phase.queued, phase.lost, back))
+            print(f"  {name:<24} sent {phase.sent:4d}  answered {phase.answered:4d}  queued {phase.queued:3d}  "
+                  f"lost {phase.lost:3d}  back in {'-' if back is None else f'{back:.1f} s'}", flush=True)
         stop.set()
         for t in tasks:
             t.cancel()
@@ -197,6 +202,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--think", type=float, default=3.0, help="seconds a shopper waits between messages")
     ap.add_argument("--answer-seconds", type=float, default=30.0)
+    ap.add_argument("--recover-seconds", type=float, default=120.0)
     ap.add_argument("--desk-port", type=int, default=int(os.environ.get("XIAOER_DESK_PORT", 8080)))
     ap.add_argument("--desks", type=int, default=int(os.environ.get("XIAOER_DESK_WORKERS", 2)))
     args = ap.parse_args()
