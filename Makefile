@@ -16,14 +16,19 @@ export XIAOER_ACTION_URL ?= http://localhost:5055/webhook
 export XIAOER_TRACKER_DIALECT ?= sqlite
 export XIAOER_TRACKER_URL ?= sqlite:///$(CURDIR)/var/rasa_tracker.db
 export XIAOER_SHOP_DB_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/shop.db
+export XIAOER_LOCK_STORE ?= in_memory
+export XIAOER_LOCK_STORE_HOST ?= 127.0.0.1
+export XIAOER_LOCK_STORE_PORT ?= 6379
+export XIAOER_LOCK_STORE_PASSWORD ?=
 
 # What the model is trained from: a change to any of these retrains.
 TRAINING_INPUTS := config.yml $(shell find domain data lexicon rasa_ext -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) 2>/dev/null) xiaoer/text.py xiaoer/lexicon.py xiaoer/geo.py
 
-.PHONY: help install run test train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
+.PHONY: help install run stop status run-scaled test train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
 
 help:
-	@echo "make run    - install, train if needed, start every service"
+	@echo "make run    - install, train if needed, start every service (supervised; make stop / make status)"
+	@echo "make run-scaled - the same on PostgreSQL + Redis with several Rasa workers and desks"
 	@echo "make test   - install, train, run every test"
 	@echo "make evaluate | validate | lint-replies | shell | demo-data | bench | clean"
 	@echo "make review | review-export [STORY=sender] | compare-models A B   - the trainer's loop"
@@ -75,12 +80,23 @@ run: $(MODEL)
 	@mkdir -p var logs
 	scripts/run.sh
 
+run-scaled: $(MODEL)
+	@mkdir -p var logs
+	scripts/run-scaled.sh
+
+stop:
+	@scripts/run.sh stop
+
+status:
+	@scripts/run.sh status
+
 shell: $(MODEL)
 	$(RASA) shell --model $(MODEL)
 
 test: $(MODEL)
 	@mkdir -p var results
 	@scripts/ensure-chromium.sh || echo "chromium could not be installed: the desk's browser test will say so and skip"
+	@scripts/ensure-services.sh || echo "postgresql/redis-server could not be installed: the integration suite will say so and skip"
 	$(PY) -m pytest -q
 	$(RASA) data validate --domain domain
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml --min-accuracy 0.90

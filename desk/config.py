@@ -51,6 +51,8 @@ class DeskConfig:
     rasa_token: str = ""
     channel_secret: str = ""
     rasa_timeout: float = 10.0
+    # Redis URL shared by several desk processes for live updates (desk/hub.py); "" = one desk alone
+    hub_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_origins: List[str] = field(default_factory=list)
@@ -119,6 +121,7 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
         rasa_token=overrides.pop("rasa_token", None) or get_secret("rasa_api"),
         channel_secret=overrides.pop("channel_secret", None) or get_secret("channel"),
         rasa_timeout=float(raw.get("rasa_timeout_seconds", 10)),
+        hub_url=os.environ.get("XIAOER_DESK_HUB_URL", ""),
         host=os.environ.get("XIAOER_DESK_HOST") or raw.get("host", "127.0.0.1"),
         port=int(os.environ.get("XIAOER_DESK_PORT") or raw.get("port", 8080)),
         allowed_origins=list(raw.get("allowed_origins") or []),

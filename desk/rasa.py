@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from typing import Any, Dict, List, Optional
 
 import aiohttp
@@ -17,21 +18,41 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
+    """`url` may list several Rasa workers, comma-separated: each conversation goes to
+    one of them, chosen by its sender id (the same on every desk process), and to the
+    next one only when that one refuses the connection (down: nothing was sent, so
+    nothing is answered twice). Any worker can serve any conversation: they share the
+    tracker store and the lock store."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0,
                  channel_secret: str = "") -> None:
         self.session = session
-        self.url = url.rstrip("/")
+        self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        self.url = self.urls[0]
         self.token = token
         self.channel_secret = channel_secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def workers(self, sender: str) -> List[str]:
+        """The workers for `sender`, its own first (crc32: stable across processes, unlike hash())."""
+        i = zlib.crc32(sender.encode("utf-8")) % len(self.urls)
+        return self.urls[i:] + self.urls[:i]
+
+    async def _request(self, method: str, sender: str, path: str, **kw: Any) -> aiohttp.ClientResponse:
+        for url in self.workers(sender)[:-1]:
+            try:
+                return await self.session.request(method, url + path, **kw)
+            except aiohttp.ClientConnectorError as e:
+                log.warning("rasa worker %s refused %s: %s; trying the next", url, sender, e)
+        return await self.session.request(method, self.workers(sender)[-1] + path, **kw)
 
     async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
         # a leading "/" is neutralised inside Rasa, after its normalisation (xiaoer.text.neutralise_command)
         body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer_id, "via": "desk"}}
         headers = {CHANNEL_HEADER: self.channel_secret} if self.channel_secret else {}
         try:
-            async with self.session.post(f"{self.url}/webhooks/rest/webhook", json=body, headers=headers,
-                                         timeout=self.timeout) as r:
+            async with await self._request("POST", sender, "/webhooks/rest/webhook", json=body, headers=headers,
+                                           timeout=self.timeout) as r:
                 if r.status != 200:
                     raise RasaUnavailable(f"HTTP {r.status}")
                 data = await r.json(content_type=None)
@@ -48,8 +69,8 @@ class RasaClient:
         """Hand the conversation back to the bot (resume alone breaks rules: RASA-NOTES)."""
         events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
         try:
-            async with self.session.post(f"{self.url}/conversations/{sender}/tracker/events",
-                                         params=self._params(), json=events, timeout=self.timeout) as r:
+            async with await self._request("POST", sender, f"/conversations/{sender}/tracker/events",
+                                           params=self._params(), json=events, timeout=self.timeout) as r:
                 if r.status >= 300:
                     log.warning("resume %s: HTTP %s", sender, r.status)
                 return r.status < 300
@@ -60,8 +81,8 @@ class RasaClient:
     async def understood(self, sender: str) -> Optional[List[Dict[str, Any]]]:
         """What the bot understood of each shopper message: text, intent, entities."""
         try:
-            async with self.session.get(f"{self.url}/conversations/{sender}/tracker",
-                                        params=self._params(), timeout=aiohttp.ClientTimeout(total=3)) as r:
+            async with await self._request("GET", sender, f"/conversations/{sender}/tracker",
+                                           params=self._params(), timeout=aiohttp.ClientTimeout(total=3)) as r:
                 # the console waits for this: a slow Rasa costs the agent at most 3 s
                 if r.status != 200:
                     return None

@@ -745,6 +745,12 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 # ---- the application ----------------------------------------------------------------------
+async def _hub(app: web.Application):
+    # the live updates shared with the other desk processes (Redis), when there are any
+    await app[HUB].start()
+    yield
+
+
 async def _resources(app: web.Application):
     config = app[CONFIG]
     engine = await open_engine(config.db_url)
@@ -829,9 +835,10 @@ def os_chmod(path: Path) -> None:
 def create_app(config: DeskConfig) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=16 * 1024 * 1024)
     app[CONFIG] = config
-    app[HUB] = Hub()
+    app[HUB] = Hub(config.hub_url)
     app[UPLOAD_LIMITS] = {}
     app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_hub)
     app.cleanup_ctx.append(_resources)
     r = app.router
     r.add_get("/health", health)

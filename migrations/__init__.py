@@ -1,0 +1,1 @@
+"""Alembic migrations of the desk and shop databases: `scripts/migrate.py`."""

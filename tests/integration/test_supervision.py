@@ -1,0 +1,79 @@
+"""`make run` under supervisord (scripts/run.sh, deploy/supervisord.conf):
+kill -9 of a component brings it back, the other components serve meanwhile,
+`stop` ends them all. Real processes: the action server and the desk (Rasa is
+left out only because its model takes ~30 s to load; it has the same policy)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.procs import ROOT, base_env, free_ports, http_ok, wait_http
+
+RUN = str(ROOT / "scripts" / "run.sh")
+
+
+def _pid(env, name: str) -> int:
+    out = subprocess.run([RUN, "ctl", "pid", name], env=env, capture_output=True, text=True, timeout=30)
+    return int(out.stdout.strip() or 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture()
+def stack(tmp_path):
+    env = base_env(tmp_path)
+    action, desk, rasa = free_ports(1), free_ports(1), free_ports(1)
+    env.update(XIAOER_RUN_DIR=str(tmp_path / "run"), XIAOER_LOG_DIR=str(tmp_path / "logs"),
+               XIAOER_COMPONENTS="actions desk", XIAOER_ACTION_PORT=str(action), XIAOER_DESK_PORT=str(desk),
+               XIAOER_RASA_PORT=str(rasa),  # nothing listens there: the desk queues to humans politely
+               XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+               XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    start = subprocess.run([RUN], env=env, capture_output=True, text=True, timeout=240)
+    try:
+        assert start.returncode == 0, start.stdout + start.stderr
+        yield env, action, desk, start.stdout
+    finally:
+        subprocess.run([RUN, "stop"], env=env, capture_output=True, timeout=120)
+
+
+def test_kill_9_of_a_component_gets_it_back_and_the_rest_serves(stack):
+    env, action, desk, out = stack
+    assert f"http://localhost:{desk}/console" in out and "agent login" in out
+    status = subprocess.run([RUN, "status"], env=env, capture_output=True, text=True, timeout=30).stdout
+    assert f"actions:actions-{action}" in status and "RUNNING" in status
+
+    for name, health, other in ((f"actions:actions-{action}", f"http://127.0.0.1:{action}/health",
+                                 f"http://127.0.0.1:{desk}/health"),
+                                (f"desk:desk-{desk}", f"http://127.0.0.1:{desk}/health",
+                                 f"http://127.0.0.1:{action}/health")):
+        pid = _pid(env, name)
+        assert pid and _alive(pid)
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+        assert not http_ok(health, timeout=0.5), f"{name} still answers after kill -9"
+        assert http_ok(other), f"killing {name} took the other component down"
+        back = wait_http(health, 60)
+        assert back is not None, f"{name} did not come back within 60 s"
+        new = _pid(env, name)
+        assert new and new != pid
+        print(f"{name}: serving again {back:.1f} s after kill -9")
+    logs = os.listdir(env["XIAOER_LOG_DIR"])
+    assert f"actions-{action}.log" in logs and f"desk-{desk}.log" in logs
+
+    # make stop: every component ends
+    pids = [_pid(env, f"actions:actions-{action}"), _pid(env, f"desk:desk-{desk}")]
+    stop = subprocess.run([RUN, "stop"], env=env, capture_output=True, text=True, timeout=120)
+    assert "stopped" in stop.stdout
+    assert not any(_alive(p) for p in pids)
+    assert not http_ok(f"http://127.0.0.1:{desk}/health")
+    assert "not running" in subprocess.run([RUN, "status"], env=env, capture_output=True, text=True).stdout
