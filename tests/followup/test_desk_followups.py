@@ -58,8 +58,9 @@ async def stack(aiohttp_server, aiohttp_client, tmp_path, shop, clock, config):
 
 
 async def shopper(client, buyer):
-    ws = await client.ws_connect("/ws/shop", params={"token": issue_token(SECRET, buyer)},
-                                 headers={"Origin": client.origin})
+    # the shopper's socket authenticates with its first frame (tokens stay out of URLs and logs)
+    ws = await client.ws_connect("/ws/shop", headers={"Origin": client.origin})
+    await ws.send_json({"type": "auth", "token": issue_token(SECRET, buyer)})
     ws.history = await frame(ws, "history")
     return ws
 
