@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
 from desk import db
@@ -221,6 +221,14 @@ class Desk:
                     m = PHONE_RE.search(text)
                     if m:
                         await self._set(conv_id, contact=m.group(0))
+                if (text and not photos and conv["reason"] == "photos"
+                        and status in (Status.QUEUED, Status.WAITING_OFFLINE)):
+                    # only photos were queued, nobody has read the words yet: the bot
+                    # understands them (a complaint re-qualifies the queue item)
+                    await self._bot_turn(conv, text, waiting=True)
+                    return
+                if status in (Status.QUEUED, Status.WAITING_OFFLINE):
+                    await self._acknowledge(conv)
                 return
             if photos and not text:
                 # the bot cannot look at photos: a person decides (quality problem)
@@ -228,44 +236,55 @@ class Desk:
                                          "summary": "买家上传了照片", "category": "商品质量"})
                 await self.add_message(conv_id, "system", self.say("photo_received"))
                 return
-            await self.hub.to_shopper(conv_id, {"type": "typing", "on": True, "who": "bot"})
-            try:
-                replies = await self.rasa.send(conv_id, text, conv["buyer_id"])
-                if not replies:
-                    raise RasaUnavailable("empty reply")
-            except RasaUnavailable as e:
-                log.warning("rasa unavailable for %s: %s", conv_id, e)
-                await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
-                online = self.store.agents_online(self.clock())
-                await self._queue(conv, {"reason": "bot_unavailable", "priority": "normal",
-                                         "summary": text[:120], "agents_online": online,
-                                         "deadline_hours": self.store.complaint_simple_hours})
-                await self.add_message(conv_id, "system", self.say("rasa_down" if online else "rasa_down_offline"))
-                return
+            await self._bot_turn(conv, text)
+
+    async def _bot_turn(self, conv: Dict[str, Any], text: str, *, waiting: bool = False) -> None:
+        """Ask the bot; relay its replies; queue on a handoff (or re-qualify a waiting item)."""
+        conv_id = conv["id"]
+        await self.hub.to_shopper(conv_id, {"type": "typing", "on": True, "who": "bot"})
+        try:
+            replies = await self.rasa.send(conv_id, text, conv["buyer_id"])
+            if not replies:
+                raise RasaUnavailable("empty reply")
+        except RasaUnavailable as e:
+            log.warning("rasa unavailable for %s: %s", conv_id, e)
             await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
-            handoff = None
-            batch = []
-            for r in replies:
-                custom = r.get("custom")
-                if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
-                    handoff = custom["handoff"]
-                    batch.append(("system", "", {"custom": custom, "hidden": True}))
-                    continue
-                data = {}
-                if r.get("buttons"):
-                    data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-                                       for b in r["buttons"] if isinstance(b, dict)]
-                if r.get("image"):
-                    data["image"] = str(r["image"])
-                if custom is not None:
-                    data["custom"] = custom
-                    data["hidden"] = not r.get("text")
-                batch.append(("bot", str(r.get("text") or ""), data))
-            # one transaction for the whole bot turn: fewer waits for SQLite's single writer
-            for msg in await self.add_messages(conv_id, batch):
-                await self.publish_message(msg)
-            if handoff is not None:
-                await self._queue(conv, handoff)
+            if waiting:
+                await self._acknowledge(conv)
+                return
+            online = self.store.agents_online(self.clock())
+            await self._queue(conv, {"reason": "bot_unavailable", "priority": "normal",
+                                     "summary": text[:120], "agents_online": online,
+                                     "deadline_hours": self.store.complaint_simple_hours})
+            await self.add_message(conv_id, "system", self.say("rasa_down" if online else "rasa_down_offline"))
+            return
+        await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
+        handoff = None
+        batch = []
+        for r in replies:
+            custom = r.get("custom")
+            if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+                handoff = custom["handoff"]
+                batch.append(("system", "", {"custom": custom, "hidden": True}))
+                continue
+            data = {}
+            if r.get("buttons"):
+                data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                                   for b in r["buttons"] if isinstance(b, dict)]
+            if r.get("image"):
+                data["image"] = str(r["image"])
+            if custom is not None:
+                data["custom"] = custom
+                data["hidden"] = not r.get("text")
+            batch.append(("bot", str(r.get("text") or ""), data))
+        # one transaction for the whole bot turn: fewer waits for SQLite's single writer
+        for msg in await self.add_messages(conv_id, batch):
+            await self.publish_message(msg)
+        if handoff is not None:
+            if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()):
+                # told before the item appears, so the place counts only those already waiting
+                await self.add_message(conv_id, "system", self.say("queue_place", **await self.place(conv_id)))
+            await self._queue(conv, handoff)
 
     async def _set(self, conv_id: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -276,8 +295,14 @@ class Desk:
         online = bool(handoff.get("agents_online", True)) and self.store.agents_online(now)
         hours = int(handoff.get("deadline_hours") or self.store.complaint_simple_hours)
         new = Status.QUEUED if online else Status.WAITING_OFFLINE
+        event = None
+        if conv["status"] in (Status.QUEUED.value, Status.WAITING_OFFLINE.value):
+            # already waiting (photos first, then the words): same place in the queue, new reason
+            new, event = Status(conv["status"]), "conversation.requalified"
+            now = aware(conv["queued_at"]) or now
         conv = await self._move(
-            conv, new, actor="bot", data={k: handoff.get(k) for k in ("reason", "category", "priority", "summary")},
+            conv, new, actor="bot", event=event,
+            data={k: handoff.get(k) for k in ("reason", "category", "priority", "summary")},
             reason=str(handoff.get("reason") or "unresolved")[:32], category=handoff.get("category"),
             priority=handoff.get("priority") if handoff.get("priority") in ("high", "normal", "low") else "normal",
             summary=str(handoff.get("summary") or "")[:500], deadline_hours=hours,
@@ -285,6 +310,33 @@ class Desk:
             # C5/C6: the bot marks abuse and requests for a supervisor as a supervisor's to take
             for_supervisor=handoff.get("for_supervisor") is True, assigned_to=None)
         return conv
+
+    async def place(self, conv_id: str) -> Dict[str, int]:
+        """Where a waiting shopper stands: how many are ahead, and the expected wait in minutes."""
+        waiting = [q for q in await self.queue() if q["status"] == Status.QUEUED.value]
+        ids = [q["id"] for q in waiting]
+        ahead = ids.index(conv_id) if conv_id in ids else len(ids)
+        per = float(self.config.queue.get("minutes_per_shopper", 4))
+        # agents with the console open (each agent counted once); at least one on duty
+        agents = max(1, len({a.get("id") for a in self.hub.agents.values()}))
+        return {"ahead": ahead, "minutes": max(1, round((ahead + 1) * per / agents))}
+
+    async def _acknowledge(self, conv: Dict[str, Any]) -> None:
+        """A waiting shopper wrote again ("人呢?"): say it was seen, with the place in the queue;
+        at most once per `queue.followup_ack_minutes`, so a burst gets one answer."""
+        now = self.clock()
+        every = timedelta(minutes=float(self.config.queue.get("followup_ack_minutes", 2)))
+        async with self.engine.connect() as conn:
+            last = (await conn.execute(select(db.events.c.created_at).where(
+                db.events.c.conversation_id == conv["id"], db.events.c.name == "followup.acknowledged")
+                .order_by(db.events.c.id.desc()).limit(1))).scalar()
+        if last is not None and now - aware(last) < every:
+            return
+        await self.record_event(conv["id"], "followup.acknowledged", "desk")
+        if conv["status"] == Status.WAITING_OFFLINE.value:
+            await self.add_message(conv["id"], "system", self.say("followup_ack_offline"))
+        else:
+            await self.add_message(conv["id"], "system", self.say("followup_ack", **await self.place(conv["id"])))
 
     async def rate(self, conv_id: str, score: int, comment: str = "") -> None:
         """C10: the shopper's 1-5 answer to the satisfaction question."""
@@ -302,7 +354,9 @@ class Desk:
             await self.add_message(conv_id, "shopper", f"{score}分" + (f" {comment}" if comment else ""),
                                    {"rating": score})
             unhappy = score <= int(self.config.escalation.get("unsatisfied_score", 2))
-            if unhappy and (conv["reason"] in COMPLAINTS):
+            # the shopper is told their opinion goes to a supervisor (rating_sorry): keep that
+            # promise whatever the conversation began as (a photo, a request for a person ...)
+            if unhappy:
                 await self.raise_warning(conv, "unsatisfied", f"评分 {score} 分" + (f":{comment}" if comment else ""))
             await self.add_message(conv_id, "system", self.say("rating_sorry" if unhappy else "rating_thanks"))
             if conv["status"] == Status.RESOLVED.value:
@@ -491,6 +545,15 @@ class Desk:
                 select(db.conversations, db.agents.c.name.label("agent_name"))
                 .select_from(db.conversations.outerjoin(db.agents, db.agents.c.id == db.conversations.c.assigned_to))
                 .where(db.conversations.c.status.in_(OPEN)))).all()
+            # shopper messages written while waiting (after the queue time, no agent yet)
+            since = (await conn.execute(
+                select(db.messages.c.conversation_id, func.count())
+                .select_from(db.messages.join(db.conversations,
+                                              db.conversations.c.id == db.messages.c.conversation_id))
+                .where(db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)),
+                       db.messages.c.sender == "shopper", db.messages.c.created_at > db.conversations.c.queued_at)
+                .group_by(db.messages.c.conversation_id))).all()
+        followups = {cid: n for cid, n in since}
         out = []
         for r in rows:
             c = self._conv(r)
@@ -502,6 +565,7 @@ class Desk:
                 "deadline_at": c["deadline_at"].isoformat() if c["deadline_at"] else None,
                 "deadline_seconds": int((c["deadline_at"] - now).total_seconds()) if c["deadline_at"] else None,
                 "overdue": c["overdue"] or bool(c["deadline_at"] and c["deadline_at"] < now),
+                "followups": followups.get(c["id"], 0),
             })
         rank = {"high": 0, "normal": 1, "low": 2}
         out.sort(key=lambda q: (q["status"] == "assigned", q["for_supervisor"] is False,

@@ -699,6 +699,12 @@ async def api_quick_replies(request: web.Request) -> web.Response:
 
 
 @agent_required
+async def api_labels(request: web.Request) -> web.Response:
+    # the console's words for status, priority, order status and event codes (desk/labels.yml)
+    return jsonr(request.app[CONFIG].labels)
+
+
+@agent_required
 async def api_warning_advance(request: web.Request) -> web.Response:
     body = await json_object(request, empty_ok=True)
     close = body.get("close") if body.get("close") in ("satisfied", "unsatisfied") else None
@@ -849,6 +855,7 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_get("/api/audit", api_audit)
     r.add_get("/api/queue", api_queue)
     r.add_get("/api/quick_replies", api_quick_replies)
+    r.add_get("/api/labels", api_labels)
     r.add_post("/api/guard/check", api_guard)
     r.add_get("/api/conversations/{id}", api_conversation)
     r.add_post("/api/conversations/{id}/claim", api_claim)

@@ -1,0 +1,98 @@
+"""Issue 13: what a shopper, an agent and a supervisor saw go wrong, against a fake Rasa."""
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from aiohttp import FormData
+
+from desk.tokens import issue_token
+from shop.status import OrderStatus
+from desk.status import Status
+from tests.desk.conftest import SECRET, handoff
+from tests.desk.test_desk import PNG, complain, conv_id
+
+
+async def upload_photo(desk, buyer="buyer_004"):
+    form = FormData()
+    form.add_field("photo", PNG, filename="p.png", content_type="image/png")
+    r = await desk.client.post("/api/shop/upload", data=form, headers={
+        "Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": desk.origin})
+    assert r.status == 200, await r.text()
+
+
+async def test_complaint_after_a_photo_is_answered_and_requalifies_the_queue_item(desk):
+    ws = await desk.shopper()
+    await upload_photo(desk)
+    await desk.expect(ws, "message", lambda f: "照片已收到" in f["message"]["text"])
+    await desk.login()
+    [item] = await desk.queue()
+    assert item["reason"] == "photos"
+    desk.fake.replies = lambda text: [{"text": "非常抱歉给您添麻烦了,我们会在2小时内给您答复。"},
+                                      handoff("complaint", "商品质量", "high", 2, summary="耳机一边没声音")]
+    desk.clock.advance(minutes=1)
+    await desk.say(ws, "耳机一边没声音,我要投诉")
+    reply = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot"))["message"]
+    assert "非常抱歉" in reply["text"]
+    [item] = await desk.queue()
+    assert (item["reason"], item["priority"], item["summary"]) == ("complaint", "high", "耳机一边没声音")
+    assert item["status"] == "queued" and item["waited_seconds"] == 60  # same place in the queue
+    detail = await (await desk.client.get(f"/api/conversations/{item['id']}")).json()
+    assert "conversation.requalified" in [e["name"] for e in detail["events"]]
+
+
+async def test_low_rating_after_any_handled_conversation_raises_the_promised_warning(desk):
+    ws = await desk.shopper()
+    await upload_photo(desk)
+    await desk.expect(ws, "status", lambda f: f["status"] == "queued")
+    cid = await conv_id(desk)
+    assert (await desk.post(f"/api/conversations/{cid}/claim")).status == 200
+    assert (await desk.post(f"/api/conversations/{cid}/resolve")).status == 200
+    await desk.expect(ws, "message", lambda f: f["message"].get("satisfaction"))
+    await ws.send_json({"type": "rating", "score": 2, "comment": "没解决"})
+    sorry = (await desk.expect(ws, "message", lambda f: "上报主管" in f["message"]["text"]))["message"]
+    assert sorry["sender"] == "system"
+    await desk.login("super1")
+    warnings = (await (await desk.client.get("/api/queue")).json())["warnings"]
+    assert [w["conversation_id"] for w in warnings] == [cid]
+    assert "没解决" in warnings[0]["unhappy"]
+
+
+async def test_waiting_shopper_is_told_the_place_and_follow_ups_are_acknowledged(desk):
+    first, _ = await complain(desk, "buyer_005")
+    ws = await desk.shopper("buyer_004")
+    await desk.say(ws, "你们的台灯质量太差了,我要投诉")
+    place = (await desk.expect(ws, "message", lambda f: "前面还有" in f["message"]["text"]))["message"]
+    assert "前面还有 1 位" in place["text"] and "分钟" in place["text"]
+    await desk.expect(ws, "status", lambda f: f["status"] == "queued")
+    desk.clock.advance(minutes=1)
+    await desk.say(ws, "人呢?怎么没人回复")
+    ack = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "system"))["message"]
+    assert "客服已经看到" in ack["text"] and "前面还有 1 位" in ack["text"]
+    await desk.say(ws, "快点")  # a burst gets one answer
+    await asyncio.sleep(0.3)
+    history = (await desk.shopper("buyer_004")).history["messages"]
+    assert sum("客服已经看到" in m["text"] for m in history) == 1
+    await desk.login()
+    item = next(q for q in await desk.queue() if q["buyer_id"] == "buyer_004")
+    assert item["followups"] == 2
+
+
+def _emitted_events():
+    names = set()
+    for path in Path("desk").glob("*.py"):
+        names |= set(re.findall(r"\"((?:conversation|warning|buyer|bot|guard|followup)\.[a-z_]+)\"", path.read_text()))
+    return names
+
+
+async def test_every_code_the_console_shows_has_a_label(desk):
+    await desk.login()
+    labels = await (await desk.client.get("/api/labels")).json()
+    assert {s.value for s in OrderStatus} <= set(labels["order_status"])
+    assert labels["order_status"]["refund_requested"] == "退款申请中"
+    assert {"high", "normal", "low"} <= set(labels["priority"])
+    assert {s.value for s in Status} <= set(labels["status"])
+    assert _emitted_events() <= set(labels["event"]), _emitted_events() - set(labels["event"])
+    console = Path("desk/static/console.js").read_text()
+    assert "排队中" not in console and "照片待处理" not in console  # the words come from labels.yml
