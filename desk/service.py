@@ -20,7 +20,7 @@ from desk.hub import Hub
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
 from desk.tokens import sign_media
-from xiaoer.lexicon import PHONE_RE
+from xiaoer.lexicon import ORDER_ID_RE, PHONE_RE
 from xiaoer.privacy import mask_phone
 
 log = logging.getLogger("xiaoer.desk")
@@ -182,6 +182,20 @@ class Desk:
             rows = (await conn.execute(select(db.messages).where(db.messages.c.conversation_id == conversation_id)
                                        .order_by(db.messages.c.id))).all()
         return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def discussed_order(messages: List[Dict[str, Any]]) -> Optional[str]:
+        """The order under discussion: the last order number named in the conversation
+        (by the shopper, the bot or an agent, or in the bot's handoff payload)."""
+        for m in reversed(messages):
+            handoff = ((m.get("data") or {}).get("custom") or {}).get("handoff") or {}
+            if isinstance(handoff, dict) and isinstance(handoff.get("order_id"), str):
+                return handoff["order_id"]
+            if m["sender"] in ("shopper", "bot", "agent") and m.get("text"):
+                found = ORDER_ID_RE.findall(m["text"])
+                if found:
+                    return found[-1]
+        return None
 
     async def history(self, conversation_id: str) -> List[Dict[str, Any]]:
         return [p for p in (self.public_message(m) for m in await self.messages(conversation_id)) if p]

@@ -582,10 +582,21 @@ async def api_conversation(request: web.Request) -> web.Response:
     await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
                             role=agent["role"])
     buyer, orders = None, []
+    raw_messages = await desk.messages(cid)
+    discussed = desk.discussed_order(raw_messages)
     if desk.shop is not None:
         try:
             buyer = await asyncio.wait_for(desk.shop.get_buyer(conv["buyer_id"]), 3)
-            orders = await asyncio.wait_for(desk.shop.recent_orders(conv["buyer_id"], limit=5), 3)
+            orders = list(await asyncio.wait_for(desk.shop.recent_orders(conv["buyer_id"], limit=5), 3))
+            if discussed:
+                # the order under discussion first, even when it is older than the last five
+                order_id = lambda o: o.get("order_id") if isinstance(o, dict) else getattr(o, "order_id", None)
+                orders = [o for o in orders if order_id(o) != discussed]
+                found = await asyncio.wait_for(desk.shop.get_order(discussed, buyer_id=conv["buyer_id"]), 3)
+                if found is not None:
+                    orders.insert(0, found)
+                else:
+                    discussed = None  # not this buyer's order: nothing to show
         except Exception as e:
             log.warning("shop backend: %s", e)
     from sqlalchemy import select
@@ -594,7 +605,7 @@ async def api_conversation(request: web.Request) -> web.Response:
         evs = (await conn.execute(select(db.events).where(db.events.c.conversation_id == cid)
                                   .order_by(db.events.c.id))).all()
         rts = (await conn.execute(select(db.ratings).where(db.ratings.c.conversation_id == cid))).all()
-    messages = [desk.agent_message(m) for m in await desk.messages(cid)]
+    messages = [desk.agent_message(m) for m in raw_messages]
     understood = await desk.rasa.understood(cid)
     if not full:
         conv = {**conv, "contact": mask_phone(conv["contact"]) if conv.get("contact") else None}
@@ -609,6 +620,7 @@ async def api_conversation(request: web.Request) -> web.Response:
         "messages": messages,
         "understood": understood,
         "buyer": buyer, "orders": orders,
+        "discussed_order_id": discussed if orders and discussed else None,
         "events": [dict(e._mapping) for e in evs],
         "ratings": [dict(r._mapping) for r in rts],
         "warnings": await desk.warnings(open_only=False, conversation_id=cid),

@@ -96,3 +96,38 @@ async def test_every_code_the_console_shows_has_a_label(desk):
     assert _emitted_events() <= set(labels["event"]), _emitted_events() - set(labels["event"])
     console = Path("desk/static/console.js").read_text()
     assert "排队中" not in console and "照片待处理" not in console  # the words come from labels.yml
+
+
+class Shop:
+    """The shop backend's read side, with one old order outside the last five."""
+
+    def __init__(self):
+        self.orders = [{"order_id": f"DD2026110100{i:03d}", "status": "completed", "total": "9.90", "items": []}
+                       for i in range(7)]
+
+    async def get_buyer(self, buyer_id):
+        return {"buyer_id": buyer_id, "name": "小王", "phone": "138****0000"}
+
+    async def recent_orders(self, buyer_id, *, limit=5, statuses=None):
+        return self.orders[:limit]
+
+    async def get_order(self, order_id, *, buyer_id):
+        return next((o for o in self.orders if o["order_id"] == order_id), None)
+
+
+async def test_the_order_under_discussion_is_shown_first(aiohttp_client, make_config, fake_rasa, clock):
+    from desk import create_app
+    from tests.desk.conftest import Desk
+    desk = Desk(await aiohttp_client(create_app(make_config(shop=Shop()))), fake_rasa, clock)
+    old = "DD2026110100006"
+    ws, _ = await complain(desk, text=f"订单{old}的台灯质量太差了,我要投诉")
+    cid = await conv_id(desk)
+    detail = await (await desk.client.get(f"/api/conversations/{cid}")).json()
+    assert detail["discussed_order_id"] == old
+    assert [o["order_id"] for o in detail["orders"]][:2] == [old, "DD2026110100000"]
+    assert len(detail["orders"]) == 6
+    # an order number of someone else is not shown
+    await desk.say(ws, "还有 DD2099999999999")
+    await asyncio.sleep(0.2)
+    detail = await (await desk.client.get(f"/api/conversations/{cid}")).json()
+    assert detail["discussed_order_id"] is None and old not in [o["order_id"] for o in detail["orders"]]
