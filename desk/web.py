@@ -313,6 +313,7 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
         conv = await desk.conversation(conv["id"])
         await ws.send_str(dumps({"type": "history", "conversation_id": conv["id"], "status": conv["status"],
                                  "human": conv["status"] == "assigned", "awaiting_rating": conv["awaiting_rating"],
+                                 "welcome": desk.say("welcome"),
                                  "messages": await desk.history(conv["id"])}))
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:

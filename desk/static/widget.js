@@ -95,10 +95,19 @@
   launcher.addEventListener("click", function () { toggle(); });
   close.addEventListener("click", function () { toggle(false); });
 
+  // the last message stays in view: again when a picture has loaded (it grows the list
+  // after the first scroll) and when the rating question takes room below the list
+  function scrollEnd() { list.scrollTop = list.scrollHeight; }
+  function whenLoaded(img) { img.addEventListener("load", scrollEnd); img.addEventListener("error", scrollEnd); }
+
   function notice(text) {
     var n = el("div", "xw-msg xw-notice", text);
     list.appendChild(n);
-    list.scrollTop = list.scrollHeight;
+    scrollEnd();
+  }
+  var welcome = "";  // the desk's greeting (messages.yml), shown while the conversation is empty
+  function showWelcome() {
+    if (welcome && !list.querySelector(".xw-msg")) list.appendChild(el("div", "xw-msg xw-bot xw-welcome", welcome));
   }
 
   function render(m) {
@@ -112,12 +121,14 @@
       var img = el("img", "xw-img");
       img.src = m.image;
       img.alt = "图片";
+      whenLoaded(img);
       row.appendChild(img);
     }
     (m.photos || []).forEach(function (p) {
       var im = el("img", "xw-img");
       im.src = origin + p.url;  // a short-lived signed link from the desk
       im.alt = "照片";
+      whenLoaded(im);
       row.appendChild(im);
     });
     if (m.buttons && m.buttons.length) {
@@ -130,9 +141,11 @@
       });
       row.appendChild(bs);
     }
+    var w = list.querySelector(".xw-welcome");
+    if (w) w.remove();
     list.appendChild(row);
-    list.scrollTop = list.scrollHeight;
     if (m.satisfaction) rating.classList.remove("xw-hidden");
+    scrollEnd();
   }
 
   function setHuman(on) { badge.classList.toggle("xw-hidden", !on); }
@@ -154,9 +167,12 @@
         // reload or reconnect: the desk's copy is the truth
         list.textContent = "";
         seen = {};
+        welcome = d.welcome || "";
         (d.messages || []).forEach(render);
+        showWelcome();
         setHuman(d.human);
         rating.classList.toggle("xw-hidden", !d.awaiting_rating);
+        scrollEnd();
       } else if (d.type === "message") {
         render(d.message);
         typing.classList.add("xw-hidden");
