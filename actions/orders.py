@@ -74,7 +74,9 @@ ALMOST_ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:[Dd][Dd]\d{3,}|\d{12,15}|\d
 PURPOSE_ACTION = {"query": "action_look_up_order", "change": "action_change_order", "cancel": "action_cancel_order",
                   "return": "action_request_return", "quality": "action_report_quality_issue"}
 PURPOSE_STATUSES = {
-    "query": None,
+    # "我的订单到哪了": the orders still on their way or being handled; a cancelled or closed
+    # order is looked up only when its number is typed
+    "query": tuple(s for s in S if s not in (S.CANCELLED, S.CLOSED)),
     "change": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "cancel": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "return": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.REFUND_REQUESTED,
