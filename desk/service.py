@@ -320,10 +320,24 @@ class Desk:
             reason=str(handoff.get("reason") or "unresolved")[:32], category=handoff.get("category"),
             priority=handoff.get("priority") if handoff.get("priority") in ("high", "normal", "low") else "normal",
             summary=str(handoff.get("summary") or "")[:500], deadline_hours=hours,
-            deadline_at=now + timedelta(hours=hours), queued_at=now, overdue=False,
+            deadline_at=self.agent_deadline(now, hours), queued_at=now, overdue=False,
             # C5/C6: the bot marks abuse and requests for a supervisor as a supervisor's to take
             for_supervisor=handoff.get("for_supervisor") is True, assigned_to=None)
         return conv
+
+    def agent_deadline(self, start: datetime, hours: float) -> datetime:
+        """`hours` of agent time after `start`: the clock stops while no agent is on duty
+        (a complaint at midnight is due 2 h after the shift starts, not at 02:00)."""
+        left = timedelta(hours=hours)
+        t = start
+        step = timedelta(minutes=1)
+        for _ in range(60 * 24 * 14):  # two weeks without any agent hour: give up counting
+            if left <= timedelta(0):
+                return t
+            if self.store.agents_online(t):
+                left -= step
+            t += step
+        return start + timedelta(hours=hours)
 
     async def place(self, conv_id: str) -> Dict[str, int]:
         """Where a waiting shopper stands: how many are ahead, and the expected wait in minutes."""
@@ -581,6 +595,9 @@ class Desk:
                 "overdue": c["overdue"] or bool(c["deadline_at"] and c["deadline_at"] < now),
                 "followups": followups.get(c["id"], 0),
             })
+        on_duty = self.store.agents_online(now)
+        for q in out:
+            q["on_duty"] = on_duty  # off duty the countdown stands still (deadlines count agent hours)
         rank = {"high": 0, "normal": 1, "low": 2}
         out.sort(key=lambda q: (q["status"] == "assigned", q["for_supervisor"] is False,
                                 rank.get(q["priority"] or "normal", 1), -q["waited_seconds"]))

@@ -96,6 +96,7 @@
       var t = el("div", "small countdown");
       t.setAttribute("data-queued", String(now() - q.waited_seconds * 1000));
       if (q.deadline_at) t.setAttribute("data-deadline", q.deadline_at);
+      if (q.on_duty === false) t.setAttribute("data-paused", "1");
       li.appendChild(t);
       li.addEventListener("click", function () { openConv(q.id); });
       ul.appendChild(li);
@@ -108,7 +109,10 @@
       var waited = (now() - Number(t.getAttribute("data-queued"))) / 1000;
       var dl = t.getAttribute("data-deadline");
       var txt = "已等待 " + fmtDur(waited);
-      if (dl) {
+      if (dl && t.getAttribute("data-paused")) {
+        // deadlines count agent hours: off duty the countdown stands still
+        txt += " · " + lab("ui", "deadline_paused") + " " + new Date(dl).toLocaleString();
+      } else if (dl) {
         var left = (new Date(dl).getTime() - now()) / 1000;
         txt += left >= 0 ? " · 剩余 " + fmtDur(left) : " · 已超时 " + fmtDur(-left);
       }

@@ -131,3 +131,22 @@ async def test_the_order_under_discussion_is_shown_first(aiohttp_client, make_co
     await asyncio.sleep(0.2)
     detail = await (await desk.client.get(f"/api/conversations/{cid}")).json()
     assert detail["discussed_order_id"] is None and old not in [o["order_id"] for o in detail["orders"]]
+
+
+async def test_deadlines_count_agent_hours_only(desk):
+    from datetime import datetime, timezone
+    from tests.desk.conftest import OFFLINE
+    desk.clock.now = OFFLINE  # 00:00 in Shanghai, agents from 09:00
+    desk.fake.replies = lambda text: [{"text": "非常抱歉,客服上线后会第一时间联系您。"},
+                                      handoff("complaint", "商品质量", "normal", 2, online=False)]
+    ws = await desk.shopper()
+    await desk.say(ws, "台灯坏了,我要投诉")
+    await desk.expect(ws, "status", lambda f: f["status"] == "waiting_offline")
+    await desk.login()
+    [item] = await desk.queue()
+    # 2 agent hours: 09:00-11:00 Shanghai the next morning, not 02:00 tonight
+    assert item["deadline_at"] == datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc).isoformat()
+    assert item["on_duty"] is False
+    desk.clock.advance(hours=3)  # 03:00 in Shanghai: nothing is overdue at night
+    app_desk = desk.client.app[__import__("desk.web", fromlist=["DESK"]).DESK]
+    assert (await app_desk.tick())["overdue"] == 0
