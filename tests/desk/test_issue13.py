@@ -150,3 +150,18 @@ async def test_deadlines_count_agent_hours_only(desk):
     desk.clock.advance(hours=3)  # 03:00 in Shanghai: nothing is overdue at night
     app_desk = desk.client.app[__import__("desk.web", fromlist=["DESK"]).DESK]
     assert (await app_desk.tick())["overdue"] == 0
+
+
+async def test_the_widget_greets_before_the_shopper_types(desk):
+    ws = await desk.shopper()
+    assert ws.history["messages"] == [] and "欢迎光临" in ws.history["welcome"]
+
+
+async def test_guard_suggestions_fit_the_store_category(desk):
+    # store.yml sells 数码配件: 没货 becomes 没有现货, never the clothing word 断码
+    await desk.login()
+    r = await desk.post("/api/guard/check", {"text": "亲,这款耳机白色没货了"})
+    verdict = await r.json()
+    assert r.status == 200 and verdict["findings"]
+    assert "断码" not in verdict["safe_text"] and "没有现货" in verdict["safe_text"]
+    assert all("断码" not in (f.get("suggestion") or "") for f in verdict["findings"])
