@@ -242,6 +242,8 @@ class Desk:
                     await self._bot_turn(conv, text, waiting=True)
                     return
                 if status in (Status.QUEUED, Status.WAITING_OFFLINE):
+                    # counted on the queue item ("买家催促 n 次"), then acknowledged
+                    await self.record_event(conv_id, "followup.received", conv["buyer_id"])
                     await self._acknowledge(conv)
                 return
             if photos and not text:
@@ -573,14 +575,13 @@ class Desk:
                 select(db.conversations, db.agents.c.name.label("agent_name"))
                 .select_from(db.conversations.outerjoin(db.agents, db.agents.c.id == db.conversations.c.assigned_to))
                 .where(db.conversations.c.status.in_(OPEN)))).all()
-            # shopper messages written while waiting (after the queue time, no agent yet)
+            # follow-ups written while waiting (since the queue time, no agent yet)
             since = (await conn.execute(
-                select(db.messages.c.conversation_id, func.count())
-                .select_from(db.messages.join(db.conversations,
-                                              db.conversations.c.id == db.messages.c.conversation_id))
+                select(db.events.c.conversation_id, func.count())
+                .select_from(db.events.join(db.conversations, db.conversations.c.id == db.events.c.conversation_id))
                 .where(db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)),
-                       db.messages.c.sender == "shopper", db.messages.c.created_at > db.conversations.c.queued_at)
-                .group_by(db.messages.c.conversation_id))).all()
+                       db.events.c.name == "followup.received", db.events.c.created_at >= db.conversations.c.queued_at)
+                .group_by(db.events.c.conversation_id))).all()
         followups = {cid: n for cid, n in since}
         out = []
         for r in rows:

@@ -24,6 +24,27 @@
   // an alert belongs to the moment it was raised: the next send, action or switch clears it
   function alertMsg(text) { $("alert").textContent = text || ""; }
   var WARNING_CHARS = 120;  // a 预警 card's long texts are shortened in the sidebar (full in the conversation)
+  // ---- no missed shopper: unread counts, a flashing title, desktop notifications -------------
+  var unread = {}, baseTitle = document.title, flashOn = false;
+  function unreadTotal() { return Object.keys(unread).reduce(function (a, k) { return a + unread[k]; }, 0); }
+  setInterval(function () {
+    var n = unreadTotal();
+    flashOn = n > 0 && !flashOn;
+    document.title = flashOn ? lab("ui", "unread_title").replace("{n}", n) : baseTitle;
+  }, 1000);
+  function notify(title, body, id) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      var n = new Notification(title, { body: shorten(body, 80), tag: id || "" });
+      n.onclick = function () { window.focus(); if (id) openConv(id); };
+    } catch (e) {}
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && current && unread[current]) { delete unread[current]; renderQueue(); }
+  });
+  function askNotifications() {
+    if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
+  }
   function shorten(t, n) { t = String(t || ""); return t.length > n ? t.slice(0, n) + "…" : t; }
 
   function fmtDur(s) {
@@ -37,6 +58,7 @@
   function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
   $("login-form").addEventListener("submit", function (e) {
     e.preventDefault();
+    askNotifications();  // asked on a click: browsers ignore the request otherwise
     api("POST", "/api/login", { name: $("login-name").value, password: $("login-password").value }).then(function (r) {
       if (r._status === 200) start(); else $("login-error").textContent = "账号或密码不正确";
     });
@@ -62,10 +84,15 @@
     ws.onmessage = function (ev) {
       var d; try { d = JSON.parse(ev.data); } catch (e) { return; }
       if (d.type === "queue" || d.type === "warning") loadQueue();
+      if (d.type === "queue" && d.status === "queued") notify(lab("ui", "notify_handoff"), "", d.conversation_id);
       if (d.type === "warning" && d.problem) alertMsg("新的投诉预警:" + shorten(d.problem, WARNING_CHARS));
       if (d.type === "alert") alertMsg(d.text);
       if (d.type === "message") {
         if (d.conversation_id === current) addMessage(d.message);
+        if (d.message.sender === "shopper" && (d.conversation_id !== current || document.hidden)) {
+          unread[d.conversation_id] = (unread[d.conversation_id] || 0) + 1;
+          notify(lab("ui", "notify_message"), d.message.text, d.conversation_id);
+        }
         loadQueue();
       }
     };
@@ -88,6 +115,7 @@
     queue.forEach(function (q) {
       var li = el("li", (q.priority === "high" ? "high " : "") + (q.overdue ? "overdue " : "") + (q.id === current ? "active" : ""));
       li.setAttribute("data-id", q.id);
+      if (unread[q.id]) li.appendChild(el("span", "unread", unread[q.id]));
       li.appendChild(el("div", "", (REASON[q.reason] || q.reason || "") + (q.category ? " · " + q.category : "") +
         " · " + (LABEL[q.status] || q.status) + " · " + lab("priority", q.priority) +
         (q.agent ? " · " + q.agent : "") + (q.for_supervisor ? " · 待主管" : "")));
@@ -144,6 +172,7 @@
   // ---- one conversation ------------------------------------------------------------------
   function openConv(id) {
     if (id !== current) { alertMsg(""); $("resolve-confirm").classList.add("hidden"); }
+    delete unread[id];
     current = id;
     renderQueue();
     api("GET", "/api/conversations/" + id).then(function (r) {

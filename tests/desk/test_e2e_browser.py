@@ -134,13 +134,27 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
 
     # the agent logs in, sees the queue (in words: 投诉, 普通), claims
     agent = await page_of(browser, errors, viewport={"width": 1400, "height": 900})
+    # desktop notifications the console shows, recorded (headless chromium has no notification centre)
+    await agent.add_init_script("""window.__notes = [];
+      window.Notification = function (title, opt) { window.__notes.push([title, (opt || {}).body]); };
+      window.Notification.permission = 'granted';
+      window.Notification.requestPermission = () => Promise.resolve('granted');""")
     await login(agent, base, "agent8")
     await agent.wait_for_function("document.querySelectorAll('#queue li').length === 1")
+    # the waiting shopper writes again: acknowledged in the widget, counted unread in the console,
+    # the title flashes and a notification is shown
+    await shopper_says("人呢?怎么没人回复")
+    await shop.wait_for_function("document.getElementById('xw-list').textContent.includes('客服已经看到')")
+    await agent.wait_for_function("document.querySelector('#queue li .unread') && document.querySelector('#queue li .unread').textContent === '1'")
+    await agent.wait_for_function("document.title.includes('新消息')")
+    assert await agent.evaluate("window.__notes") == [["买家新消息", "人呢?怎么没人回复"]]
+    assert "买家催促 1 次" in await agent.inner_text("#queue li")
     item = await agent.inner_text("#queue li")
     assert "投诉" in item and "普通" in item and "normal" not in item
     await agent.wait_for_function("document.querySelector('#queue .countdown').textContent.includes('剩余')")
     await agent.click("#queue li")
     await agent.wait_for_selector("#claim:not([disabled])")
+    await agent.wait_for_function("!document.querySelector('#queue li .unread') && !document.title.includes('新消息')")
     # the shopper's HTML is shown as text in the console, not run
     await agent.wait_for_function(f"[...document.querySelectorAll('#transcript .m.shopper')].some(e => e.textContent.includes({js(XSS)}))")
     assert await agent.locator("#transcript img[src='x']").count() == 0
