@@ -73,6 +73,8 @@ class DeskConfig:
     quick_replies: Dict[str, Any] = field(default_factory=dict)
     # waiting shoppers: follow-up acknowledgements, place in the queue, expected wait
     queue: Dict[str, Any] = field(default_factory=dict)
+    # presence and auto-assignment: auto_assign, max_chats_per_agent
+    routing: Dict[str, Any] = field(default_factory=dict)
     # codes (order status, priority, events, ...) in the console's words: labels.yml
     labels: Dict[str, Any] = field(default_factory=dict)
     upload_dir: Path = VAR / "desk_uploads"
@@ -140,6 +142,7 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
         messages=_yaml(HERE / "messages.yml"),
         quick_replies=_yaml(HERE / "quick_replies.yml"),
         queue=dict(raw.get("queue") or {}),
+        routing=dict(raw.get("routing") or {}),
         labels=_yaml(HERE / "labels.yml"),
     )
     kwargs.update(overrides)

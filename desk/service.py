@@ -29,6 +29,7 @@ OPEN = (Status.QUEUED.value, Status.WAITING_OFFLINE.value, Status.ASSIGNED.value
 COMPLAINTS = ("complaint", "abuse", "supervisor")
 REASON_ZH = {"complaint": "投诉", "abuse": "情绪激烈", "supervisor": "要求主管", "request_human": "要求人工",
              "bot_unavailable": "机器人不可用", "photos": "照片待处理"}
+PRESENCE = ("online", "away", "offline")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -69,6 +70,9 @@ class Desk:
         self.store = config.get_store()
         self.clock = config.clock
         self._locks: Dict[str, asyncio.Lock] = {}
+        # agent id -> {"status": online|away|offline, "agent": {...}}; chosen in the console
+        self.presence: Dict[int, Dict[str, Any]] = {}
+        self._assigning = asyncio.Lock()
 
     # ---- wording ----------------------------------------------------------------
     def say(self, key: str, **values: Any) -> str:
@@ -251,6 +255,7 @@ class Desk:
                 await self._queue(conv, {"reason": "photos", "priority": "normal",
                                          "summary": "买家上传了照片", "category": "商品质量"})
                 await self.add_message(conv_id, "system", self.say("photo_received"))
+                await self.auto_assign()
                 return
             await self._bot_turn(conv, text)
 
@@ -297,10 +302,12 @@ class Desk:
         for msg in await self.add_messages(conv_id, batch):
             await self.publish_message(msg)
         if handoff is not None:
-            if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()):
+            if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()) \
+                    and not self._free_agent(handoff.get("for_supervisor") is True):
                 # told before the item appears, so the place counts only those already waiting
                 await self.add_message(conv_id, "system", self.say("queue_place", **await self.place(conv_id)))
             await self._queue(conv, handoff)
+            await self.auto_assign()
 
     async def _set(self, conv_id: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -401,15 +408,15 @@ class Desk:
             raise DeskError("not_yours")
         return conv
 
-    async def claim(self, conv_id: str, agent: Dict[str, Any]) -> Dict[str, Any]:
+    async def claim(self, conv_id: str, agent: Dict[str, Any], *, event: Optional[str] = None) -> Dict[str, Any]:
         conv = await self._agent_conv(conv_id, agent, owned=False)
         if conv["status"] not in (Status.QUEUED.value, Status.WAITING_OFFLINE.value):
             raise DeskError("not_waiting")
         if conv["for_supervisor"] and agent["role"] != "supervisor":
             raise DeskError("supervisor_only", 403)
         try:
-            conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], assigned_to=agent["id"],
-                                    last_agent_number=agent["number"])
+            conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], event=event,
+                                    assigned_to=agent["id"], last_agent_number=agent["number"])
         except InvalidTransition:
             raise DeskError("already_claimed") from None
         await self.add_message(conv_id, "system", self.say("agent_joined", agent_number=agent["number"]),
@@ -441,6 +448,7 @@ class Desk:
                                     priority="high")
             await self.hub.to_agents({"type": "alert", "conversation_id": conv_id,
                                       "text": f"{agent['name']} 转交主管处理"}, roles=("supervisor",))
+            await self.auto_assign()
             return conv
         target = await get_agent(name=to)
         if target is None:
@@ -464,7 +472,65 @@ class Desk:
                                    {"satisfaction": True})
         else:
             await self.add_message(conv_id, "system", self.say("back_to_bot"))
+        await self.auto_assign()  # a place is free within the agent's cap
         return conv
+
+    # ---- presence and auto-assignment --------------------------------------------------
+    async def set_presence(self, agent: Dict[str, Any], status: str) -> None:
+        if status not in PRESENCE:
+            raise DeskError("bad_presence", 400)
+        self.presence[agent["id"]] = {"status": status, "agent": agent}
+        await self.hub.to_agents({"type": "presence", "agent": agent["name"], "status": status})
+        if status == "online":
+            await self.auto_assign()
+
+    def presence_of(self, agent_id: int) -> str:
+        return self.presence.get(agent_id, {}).get("status", "offline")
+
+    def _cap(self) -> int:
+        return int(self.config.routing.get("max_chats_per_agent", 3))
+
+    def _free_agent(self, for_supervisor: bool) -> bool:
+        """Someone online could take it at once (then no place in the queue is announced)."""
+        return bool(self.config.routing.get("auto_assign", True)) and any(
+            p["status"] == "online" and (p["agent"]["role"] == "supervisor") == for_supervisor
+            and p.get("load", 0) < self._cap() for p in self.presence.values())
+
+    async def auto_assign(self) -> int:
+        """Waiting conversations to online agents, oldest first, each agent within
+        `routing.max_chats_per_agent` open chats, the least busy first. Items for a
+        supervisor go to online supervisors; agents may still claim by hand."""
+        if not self.config.routing.get("auto_assign", True):
+            return 0
+        cap, done = self._cap(), 0
+        async with self._assigning:
+            online = [p["agent"] for p in self.presence.values() if p["status"] == "online"]
+            if not online:
+                return 0
+            async with self.engine.connect() as conn:
+                load = dict((await conn.execute(
+                    select(db.conversations.c.assigned_to, func.count())
+                    .where(db.conversations.c.status == Status.ASSIGNED.value)
+                    .group_by(db.conversations.c.assigned_to))).all())
+                waiting = (await conn.execute(select(db.conversations).where(
+                    db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)))
+                    .order_by(db.conversations.c.queued_at, db.conversations.c.created_at))).all()
+            for row in waiting:
+                conv = self._conv(row)
+                fits = [a for a in online if load.get(a["id"], 0) < cap
+                        and (a["role"] == "supervisor") == bool(conv["for_supervisor"])]
+                if not fits:
+                    continue
+                agent = min(fits, key=lambda a: load.get(a["id"], 0))
+                try:
+                    await self.claim(conv["id"], agent, event="conversation.auto_assigned")
+                except DeskError:
+                    continue
+                load[agent["id"]] = load.get(agent["id"], 0) + 1
+                done += 1
+            for p in self.presence.values():
+                p["load"] = load.get(p["agent"]["id"], 0)
+        return done
 
     # ---- 预警 (C4) ------------------------------------------------------------------------
     @property
@@ -563,6 +629,7 @@ class Desk:
                 db.warnings.c.outcome.is_(None), db.warnings.c.close_due_at < now)
                 .values(outcome="unsatisfied", closed_at=now))).rowcount
         counts["steps_overdue"], counts["closed_unsatisfied"] = steps, closed
+        counts["assigned"] = await self.auto_assign()
         if steps or closed:
             await self.hub.to_agents({"type": "warning"}, roles=("supervisor",))
         return counts

@@ -558,8 +558,22 @@ async def api_agents(request: web.Request) -> web.Response:
     from sqlalchemy import select
     from desk import db
     async with request.app[ENGINE].connect() as conn:
-        rows = (await conn.execute(select(db.agents.c.name, db.agents.c.number, db.agents.c.role))).all()
-    return jsonr([dict(r._mapping) for r in rows])
+        rows = (await conn.execute(select(db.agents.c.id, db.agents.c.name, db.agents.c.number,
+                                          db.agents.c.role))).all()
+    desk = request.app[DESK]
+    return jsonr([{"name": r.name, "number": r.number, "role": r.role, "presence": desk.presence_of(r.id)}
+                  for r in rows])
+
+
+@agent_required
+async def api_presence(request: web.Request) -> web.Response:
+    """The agent's own status: online (gets conversations assigned), away, offline."""
+    body = await json_object(request)
+    status = body.get("status")
+    if not isinstance(status, str):
+        return jsonr({"error": "bad_presence"}, 400)
+    await request.app[DESK].set_presence(request["agent"], status)
+    return jsonr({"ok": True, "status": status})
 
 
 @agent_required
@@ -759,6 +773,10 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                     log.exception("console frame")
     finally:
         hub.agents.pop(ws, None)
+        # the last console of an online agent closed: nobody is there to take new chats
+        if not any(a["id"] == agent["id"] for a in hub.agents.values()) \
+                and request.app[DESK].presence_of(agent["id"]) != "offline":
+            await request.app[DESK].set_presence(agent, "offline")
     return ws
 
 
@@ -869,6 +887,7 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_get("/api/queue", api_queue)
     r.add_get("/api/quick_replies", api_quick_replies)
     r.add_get("/api/labels", api_labels)
+    r.add_post("/api/presence", api_presence)
     r.add_post("/api/guard/check", api_guard)
     r.add_get("/api/conversations/{id}", api_conversation)
     r.add_post("/api/conversations/{id}/claim", api_claim)

@@ -165,3 +165,44 @@ async def test_guard_suggestions_fit_the_store_category(desk):
     assert r.status == 200 and verdict["findings"]
     assert "断码" not in verdict["safe_text"] and "没有现货" in verdict["safe_text"]
     assert all("断码" not in (f.get("suggestion") or "") for f in verdict["findings"])
+
+
+async def test_online_agents_get_waiting_conversations_oldest_first_within_their_cap(
+        aiohttp_client, make_config, fake_rasa, clock):
+    from desk import auth, create_app
+    from desk.web import DESK, ENGINE
+    from tests.desk.conftest import PASSWORD, Desk
+    client = await aiohttp_client(create_app(make_config(routing={"auto_assign": True, "max_chats_per_agent": 1})))
+    desk = Desk(client, fake_rasa, clock)
+    await auth.create_agent(client.app[ENGINE], "agent9", PASSWORD, number="9", at=clock(),
+                            hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}))
+    shoppers = {}
+    for i, buyer in enumerate(("buyer_004", "buyer_005", "buyer_006")):
+        shoppers[buyer], _ = await complain(desk, buyer)
+        clock.advance(minutes=1)
+    await desk.login("agent8")
+    assert all(q["status"] == "queued" for q in await desk.queue())  # nobody online yet
+    assert (await desk.post("/api/presence", {"status": "lunch"})).status == 400
+    assert (await desk.post("/api/presence", {"status": "online"})).status == 200
+    joined = (await desk.expect(shoppers["buyer_004"], "message", lambda f: "工号 8" in f["message"]["text"]))
+    assert joined["message"]["sender"] == "system"
+    by_buyer = {q["buyer_id"]: q for q in await desk.queue()}
+    assert by_buyer["buyer_004"]["agent"] == "agent8"  # the oldest first
+    assert by_buyer["buyer_005"]["status"] == by_buyer["buyer_006"]["status"] == "queued"  # cap 1
+    await desk.login("agent9")
+    await desk.post("/api/presence", {"status": "away"})
+    assert {q["buyer_id"] for q in await desk.queue() if q["status"] == "queued"} == {"buyer_005", "buyer_006"}
+    await desk.post("/api/presence", {"status": "online"})
+    by_buyer = {q["buyer_id"]: q for q in await desk.queue()}
+    assert by_buyer["buyer_005"]["agent"] == "agent9" and by_buyer["buyer_006"]["status"] == "queued"
+    agents = {a["name"]: a["presence"] for a in await (await desk.client.get("/api/agents")).json()}
+    assert agents == {"agent8": "online", "agent9": "online", "super1": "offline"}
+    # agent8 resolves: the place is free, the last one waiting is theirs
+    await desk.login("agent8")
+    cid = by_buyer["buyer_004"]["id"]
+    assert (await desk.post(f"/api/conversations/{cid}/resolve")).status == 200
+    by_buyer = {q["buyer_id"]: q for q in await desk.queue()}
+    assert by_buyer["buyer_006"]["agent"] == "agent8"
+    events = [e["name"] for e in (await (await desk.client.get(
+        f"/api/conversations/{by_buyer['buyer_006']['id']}")).json())["events"]]
+    assert "conversation.auto_assigned" in events
