@@ -18,7 +18,7 @@
     });
   }
   // the words for codes (status, reason, priority, order status, events) come from desk/labels.yml
-  var LABELS = { status: {}, reason: {}, priority: {}, order_status: {}, event: {}, sender: {}, ui: {} };
+  var LABELS = { status: {}, reason: {}, priority: {}, order_status: {}, event: {}, sender: {}, ui: {}, presence: {} };
   function lab(kind, code) { return (LABELS[kind] || {})[code] || code || ""; }
   var LABEL = LABELS.status, REASON = LABELS.reason;
   // an alert belongs to the moment it was raised: the next send, action or switch clears it
@@ -315,8 +315,22 @@
       });
     });
   }
+  // presence: 在线 gets waiting conversations assigned (within the cap), 离开/离线 none
+  function renderPresence(status) {
+    var s = $("presence");
+    if (!s.options.length) ["online", "away", "offline"].forEach(function (k) {
+      var o = el("option", "", lab("presence", k)); o.value = k; s.appendChild(o);
+    });
+    s.value = status || "offline";
+    s.className = "presence " + s.value;
+  }
+  $("presence").addEventListener("change", function () {
+    var v = $("presence").value;
+    api("POST", "/api/presence", { status: v }).then(function () { renderPresence(v); loadQueue(); });
+  });
   function loadAgents() {
     api("GET", "/api/agents").then(function (r) {
+      (Array.isArray(r) ? r : []).forEach(function (a) { if (me && a.name === me.name) renderPresence(a.presence); });
       var s = $("transfer-to"); s.textContent = "";
       var sup = el("option", "", "主管(回到队列,仅主管可认领)"); sup.value = "supervisor"; s.appendChild(sup);
       (Array.isArray(r) ? r : []).forEach(function (a) {

@@ -215,6 +215,22 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     card = supervisor.locator("#warnings li")
     assert len(await card.inner_text()) < 500 and (await card.bounding_box())["height"] < 300
     await shot(supervisor, "04-supervisor-warning")
+
+    # the agent goes 在线: the next complaint is theirs without a click (auto-assignment)
+    assert await agent.input_value("#presence") == "offline"
+    await agent.select_option("#presence", "online")
+    await agent.wait_for_function("document.getElementById('presence').className.includes('online')")
+    other = await page_of(browser, errors)
+    await other.goto(base + "/")
+    await other.select_option("select[name=buyer_id]", "buyer_005")
+    await other.click("form.login button")
+    await other.click("#xw-launcher")
+    await other.wait_for_selector(".xw-welcome")
+    await other.fill("#xw-input", "耳机质量太差了,我要投诉")
+    await other.click("#xw-send")
+    await other.wait_for_function("document.getElementById('xw-list').textContent.includes('工号 8 为您服务')")
+    await agent.wait_for_function("[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes('处理中 · 普通 · agent8'))")
+    await shot(agent, "05-agent-auto-assigned")
     assert errors == []
 
 
@@ -235,5 +251,5 @@ async def test_storefront_and_widget_on_a_phone(aiohttp_server, make_config, bro
     close = await phone.locator(".xw-close").bounding_box()
     assert close["width"] >= 44 and close["height"] >= 44
     assert await phone.eval_on_selector("#xw-input", "e => getComputedStyle(e).fontSize") == "16px"  # iOS does not zoom
-    await shot(phone, "05-phone-widget")
+    await shot(phone, "06-phone-widget")
     assert errors == []
