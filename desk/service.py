@@ -305,7 +305,9 @@ class Desk:
             if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()) \
                     and not self._free_agent(handoff.get("for_supervisor") is True):
                 # told before the item appears, so the place counts only those already waiting
-                await self.add_message(conv_id, "system", self.say("queue_place", **await self.place(conv_id)))
+                place = await self.place(conv_id)
+                await self.add_message(conv_id, "system",
+                                       self.say("queue_place" if place["ahead"] else "queue_place_next", **place))
             await self._queue(conv, handoff)
             await self.auto_assign()
 
@@ -373,7 +375,9 @@ class Desk:
         if conv["status"] == Status.WAITING_OFFLINE.value:
             await self.add_message(conv["id"], "system", self.say("followup_ack_offline"))
         else:
-            await self.add_message(conv["id"], "system", self.say("followup_ack", **await self.place(conv["id"])))
+            place = await self.place(conv["id"])
+            await self.add_message(conv["id"], "system",
+                                   self.say("followup_ack" if place["ahead"] else "followup_ack_next", **place))
 
     async def rate(self, conv_id: str, score: int, comment: str = "") -> None:
         """C10: the shopper's 1-5 answer to the satisfaction question."""

@@ -206,3 +206,10 @@ async def test_online_agents_get_waiting_conversations_oldest_first_within_their
     events = [e["name"] for e in (await (await desk.client.get(
         f"/api/conversations/{by_buyer['buyer_006']['id']}")).json())["events"]]
     assert "conversation.auto_assigned" in events
+
+
+async def test_the_first_in_line_is_told_they_are_next(desk):
+    ws = await desk.shopper()
+    await desk.say(ws, "你们的台灯质量太差了,我要投诉")
+    place = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "system"))["message"]
+    assert "您是下一位" in place["text"] and "0 位" not in place["text"]
