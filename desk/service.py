@@ -77,7 +77,7 @@ class Desk:
     # ---- wording ----------------------------------------------------------------
     def say(self, key: str, **values: Any) -> str:
         base = {"agent_hours": self.store.agent_hours_text(), "hotline": self.store.hotline,
-                "store": self.store.name, "agent_number": self.store.agent_number,
+                "store": self.store.name, "bot_name": self.store.bot_name, "agent_number": self.store.agent_number,
                 "deadline_hours": self.store.complaint_simple_hours}
         base.update({k: v for k, v in values.items() if v is not None})
         return self.config.messages[key].format(**base)
