@@ -27,6 +27,12 @@
   var launcher = el("button", "xw-launcher", "咨询客服");
   launcher.type = "button";
   launcher.id = "xw-launcher";
+  // messages from the shop while the panel is closed: a count on the launcher
+  var unreadBadge = el("span", "xw-unread xw-hidden");
+  unreadBadge.id = "xw-unread";
+  launcher.appendChild(unreadBadge);
+  var unread = 0;
+  function setUnread(n) { unread = n; unreadBadge.textContent = String(n); unreadBadge.classList.toggle("xw-hidden", !n); }
   var panel = el("div", "xw-panel xw-hidden");
   var header = el("div", "xw-header");
   var title = el("span", "xw-title", "在线客服");
@@ -90,7 +96,7 @@
     open = show === undefined ? !open : show;
     panel.classList.toggle("xw-hidden", !open);
     try { sessionStorage.setItem("xw-open", open ? "1" : ""); } catch (e) {}
-    if (open) { connect(); input.focus(); }
+    if (open) { setUnread(0); connect(); input.focus(); }
   }
   launcher.addEventListener("click", function () { toggle(); });
   close.addEventListener("click", function () { toggle(false); });
@@ -174,6 +180,7 @@
         rating.classList.toggle("xw-hidden", !d.awaiting_rating);
         scrollEnd();
       } else if (d.type === "message") {
+        if (!open && d.message.sender !== "shopper") setUnread(unread + 1);
         render(d.message);
         typing.classList.add("xw-hidden");
       } else if (d.type === "typing") {

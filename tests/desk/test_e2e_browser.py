@@ -187,9 +187,19 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     assert "没有发票" not in await shop.inner_text("#xw-list")
     await shot(agent, "02-agent-console")
 
+    # the shopper closes the widget; an agent reply shows as a count on the launcher
+    await shop.click(".xw-close")
+    await agent.fill("#draft", "请问是哪一边耳机没有声音呢?")
+    await agent.press("#draft", "Enter")
+    await shop.wait_for_selector("#xw-unread", state="visible")
+    assert await shop.inner_text("#xw-unread") == "1"
+    await shot(shop, "03a-shopper-unread-badge")
+    await shop.click("#xw-launcher")
+    await shop.wait_for_selector("#xw-unread", state="hidden")
+
     # reload: the history is still there
     await shop.reload()
-    await shop.wait_for_function("document.querySelectorAll('.xw-agent').length === 1")
+    await shop.wait_for_function("document.querySelectorAll('.xw-agent').length === 2")
     assert XSS in await shop.inner_text("#xw-list")
     assert await shop.evaluate("window.__pwned === undefined") and await agent.evaluate("window.__pwned === undefined")
 
