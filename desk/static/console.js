@@ -110,9 +110,25 @@
       if (r.warnings) renderWarnings(r.warnings);
     });
   }
+  // tabs: all / mine (assigned to me) / waiting (nobody has it yet), each with its count
+  var tab = "all";
+  function inTab(q, t) {
+    if (t === "mine") return q.status === "assigned" && me && q.agent === me.name;
+    if (t === "waiting") return q.status === "queued" || q.status === "waiting_offline";
+    return true;
+  }
+  document.querySelectorAll("#tabs button").forEach(function (b) {
+    b.setAttribute("data-label", b.textContent);
+    b.addEventListener("click", function () { tab = b.getAttribute("data-tab"); renderQueue(); });
+  });
   function renderQueue() {
     var ul = $("queue"); ul.textContent = "";
-    queue.forEach(function (q) {
+    document.querySelectorAll("#tabs button").forEach(function (b) {
+      var t = b.getAttribute("data-tab");
+      b.textContent = b.getAttribute("data-label") + " " + queue.filter(function (q) { return inTab(q, t); }).length;
+      b.classList.toggle("on", t === tab);
+    });
+    queue.filter(function (q) { return inTab(q, tab); }).forEach(function (q) {
       var li = el("li", (q.priority === "high" ? "high " : "") + (q.overdue ? "overdue " : "") + (q.id === current ? "active" : ""));
       li.setAttribute("data-id", q.id);
       if (unread[q.id]) li.appendChild(el("span", "unread", unread[q.id]));

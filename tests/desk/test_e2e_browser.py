@@ -240,6 +240,10 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     await other.click("#xw-send")
     await other.wait_for_function("document.getElementById('xw-list').textContent.includes('工号 8 为您服务')")
     await agent.wait_for_function("[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes('处理中 · 普通 · agent8'))")
+    await agent.click("#tabs button[data-tab=waiting]")
+    assert await agent.locator("#queue li").count() == 0
+    await agent.click("#tabs button[data-tab=mine]")
+    assert await agent.locator("#queue li").count() == 1 and "1" in await agent.inner_text("#tabs button[data-tab=mine]")
     await shot(agent, "05-agent-auto-assigned")
     assert errors == []
 
