@@ -18,9 +18,24 @@ class ActionGreet(Action):
         return "action_greet"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        if greeted_this_session(tracker):
+            # "你好" again a minute later is not a return visit (issue 13)
+            dispatcher.utter_message(response="utter_greet_again")
+            return []
         returning = bool(tracker.get_slot("returning_shopper"))
         dispatcher.utter_message(response="utter_greet_returning" if returning else "utter_greet")
         return [SlotSet("returning_shopper", True)]
+
+
+def greeted_this_session(tracker: Tracker) -> bool:
+    """Did the bot already greet in this session (since the last session_started)?
+    A session ends after session_expiration_time (domain/core.yml) of silence."""
+    for event in reversed(tracker.events[:-1] if tracker.events else []):
+        if event.get("event") == "session_started":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_greet":
+            return True
+    return False
 
 
 class ActionHandleInform(Action):

@@ -75,7 +75,9 @@ PURPOSE_ACTION = {"query": "action_look_up_order", "delay": "action_look_up_orde
                   "cancel": "action_cancel_order", "return": "action_request_return",
                   "quality": "action_report_quality_issue"}
 PURPOSE_STATUSES = {
-    "query": None,
+    # "我的订单到哪了": the orders still on their way or being handled; a cancelled or closed
+    # order is looked up only when its number is typed
+    "query": tuple(s for s in S if s not in (S.CANCELLED, S.CLOSED)),
     # O4 "物流几天没更新": only orders on their way (or waiting to ship) can be late
     "delay": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "change": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),

@@ -73,6 +73,12 @@ class DeskConfig:
     escalation: Dict[str, Any] = field(default_factory=dict)
     messages: Dict[str, str] = field(default_factory=dict)
     quick_replies: Dict[str, Any] = field(default_factory=dict)
+    # waiting shoppers: follow-up acknowledgements, place in the queue, expected wait
+    queue: Dict[str, Any] = field(default_factory=dict)
+    # presence and auto-assignment: auto_assign, max_chats_per_agent
+    routing: Dict[str, Any] = field(default_factory=dict)
+    # codes (order status, priority, events, ...) in the console's words: labels.yml
+    labels: Dict[str, Any] = field(default_factory=dict)
     upload_dir: Path = VAR / "desk_uploads"
     store: Optional[StoreConfig] = None
     # a ShopBackend instance, or None to load the configured one (shop.config)
@@ -138,6 +144,9 @@ def load_config(path: Optional[os.PathLike] = None, **overrides: Any) -> DeskCon
         escalation=dict(raw.get("escalation") or {}),
         messages=_yaml(HERE / "messages.yml"),
         quick_replies=_yaml(HERE / "quick_replies.yml"),
+        queue=dict(raw.get("queue") or {}),
+        routing=dict(raw.get("routing") or {}),
+        labels=_yaml(HERE / "labels.yml"),
     )
     kwargs.update(overrides)
     if kwargs["db_url"] == default_db:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
 from desk import db
@@ -20,7 +20,7 @@ from desk.hub import Hub
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
 from desk.tokens import sign_media
-from xiaoer.lexicon import PHONE_RE
+from xiaoer.lexicon import ORDER_ID_RE, PHONE_RE
 from xiaoer.privacy import mask_phone
 
 log = logging.getLogger("xiaoer.desk")
@@ -29,6 +29,7 @@ OPEN = (Status.QUEUED.value, Status.WAITING_OFFLINE.value, Status.ASSIGNED.value
 COMPLAINTS = ("complaint", "abuse", "supervisor")
 REASON_ZH = {"complaint": "投诉", "abuse": "情绪激烈", "supervisor": "要求主管", "request_human": "要求人工",
              "bot_unavailable": "机器人不可用", "photos": "照片待处理"}
+PRESENCE = ("online", "away", "offline")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -69,11 +70,14 @@ class Desk:
         self.store = config.get_store()
         self.clock = config.clock
         self._locks: Dict[str, asyncio.Lock] = {}
+        # agent id -> {"status": online|away|offline, "agent": {...}}; chosen in the console
+        self.presence: Dict[int, Dict[str, Any]] = {}
+        self._assigning = asyncio.Lock()
 
     # ---- wording ----------------------------------------------------------------
     def say(self, key: str, **values: Any) -> str:
         base = {"agent_hours": self.store.agent_hours_text(), "hotline": self.store.hotline,
-                "store": self.store.name, "agent_number": self.store.agent_number,
+                "store": self.store.name, "bot_name": self.store.bot_name, "agent_number": self.store.agent_number,
                 "deadline_hours": self.store.complaint_simple_hours}
         base.update({k: v for k, v in values.items() if v is not None})
         return self.config.messages[key].format(**base)
@@ -183,6 +187,20 @@ class Desk:
                                        .order_by(db.messages.c.id))).all()
         return [dict(r._mapping) for r in rows]
 
+    @staticmethod
+    def discussed_order(messages: List[Dict[str, Any]]) -> Optional[str]:
+        """The order under discussion: the last order number named in the conversation
+        (by the shopper, the bot or an agent, or in the bot's handoff payload)."""
+        for m in reversed(messages):
+            handoff = ((m.get("data") or {}).get("custom") or {}).get("handoff") or {}
+            if isinstance(handoff, dict) and isinstance(handoff.get("order_id"), str):
+                return handoff["order_id"]
+            if m["sender"] in ("shopper", "bot", "agent") and m.get("text"):
+                found = ORDER_ID_RE.findall(m["text"])
+                if found:
+                    return found[-1]
+        return None
+
     async def history(self, conversation_id: str) -> List[Dict[str, Any]]:
         return [p for p in (self.public_message(m) for m in await self.messages(conversation_id)) if p]
 
@@ -221,51 +239,77 @@ class Desk:
                     m = PHONE_RE.search(text)
                     if m:
                         await self._set(conv_id, contact=m.group(0))
+                if (text and not photos and conv["reason"] == "photos"
+                        and status in (Status.QUEUED, Status.WAITING_OFFLINE)):
+                    # only photos were queued, nobody has read the words yet: the bot
+                    # understands them (a complaint re-qualifies the queue item)
+                    await self._bot_turn(conv, text, waiting=True)
+                    return
+                if status in (Status.QUEUED, Status.WAITING_OFFLINE):
+                    # counted on the queue item ("买家催促 n 次"), then acknowledged
+                    await self.record_event(conv_id, "followup.received", conv["buyer_id"])
+                    await self._acknowledge(conv)
                 return
             if photos and not text:
                 # the bot cannot look at photos: a person decides (quality problem)
                 await self._queue(conv, {"reason": "photos", "priority": "normal",
                                          "summary": "买家上传了照片", "category": "商品质量"})
                 await self.add_message(conv_id, "system", self.say("photo_received"))
+                await self.auto_assign()
                 return
-            await self.hub.to_shopper(conv_id, {"type": "typing", "on": True, "who": "bot"})
-            try:
-                replies = await self.rasa.send(conv_id, text, conv["buyer_id"])
-                if not replies:
-                    raise RasaUnavailable("empty reply")
-            except RasaUnavailable as e:
-                log.warning("rasa unavailable for %s: %s", conv_id, e)
-                await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
-                online = self.store.agents_online(self.clock())
-                await self._queue(conv, {"reason": "bot_unavailable", "priority": "normal",
-                                         "summary": text[:120], "agents_online": online,
-                                         "deadline_hours": self.store.complaint_simple_hours})
-                await self.add_message(conv_id, "system", self.say("rasa_down" if online else "rasa_down_offline"))
-                return
+            await self._bot_turn(conv, text)
+
+    async def _bot_turn(self, conv: Dict[str, Any], text: str, *, waiting: bool = False) -> None:
+        """Ask the bot; relay its replies; queue on a handoff (or re-qualify a waiting item)."""
+        conv_id = conv["id"]
+        await self.hub.to_shopper(conv_id, {"type": "typing", "on": True, "who": "bot"})
+        try:
+            replies = await self.rasa.send(conv_id, text, conv["buyer_id"])
+            if not replies:
+                raise RasaUnavailable("empty reply")
+        except RasaUnavailable as e:
+            log.warning("rasa unavailable for %s: %s", conv_id, e)
             await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
-            handoff = None
-            batch = []
-            for r in replies:
-                custom = r.get("custom")
-                if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
-                    handoff = custom["handoff"]
-                    batch.append(("system", "", {"custom": custom, "hidden": True}))
-                    continue
-                data = {}
-                if r.get("buttons"):
-                    data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-                                       for b in r["buttons"] if isinstance(b, dict)]
-                if r.get("image"):
-                    data["image"] = str(r["image"])
-                if custom is not None:
-                    data["custom"] = custom
-                    data["hidden"] = not r.get("text")
-                batch.append(("bot", str(r.get("text") or ""), data))
-            # one transaction for the whole bot turn: fewer waits for SQLite's single writer
-            for msg in await self.add_messages(conv_id, batch):
-                await self.publish_message(msg)
-            if handoff is not None:
-                await self._queue(conv, handoff)
+            if waiting:
+                await self._acknowledge(conv)
+                return
+            online = self.store.agents_online(self.clock())
+            await self._queue(conv, {"reason": "bot_unavailable", "priority": "normal",
+                                     "summary": text[:120], "agents_online": online,
+                                     "deadline_hours": self.store.complaint_simple_hours})
+            await self.add_message(conv_id, "system", self.say("rasa_down" if online else "rasa_down_offline"))
+            return
+        await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
+        handoff = None
+        batch = []
+        for r in replies:
+            custom = r.get("custom")
+            if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+                handoff = custom["handoff"]
+                batch.append(("system", "", {"custom": custom, "hidden": True}))
+                continue
+            data = {}
+            if r.get("buttons"):
+                data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                                   for b in r["buttons"] if isinstance(b, dict)]
+            if r.get("image"):
+                data["image"] = str(r["image"])
+            if custom is not None:
+                data["custom"] = custom
+                data["hidden"] = not r.get("text")
+            batch.append(("bot", str(r.get("text") or ""), data))
+        # one transaction for the whole bot turn: fewer waits for SQLite's single writer
+        for msg in await self.add_messages(conv_id, batch):
+            await self.publish_message(msg)
+        if handoff is not None:
+            if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()) \
+                    and not self._free_agent(handoff.get("for_supervisor") is True):
+                # told before the item appears, so the place counts only those already waiting
+                place = await self.place(conv_id)
+                await self.add_message(conv_id, "system",
+                                       self.say("queue_place" if place["ahead"] else "queue_place_next", **place))
+            await self._queue(conv, handoff)
+            await self.auto_assign()
 
     async def _set(self, conv_id: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -276,15 +320,64 @@ class Desk:
         online = bool(handoff.get("agents_online", True)) and self.store.agents_online(now)
         hours = int(handoff.get("deadline_hours") or self.store.complaint_simple_hours)
         new = Status.QUEUED if online else Status.WAITING_OFFLINE
+        event = None
+        if conv["status"] in (Status.QUEUED.value, Status.WAITING_OFFLINE.value):
+            # already waiting (photos first, then the words): same place in the queue, new reason
+            new, event = Status(conv["status"]), "conversation.requalified"
+            now = aware(conv["queued_at"]) or now
         conv = await self._move(
-            conv, new, actor="bot", data={k: handoff.get(k) for k in ("reason", "category", "priority", "summary")},
+            conv, new, actor="bot", event=event,
+            data={k: handoff.get(k) for k in ("reason", "category", "priority", "summary")},
             reason=str(handoff.get("reason") or "unresolved")[:32], category=handoff.get("category"),
             priority=handoff.get("priority") if handoff.get("priority") in ("high", "normal", "low") else "normal",
             summary=str(handoff.get("summary") or "")[:500], deadline_hours=hours,
-            deadline_at=now + timedelta(hours=hours), queued_at=now, overdue=False,
+            deadline_at=self.agent_deadline(now, hours), queued_at=now, overdue=False,
             # C5/C6: the bot marks abuse and requests for a supervisor as a supervisor's to take
             for_supervisor=handoff.get("for_supervisor") is True, assigned_to=None)
         return conv
+
+    def agent_deadline(self, start: datetime, hours: float) -> datetime:
+        """`hours` of agent time after `start`: the clock stops while no agent is on duty
+        (a complaint at midnight is due 2 h after the shift starts, not at 02:00)."""
+        left = timedelta(hours=hours)
+        t = start
+        step = timedelta(minutes=1)
+        for _ in range(60 * 24 * 14):  # two weeks without any agent hour: give up counting
+            if left <= timedelta(0):
+                return t
+            if self.store.agents_online(t):
+                left -= step
+            t += step
+        return start + timedelta(hours=hours)
+
+    async def place(self, conv_id: str) -> Dict[str, int]:
+        """Where a waiting shopper stands: how many are ahead, and the expected wait in minutes."""
+        waiting = [q for q in await self.queue() if q["status"] == Status.QUEUED.value]
+        ids = [q["id"] for q in waiting]
+        ahead = ids.index(conv_id) if conv_id in ids else len(ids)
+        per = float(self.config.queue.get("minutes_per_shopper", 4))
+        # agents with the console open (each agent counted once); at least one on duty
+        agents = max(1, len({a.get("id") for a in self.hub.agents.values()}))
+        return {"ahead": ahead, "minutes": max(1, round((ahead + 1) * per / agents))}
+
+    async def _acknowledge(self, conv: Dict[str, Any]) -> None:
+        """A waiting shopper wrote again ("人呢?"): say it was seen, with the place in the queue;
+        at most once per `queue.followup_ack_minutes`, so a burst gets one answer."""
+        now = self.clock()
+        every = timedelta(minutes=float(self.config.queue.get("followup_ack_minutes", 2)))
+        async with self.engine.connect() as conn:
+            last = (await conn.execute(select(db.events.c.created_at).where(
+                db.events.c.conversation_id == conv["id"], db.events.c.name == "followup.acknowledged")
+                .order_by(db.events.c.id.desc()).limit(1))).scalar()
+        if last is not None and now - aware(last) < every:
+            return
+        await self.record_event(conv["id"], "followup.acknowledged", "desk")
+        if conv["status"] == Status.WAITING_OFFLINE.value:
+            await self.add_message(conv["id"], "system", self.say("followup_ack_offline"))
+        else:
+            place = await self.place(conv["id"])
+            await self.add_message(conv["id"], "system",
+                                   self.say("followup_ack" if place["ahead"] else "followup_ack_next", **place))
 
     async def rate(self, conv_id: str, score: int, comment: str = "") -> None:
         """C10: the shopper's 1-5 answer to the satisfaction question."""
@@ -302,7 +395,9 @@ class Desk:
             await self.add_message(conv_id, "shopper", f"{score}分" + (f" {comment}" if comment else ""),
                                    {"rating": score})
             unhappy = score <= int(self.config.escalation.get("unsatisfied_score", 2))
-            if unhappy and (conv["reason"] in COMPLAINTS):
+            # the shopper is told their opinion goes to a supervisor (rating_sorry): keep that
+            # promise whatever the conversation began as (a photo, a request for a person ...)
+            if unhappy:
                 await self.raise_warning(conv, "unsatisfied", f"评分 {score} 分" + (f":{comment}" if comment else ""))
             await self.add_message(conv_id, "system", self.say("rating_sorry" if unhappy else "rating_thanks"))
             if conv["status"] == Status.RESOLVED.value:
@@ -317,15 +412,15 @@ class Desk:
             raise DeskError("not_yours")
         return conv
 
-    async def claim(self, conv_id: str, agent: Dict[str, Any]) -> Dict[str, Any]:
+    async def claim(self, conv_id: str, agent: Dict[str, Any], *, event: Optional[str] = None) -> Dict[str, Any]:
         conv = await self._agent_conv(conv_id, agent, owned=False)
         if conv["status"] not in (Status.QUEUED.value, Status.WAITING_OFFLINE.value):
             raise DeskError("not_waiting")
         if conv["for_supervisor"] and agent["role"] != "supervisor":
             raise DeskError("supervisor_only", 403)
         try:
-            conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], assigned_to=agent["id"],
-                                    last_agent_number=agent["number"])
+            conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], event=event,
+                                    assigned_to=agent["id"], last_agent_number=agent["number"])
         except InvalidTransition:
             raise DeskError("already_claimed") from None
         await self.add_message(conv_id, "system", self.say("agent_joined", agent_number=agent["number"]),
@@ -357,6 +452,7 @@ class Desk:
                                     priority="high")
             await self.hub.to_agents({"type": "alert", "conversation_id": conv_id,
                                       "text": f"{agent['name']} 转交主管处理"}, roles=("supervisor",))
+            await self.auto_assign()
             return conv
         target = await get_agent(name=to)
         if target is None:
@@ -380,7 +476,65 @@ class Desk:
                                    {"satisfaction": True})
         else:
             await self.add_message(conv_id, "system", self.say("back_to_bot"))
+        await self.auto_assign()  # a place is free within the agent's cap
         return conv
+
+    # ---- presence and auto-assignment --------------------------------------------------
+    async def set_presence(self, agent: Dict[str, Any], status: str) -> None:
+        if status not in PRESENCE:
+            raise DeskError("bad_presence", 400)
+        self.presence[agent["id"]] = {"status": status, "agent": agent}
+        await self.hub.to_agents({"type": "presence", "agent": agent["name"], "status": status})
+        if status == "online":
+            await self.auto_assign()
+
+    def presence_of(self, agent_id: int) -> str:
+        return self.presence.get(agent_id, {}).get("status", "offline")
+
+    def _cap(self) -> int:
+        return int(self.config.routing.get("max_chats_per_agent", 3))
+
+    def _free_agent(self, for_supervisor: bool) -> bool:
+        """Someone online could take it at once (then no place in the queue is announced)."""
+        return bool(self.config.routing.get("auto_assign", True)) and any(
+            p["status"] == "online" and (p["agent"]["role"] == "supervisor") == for_supervisor
+            and p.get("load", 0) < self._cap() for p in self.presence.values())
+
+    async def auto_assign(self) -> int:
+        """Waiting conversations to online agents, oldest first, each agent within
+        `routing.max_chats_per_agent` open chats, the least busy first. Items for a
+        supervisor go to online supervisors; agents may still claim by hand."""
+        if not self.config.routing.get("auto_assign", True):
+            return 0
+        cap, done = self._cap(), 0
+        async with self._assigning:
+            online = [p["agent"] for p in self.presence.values() if p["status"] == "online"]
+            if not online:
+                return 0
+            async with self.engine.connect() as conn:
+                load = dict((await conn.execute(
+                    select(db.conversations.c.assigned_to, func.count())
+                    .where(db.conversations.c.status == Status.ASSIGNED.value)
+                    .group_by(db.conversations.c.assigned_to))).all())
+                waiting = (await conn.execute(select(db.conversations).where(
+                    db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)))
+                    .order_by(db.conversations.c.queued_at, db.conversations.c.created_at))).all()
+            for row in waiting:
+                conv = self._conv(row)
+                fits = [a for a in online if load.get(a["id"], 0) < cap
+                        and (a["role"] == "supervisor") == bool(conv["for_supervisor"])]
+                if not fits:
+                    continue
+                agent = min(fits, key=lambda a: load.get(a["id"], 0))
+                try:
+                    await self.claim(conv["id"], agent, event="conversation.auto_assigned")
+                except DeskError:
+                    continue
+                load[agent["id"]] = load.get(agent["id"], 0) + 1
+                done += 1
+            for p in self.presence.values():
+                p["load"] = load.get(p["agent"]["id"], 0)
+        return done
 
     # ---- 预警 (C4) ------------------------------------------------------------------------
     @property
@@ -479,6 +633,7 @@ class Desk:
                 db.warnings.c.outcome.is_(None), db.warnings.c.close_due_at < now)
                 .values(outcome="unsatisfied", closed_at=now))).rowcount
         counts["steps_overdue"], counts["closed_unsatisfied"] = steps, closed
+        counts["assigned"] = await self.auto_assign()
         if steps or closed:
             await self.hub.to_agents({"type": "warning"}, roles=("supervisor",))
         return counts
@@ -491,6 +646,14 @@ class Desk:
                 select(db.conversations, db.agents.c.name.label("agent_name"))
                 .select_from(db.conversations.outerjoin(db.agents, db.agents.c.id == db.conversations.c.assigned_to))
                 .where(db.conversations.c.status.in_(OPEN)))).all()
+            # follow-ups written while waiting (since the queue time, no agent yet)
+            since = (await conn.execute(
+                select(db.events.c.conversation_id, func.count())
+                .select_from(db.events.join(db.conversations, db.conversations.c.id == db.events.c.conversation_id))
+                .where(db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)),
+                       db.events.c.name == "followup.received", db.events.c.created_at >= db.conversations.c.queued_at)
+                .group_by(db.events.c.conversation_id))).all()
+        followups = {cid: n for cid, n in since}
         out = []
         for r in rows:
             c = self._conv(r)
@@ -502,7 +665,11 @@ class Desk:
                 "deadline_at": c["deadline_at"].isoformat() if c["deadline_at"] else None,
                 "deadline_seconds": int((c["deadline_at"] - now).total_seconds()) if c["deadline_at"] else None,
                 "overdue": c["overdue"] or bool(c["deadline_at"] and c["deadline_at"] < now),
+                "followups": followups.get(c["id"], 0),
             })
+        on_duty = self.store.agents_online(now)
+        for q in out:
+            q["on_duty"] = on_duty  # off duty the countdown stands still (deadlines count agent hours)
         rank = {"high": 0, "normal": 1, "low": 2}
         out.sort(key=lambda q: (q["status"] == "assigned", q["for_supervisor"] is False,
                                 rank.get(q["priority"] or "normal", 1), -q["waited_seconds"]))

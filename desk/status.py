@@ -20,8 +20,9 @@ class Status(str, enum.Enum):
 
 ALLOWED = {
     Status.BOT: {Status.QUEUED, Status.WAITING_OFFLINE},
-    Status.WAITING_OFFLINE: {Status.QUEUED, Status.ASSIGNED, Status.RESOLVED},
-    Status.QUEUED: {Status.ASSIGNED, Status.RESOLVED},
+    # waiting -> waiting is a re-qualified item (photos first, then the complaint in words)
+    Status.WAITING_OFFLINE: {Status.WAITING_OFFLINE, Status.QUEUED, Status.ASSIGNED, Status.RESOLVED},
+    Status.QUEUED: {Status.QUEUED, Status.ASSIGNED, Status.RESOLVED},
     # assigned -> assigned is a transfer to another agent; -> queued goes to the supervisors
     Status.ASSIGNED: {Status.ASSIGNED, Status.QUEUED, Status.RESOLVED},
     # a resolved conversation is the bot's again (the shopper writes on)

@@ -313,6 +313,7 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
         conv = await desk.conversation(conv["id"])
         await ws.send_str(dumps({"type": "history", "conversation_id": conv["id"], "status": conv["status"],
                                  "human": conv["status"] == "assigned", "awaiting_rating": conv["awaiting_rating"],
+                                 "welcome": desk.say("welcome"),
                                  "messages": await desk.history(conv["id"])}))
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
@@ -557,8 +558,22 @@ async def api_agents(request: web.Request) -> web.Response:
     from sqlalchemy import select
     from desk import db
     async with request.app[ENGINE].connect() as conn:
-        rows = (await conn.execute(select(db.agents.c.name, db.agents.c.number, db.agents.c.role))).all()
-    return jsonr([dict(r._mapping) for r in rows])
+        rows = (await conn.execute(select(db.agents.c.id, db.agents.c.name, db.agents.c.number,
+                                          db.agents.c.role))).all()
+    desk = request.app[DESK]
+    return jsonr([{"name": r.name, "number": r.number, "role": r.role, "presence": desk.presence_of(r.id)}
+                  for r in rows])
+
+
+@agent_required
+async def api_presence(request: web.Request) -> web.Response:
+    """The agent's own status: online (gets conversations assigned), away, offline."""
+    body = await json_object(request)
+    status = body.get("status")
+    if not isinstance(status, str):
+        return jsonr({"error": "bad_presence"}, 400)
+    await request.app[DESK].set_presence(request["agent"], status)
+    return jsonr({"ok": True, "status": status})
 
 
 @agent_required
@@ -582,10 +597,21 @@ async def api_conversation(request: web.Request) -> web.Response:
     await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
                             role=agent["role"])
     buyer, orders = None, []
+    raw_messages = await desk.messages(cid)
+    discussed = desk.discussed_order(raw_messages)
     if desk.shop is not None:
         try:
             buyer = await asyncio.wait_for(desk.shop.get_buyer(conv["buyer_id"]), 3)
-            orders = await asyncio.wait_for(desk.shop.recent_orders(conv["buyer_id"], limit=5), 3)
+            orders = list(await asyncio.wait_for(desk.shop.recent_orders(conv["buyer_id"], limit=5), 3))
+            if discussed:
+                # the order under discussion first, even when it is older than the last five
+                order_id = lambda o: o.get("order_id") if isinstance(o, dict) else getattr(o, "order_id", None)
+                orders = [o for o in orders if order_id(o) != discussed]
+                found = await asyncio.wait_for(desk.shop.get_order(discussed, buyer_id=conv["buyer_id"]), 3)
+                if found is not None:
+                    orders.insert(0, found)
+                else:
+                    discussed = None  # not this buyer's order: nothing to show
         except Exception as e:
             log.warning("shop backend: %s", e)
     from sqlalchemy import select
@@ -594,7 +620,7 @@ async def api_conversation(request: web.Request) -> web.Response:
         evs = (await conn.execute(select(db.events).where(db.events.c.conversation_id == cid)
                                   .order_by(db.events.c.id))).all()
         rts = (await conn.execute(select(db.ratings).where(db.ratings.c.conversation_id == cid))).all()
-    messages = [desk.agent_message(m) for m in await desk.messages(cid)]
+    messages = [desk.agent_message(m) for m in raw_messages]
     understood = await desk.rasa.understood(cid)
     if not full:
         conv = {**conv, "contact": mask_phone(conv["contact"]) if conv.get("contact") else None}
@@ -609,6 +635,7 @@ async def api_conversation(request: web.Request) -> web.Response:
         "messages": messages,
         "understood": understood,
         "buyer": buyer, "orders": orders,
+        "discussed_order_id": discussed if orders and discussed else None,
         # the audit records are for supervisors (/api/audit), not the conversation's timeline
         "events": [dict(e._mapping) for e in evs if e.name != "buyer.viewed"],
         "ratings": [{**r._mapping, "comment": r.comment if full else mask_phones(r.comment)} for r in rts],
@@ -700,6 +727,12 @@ async def api_quick_replies(request: web.Request) -> web.Response:
 
 
 @agent_required
+async def api_labels(request: web.Request) -> web.Response:
+    # the console's words for status, priority, order status and event codes (desk/labels.yml)
+    return jsonr(request.app[CONFIG].labels)
+
+
+@agent_required
 async def api_warning_advance(request: web.Request) -> web.Response:
     body = await json_object(request, empty_ok=True)
     close = body.get("close") if body.get("close") in ("satisfied", "unsatisfied") else None
@@ -741,6 +774,10 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                     log.exception("console frame")
     finally:
         hub.agents.pop(ws, None)
+        # the last console of an online agent closed: nobody is there to take new chats
+        if not any(a["id"] == agent["id"] for a in hub.agents.values()) \
+                and request.app[DESK].presence_of(agent["id"]) != "offline":
+            await request.app[DESK].set_presence(agent, "offline")
     return ws
 
 
@@ -857,6 +894,8 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_get("/api/audit", api_audit)
     r.add_get("/api/queue", api_queue)
     r.add_get("/api/quick_replies", api_quick_replies)
+    r.add_get("/api/labels", api_labels)
+    r.add_post("/api/presence", api_presence)
     r.add_post("/api/guard/check", api_guard)
     r.add_get("/api/conversations/{id}", api_conversation)
     r.add_post("/api/conversations/{id}/claim", api_claim)

@@ -17,9 +17,35 @@
       return r.json().catch(function () { return {}; }).then(function (j) { j._status = r.status; return j; });
     });
   }
-  var LABEL = { queued: "排队中", waiting_offline: "留言待回复", assigned: "处理中", resolved: "已解决", bot: "机器人" };
-  var REASON = { complaint: "投诉", request_human: "要求人工", supervisor: "要求主管", abuse: "情绪激烈",
-    bot_unavailable: "机器人不可用", photos: "照片待处理", unresolved: "未解决问题" };
+  // the words for codes (status, reason, priority, order status, events) come from desk/labels.yml
+  var LABELS = { status: {}, reason: {}, priority: {}, order_status: {}, event: {}, sender: {}, ui: {}, presence: {} };
+  function lab(kind, code) { return (LABELS[kind] || {})[code] || code || ""; }
+  var LABEL = LABELS.status, REASON = LABELS.reason;
+  // an alert belongs to the moment it was raised: the next send, action or switch clears it
+  function alertMsg(text) { $("alert").textContent = text || ""; }
+  var WARNING_CHARS = 120;  // a 预警 card's long texts are shortened in the sidebar (full in the conversation)
+  // ---- no missed shopper: unread counts, a flashing title, desktop notifications -------------
+  var unread = {}, baseTitle = document.title, flashOn = false;
+  function unreadTotal() { return Object.keys(unread).reduce(function (a, k) { return a + unread[k]; }, 0); }
+  setInterval(function () {
+    var n = unreadTotal();
+    flashOn = n > 0 && !flashOn;
+    document.title = flashOn ? lab("ui", "unread_title").replace("{n}", n) : baseTitle;
+  }, 1000);
+  function notify(title, body, id) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      var n = new Notification(title, { body: shorten(body, 80), tag: id || "" });
+      n.onclick = function () { window.focus(); if (id) openConv(id); };
+    } catch (e) {}
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && current && unread[current]) { delete unread[current]; renderQueue(); }
+  });
+  function askNotifications() {
+    if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
+  }
+  function shorten(t, n) { t = String(t || ""); return t.length > n ? t.slice(0, n) + "…" : t; }
 
   function fmtDur(s) {
     var neg = s < 0; s = Math.abs(s);
@@ -32,6 +58,7 @@
   function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
   $("login-form").addEventListener("submit", function (e) {
     e.preventDefault();
+    askNotifications();  // asked on a click: browsers ignore the request otherwise
     api("POST", "/api/login", { name: $("login-name").value, password: $("login-password").value }).then(function (r) {
       if (r._status === 200) start(); else $("login-error").textContent = "账号或密码不正确";
     });
@@ -44,7 +71,10 @@
       me = r;
       $("login").classList.add("hidden"); $("app").classList.remove("hidden");
       $("me").textContent = me.name + " · 工号 " + me.number + (me.role === "supervisor" ? " · 主管" : "");
-      loadQueue(); loadQuick(); loadAgents(); openSocket();
+      api("GET", "/api/labels").then(function (l) {
+        if (l._status === 200) Object.keys(LABELS).forEach(function (k) { Object.assign(LABELS[k], l[k] || {}); });
+        loadQueue(); loadQuick(); loadAgents(); openSocket();
+      });
     });
   }
 
@@ -54,10 +84,15 @@
     ws.onmessage = function (ev) {
       var d; try { d = JSON.parse(ev.data); } catch (e) { return; }
       if (d.type === "queue" || d.type === "warning") loadQueue();
-      if (d.type === "warning" && d.problem) $("alert").textContent = "新的投诉预警:" + d.problem;
-      if (d.type === "alert") $("alert").textContent = d.text;
+      if (d.type === "queue" && d.status === "queued") notify(lab("ui", "notify_handoff"), "", d.conversation_id);
+      if (d.type === "warning" && d.problem) alertMsg("新的投诉预警:" + shorten(d.problem, WARNING_CHARS));
+      if (d.type === "alert") alertMsg(d.text);
       if (d.type === "message") {
         if (d.conversation_id === current) addMessage(d.message);
+        if (d.message.sender === "shopper" && (d.conversation_id !== current || document.hidden)) {
+          unread[d.conversation_id] = (unread[d.conversation_id] || 0) + 1;
+          notify(lab("ui", "notify_message"), d.message.text, d.conversation_id);
+        }
         loadQueue();
       }
     };
@@ -75,17 +110,37 @@
       if (r.warnings) renderWarnings(r.warnings);
     });
   }
+  // tabs: all / mine (assigned to me) / waiting (nobody has it yet), each with its count
+  var tab = "all";
+  function inTab(q, t) {
+    if (t === "mine") return q.status === "assigned" && me && q.agent === me.name;
+    if (t === "waiting") return q.status === "queued" || q.status === "waiting_offline";
+    return true;
+  }
+  document.querySelectorAll("#tabs button").forEach(function (b) {
+    b.setAttribute("data-label", b.textContent);
+    b.addEventListener("click", function () { tab = b.getAttribute("data-tab"); renderQueue(); });
+  });
   function renderQueue() {
     var ul = $("queue"); ul.textContent = "";
-    queue.forEach(function (q) {
+    document.querySelectorAll("#tabs button").forEach(function (b) {
+      var t = b.getAttribute("data-tab");
+      b.textContent = b.getAttribute("data-label") + " " + queue.filter(function (q) { return inTab(q, t); }).length;
+      b.classList.toggle("on", t === tab);
+    });
+    queue.filter(function (q) { return inTab(q, tab); }).forEach(function (q) {
       var li = el("li", (q.priority === "high" ? "high " : "") + (q.overdue ? "overdue " : "") + (q.id === current ? "active" : ""));
       li.setAttribute("data-id", q.id);
+      if (unread[q.id]) li.appendChild(el("span", "unread", unread[q.id]));
       li.appendChild(el("div", "", (REASON[q.reason] || q.reason || "") + (q.category ? " · " + q.category : "") +
-        " · " + (LABEL[q.status] || q.status) + (q.agent ? " · " + q.agent : "") + (q.for_supervisor ? " · 待主管" : "")));
+        " · " + (LABEL[q.status] || q.status) + " · " + lab("priority", q.priority) +
+        (q.agent ? " · " + q.agent : "") + (q.for_supervisor ? " · 待主管" : "")));
+      if (q.followups) li.appendChild(el("div", "small followups", lab("ui", "followups").replace("{n}", q.followups)));
       li.appendChild(el("div", "small", q.summary || ""));
       var t = el("div", "small countdown");
       t.setAttribute("data-queued", String(now() - q.waited_seconds * 1000));
       if (q.deadline_at) t.setAttribute("data-deadline", q.deadline_at);
+      if (q.on_duty === false) t.setAttribute("data-paused", "1");
       li.appendChild(t);
       li.addEventListener("click", function () { openConv(q.id); });
       ul.appendChild(li);
@@ -98,7 +153,10 @@
       var waited = (now() - Number(t.getAttribute("data-queued"))) / 1000;
       var dl = t.getAttribute("data-deadline");
       var txt = "已等待 " + fmtDur(waited);
-      if (dl) {
+      if (dl && t.getAttribute("data-paused")) {
+        // deadlines count agent hours: off duty the countdown stands still
+        txt += " · " + lab("ui", "deadline_paused") + " " + new Date(dl).toLocaleString();
+      } else if (dl) {
         var left = (new Date(dl).getTime() - now()) / 1000;
         txt += left >= 0 ? " · 剩余 " + fmtDur(left) : " · 已超时 " + fmtDur(-left);
       }
@@ -112,9 +170,10 @@
     var ul = $("warnings"); ul.textContent = "";
     ws.forEach(function (w) {
       var li = el("li", w.overdue ? "overdue" : "");
-      li.appendChild(el("div", "", "问题:" + w.problem));
-      li.appendChild(el("div", "small", "处理情况:" + w.handling));
-      li.appendChild(el("div", "small", "不满意点:" + w.unhappy));
+      li.appendChild(el("div", "", "问题:" + shorten(w.problem, WARNING_CHARS)));
+      li.appendChild(el("div", "small", "处理情况:" + shorten(w.handling, WARNING_CHARS)));
+      li.appendChild(el("div", "small", "不满意点:" + shorten(w.unhappy, WARNING_CHARS)));
+      li.title = w.problem + "\n" + w.handling + "\n" + w.unhappy;
       li.appendChild(el("div", "small", "当前环节:" + w.step_label + (w.overdue ? "(已超时)" : "") +
         " · 截止 " + new Date(w.step_due_at).toLocaleString()));
       var b = el("button", "", "本环节完成"); b.addEventListener("click", function (e) {
@@ -128,6 +187,8 @@
 
   // ---- one conversation ------------------------------------------------------------------
   function openConv(id) {
+    if (id !== current) { alertMsg(""); $("resolve-confirm").classList.add("hidden"); }
+    delete unread[id];
     current = id;
     renderQueue();
     api("GET", "/api/conversations/" + id).then(function (r) {
@@ -137,21 +198,24 @@
       var c = r.conversation, head = $("conv-head");
       head.textContent = "";
       head.appendChild(el("div", "", "买家 " + c.buyer_id + " · " + (LABEL[c.status] || c.status) + " · " +
-        (REASON[c.reason] || c.reason || "-") + (c.category ? " · " + c.category : "") + " · 优先级 " + (c.priority || "-") +
+        (REASON[c.reason] || c.reason || "-") + (c.category ? " · " + c.category : "") + " · 优先级 " + (lab("priority", c.priority) || "-") +
         (c.contact ? " · 联系方式 " + c.contact : "")));
       if (c.deadline_at) {
         var t = el("div", "small countdown"); t.setAttribute("data-deadline", c.deadline_at);
-        t.setAttribute("data-queued", String(new Date(c.queued_at).getTime())); head.appendChild(t);
+        // the same start as the queue item's (server's waited time), so list and header agree
+        var item = queue.filter(function (q) { return q.id === c.id; })[0];
+        t.setAttribute("data-queued", String(item ? now() - item.waited_seconds * 1000 : new Date(c.queued_at).getTime()));
+        head.appendChild(t);
       }
       var mine = c.status === "assigned" && me && c.assigned_to === me.id;
       $("claim").disabled = !(c.status === "queued" || c.status === "waiting_offline");
       ["resolve", "handback", "transfer", "send"].forEach(function (b) { $(b).disabled = !mine; });
       var tr = $("transcript"); tr.textContent = "";
       r.messages.forEach(addMessage);
-      renderBuyer(r.buyer, r.orders);
+      renderBuyer(r.buyer, r.orders, r.discussed_order_id);
       renderUnderstood(r.understood);
       var ev = $("events"); ev.textContent = "";
-      (r.events || []).forEach(function (e) { ev.appendChild(el("div", "small", new Date(e.created_at).toLocaleString() + " " + e.name + (e.actor ? " (" + e.actor + ")" : ""))); });
+      (r.events || []).forEach(function (e) { ev.appendChild(el("div", "small", new Date(e.created_at).toLocaleString() + " " + lab("event", e.name) + (e.actor ? " (" + e.actor + ")" : ""))); });
       (r.ratings || []).forEach(function (x) { ev.appendChild(el("div", "", "评价:" + x.score + "分 " + (x.comment || ""))); });
       tick();
     });
@@ -161,27 +225,30 @@
     if (m.id && tr.querySelector('[data-mid="' + m.id + '"]')) return;
     var d = el("div", "m " + m.sender);
     d.setAttribute("data-mid", String(m.id));
-    var who = { shopper: "买家", bot: "机器人", agent: "客服", system: "系统", note: "备注" }[m.sender] || m.sender;
+    var who = lab("sender", m.sender);
     d.appendChild(el("div", "who", who + " · " + new Date(m.at).toLocaleTimeString()));
     var data = m.data || {};
     if (data.custom && data.custom.handoff) {
       var h = data.custom.handoff;
       d.appendChild(el("div", "", "转人工:" + (REASON[h.reason] || h.reason) + (h.category ? " · " + h.category : "") +
-        " · " + (h.priority || "") + " · 时限 " + (h.deadline_hours || "?") + " 小时 · " + (h.summary || "")));
+        " · " + lab("priority", h.priority) + " · 时限 " + (h.deadline_hours || "?") + " 小时 · " + (h.summary || "")));
     } else if (m.text) d.appendChild(el("div", "text", m.text));
     (data.photos || []).forEach(function (p) { var i = el("img"); i.src = p.url; i.alt = "买家照片"; d.appendChild(i); });
     if (data.buttons) d.appendChild(el("div", "small", "按钮:" + data.buttons.map(function (b) { return b.title; }).join(" / ")));
     tr.appendChild(d);
     tr.scrollTop = tr.scrollHeight;
   }
-  function renderBuyer(b, orders) {
+  function renderBuyer(b, orders, discussed) {
     var box = $("buyer"); box.textContent = "";
     if (!b) { box.appendChild(el("div", "small", "(无买家资料)")); return; }
     box.appendChild(el("div", "", (b.name || "") + " " + (b.phone || "") + " (" + b.buyer_id + ")"));
     (orders || []).forEach(function (o) {
-      box.appendChild(el("div", "order", o.order_id + " · " + o.status + " · ¥" + o.total + " · " +
+      var d = el("div", "order" + (o.order_id === discussed ? " discussed" : ""));
+      if (o.order_id === discussed) d.appendChild(el("div", "small", lab("ui", "discussed_order")));
+      d.appendChild(el("div", "", o.order_id + " · " + lab("order_status", o.status) + " · ¥" + o.total + " · " +
         (o.items || []).map(function (i) { return i.name + " " + i.spec + "×" + i.qty; }).join(",") +
         (o.ship_to ? " · " + o.ship_to.text : "")));
+      box.appendChild(d);
     });
   }
   function renderUnderstood(u) {
@@ -196,12 +263,15 @@
   // ---- actions ---------------------------------------------------------------------------
   function act(path, body) {
     return api("POST", "/api/conversations/" + current + "/" + path, body).then(function (r) {
-      if (r._status >= 400 && r._status !== 422) $("alert").textContent = "操作失败:" + (r.error || r._status);
+      alertMsg(r._status >= 400 && r._status !== 422 ? "操作失败:" + (r.error || r._status) : "");
       openConv(current); loadQueue(); return r;
     });
   }
   $("claim").addEventListener("click", function () { act("claim"); });
-  $("resolve").addEventListener("click", function () { act("resolve"); });
+  // 解决 closes the human part and asks the shopper for a rating: confirmed first
+  $("resolve").addEventListener("click", function () { $("resolve-confirm").classList.remove("hidden"); });
+  $("resolve-yes").addEventListener("click", function () { $("resolve-confirm").classList.add("hidden"); act("resolve"); });
+  $("resolve-no").addEventListener("click", function () { $("resolve-confirm").classList.add("hidden"); });
   $("handback").addEventListener("click", function () { act("handback"); });
   $("transfer").addEventListener("click", function () { act("transfer", { to: $("transfer-to").value }); });
   $("add-note").addEventListener("click", function () {
@@ -234,13 +304,18 @@
     if (window.__consoleSocket && window.__consoleSocket.readyState === 1 && current)
       window.__consoleSocket.send(JSON.stringify({ type: "typing", conversation_id: current, on: true }));
   });
-  $("send").addEventListener("click", function () {
-    var t = $("draft").value.trim(); if (!t) return;
+  function send() {
+    var t = $("draft").value.trim(); if (!t || $("send").disabled) return;
     api("POST", "/api/conversations/" + current + "/reply", { text: t }).then(function (r) {
-      if (r.sent) { $("draft").value = ""; showGuard(null); addMessage(r.message); }
-      else if (r.guard) { showGuard(r.guard); $("alert").textContent = "草稿含违规内容,已拦截,请修改后再发送"; }
-      else $("alert").textContent = "发送失败:" + (r.error || r._status);
+      if (r.sent) { $("draft").value = ""; showGuard(null); addMessage(r.message); alertMsg(""); }
+      else if (r.guard) { showGuard(r.guard); alertMsg("草稿含违规内容,已拦截,请修改后再发送"); }
+      else alertMsg("发送失败:" + (r.error || r._status));
     });
+  }
+  $("send").addEventListener("click", send);
+  // Enter sends, Shift+Enter is a new line (not while an input method is composing)
+  $("draft").addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   });
 
   function loadQuick() {
@@ -256,8 +331,22 @@
       });
     });
   }
+  // presence: 在线 gets waiting conversations assigned (within the cap), 离开/离线 none
+  function renderPresence(status) {
+    var s = $("presence");
+    if (!s.options.length) ["online", "away", "offline"].forEach(function (k) {
+      var o = el("option", "", lab("presence", k)); o.value = k; s.appendChild(o);
+    });
+    s.value = status || "offline";
+    s.className = "presence " + s.value;
+  }
+  $("presence").addEventListener("change", function () {
+    var v = $("presence").value;
+    api("POST", "/api/presence", { status: v }).then(function () { renderPresence(v); loadQueue(); });
+  });
   function loadAgents() {
     api("GET", "/api/agents").then(function (r) {
+      (Array.isArray(r) ? r : []).forEach(function (a) { if (me && a.name === me.name) renderPresence(a.presence); });
       var s = $("transfer-to"); s.textContent = "";
       var sup = el("option", "", "主管(回到队列,仅主管可认领)"); sup.value = "supervisor"; s.appendChild(sup);
       (Array.isArray(r) ? r : []).forEach(function (a) {

@@ -27,6 +27,12 @@
   var launcher = el("button", "xw-launcher", "咨询客服");
   launcher.type = "button";
   launcher.id = "xw-launcher";
+  // messages from the shop while the panel is closed: a count on the launcher
+  var unreadBadge = el("span", "xw-unread xw-hidden");
+  unreadBadge.id = "xw-unread";
+  launcher.appendChild(unreadBadge);
+  var unread = 0;
+  function setUnread(n) { unread = n; unreadBadge.textContent = String(n); unreadBadge.classList.toggle("xw-hidden", !n); }
   var panel = el("div", "xw-panel xw-hidden");
   var header = el("div", "xw-header");
   var title = el("span", "xw-title", "在线客服");
@@ -90,15 +96,24 @@
     open = show === undefined ? !open : show;
     panel.classList.toggle("xw-hidden", !open);
     try { sessionStorage.setItem("xw-open", open ? "1" : ""); } catch (e) {}
-    if (open) { connect(); input.focus(); }
+    if (open) { setUnread(0); connect(); input.focus(); }
   }
   launcher.addEventListener("click", function () { toggle(); });
   close.addEventListener("click", function () { toggle(false); });
 
+  // the last message stays in view: again when a picture has loaded (it grows the list
+  // after the first scroll) and when the rating question takes room below the list
+  function scrollEnd() { list.scrollTop = list.scrollHeight; }
+  function whenLoaded(img) { img.addEventListener("load", scrollEnd); img.addEventListener("error", scrollEnd); }
+
   function notice(text) {
     var n = el("div", "xw-msg xw-notice", text);
     list.appendChild(n);
-    list.scrollTop = list.scrollHeight;
+    scrollEnd();
+  }
+  var welcome = "";  // the desk's greeting (messages.yml), shown while the conversation is empty
+  function showWelcome() {
+    if (welcome && !list.querySelector(".xw-msg")) list.appendChild(el("div", "xw-msg xw-bot xw-welcome", welcome));
   }
 
   function render(m) {
@@ -112,12 +127,14 @@
       var img = el("img", "xw-img");
       img.src = m.image;
       img.alt = "图片";
+      whenLoaded(img);
       row.appendChild(img);
     }
     (m.photos || []).forEach(function (p) {
       var im = el("img", "xw-img");
       im.src = origin + p.url;  // a short-lived signed link from the desk
       im.alt = "照片";
+      whenLoaded(im);
       row.appendChild(im);
     });
     if (m.buttons && m.buttons.length) {
@@ -130,9 +147,11 @@
       });
       row.appendChild(bs);
     }
+    var w = list.querySelector(".xw-welcome");
+    if (w) w.remove();
     list.appendChild(row);
-    list.scrollTop = list.scrollHeight;
     if (m.satisfaction) rating.classList.remove("xw-hidden");
+    scrollEnd();
   }
 
   function setHuman(on) { badge.classList.toggle("xw-hidden", !on); }
@@ -154,10 +173,14 @@
         // reload or reconnect: the desk's copy is the truth
         list.textContent = "";
         seen = {};
+        welcome = d.welcome || "";
         (d.messages || []).forEach(render);
+        showWelcome();
         setHuman(d.human);
         rating.classList.toggle("xw-hidden", !d.awaiting_rating);
+        scrollEnd();
       } else if (d.type === "message") {
+        if (!open && d.message.sender !== "shopper") setUnread(unread + 1);
         render(d.message);
         typing.classList.add("xw-hidden");
       } else if (d.type === "typing") {

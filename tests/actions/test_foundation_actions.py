@@ -23,6 +23,18 @@ async def test_first_contact_gets_menu_greeting_then_returning_greeting():
     assert responses(d) == ["utter_greet_returning"]
 
 
+async def test_a_second_hello_in_the_same_visit_is_not_a_returning_greeting():
+    earlier = previous_turn("你好", "greet", "action_greet")
+    d, events = await run_action(ActionGreet(), make_tracker("你好", "greet", slots={"returning_shopper": True},
+                                                             events=earlier))
+    assert responses(d) == ["utter_greet_again"] and events == []
+    # after the session expired, a return visit
+    later = earlier + [{"event": "session_started"}]
+    d, _ = await run_action(ActionGreet(), make_tracker("你好", "greet", slots={"returning_shopper": True},
+                                                        events=later))
+    assert responses(d) == ["utter_greet_returning"]
+
+
 async def test_farewell_invites_review_only_after_satisfaction():
     d, _ = await run_action(ActionSayGoodbye(), make_tracker("拜拜", "goodbye"))
     assert responses(d) == ["utter_goodbye"]

@@ -202,6 +202,20 @@ async def test_my_orders_without_number_lists_recent_orders_as_text_buttons(shop
     assert BOB_PAID not in shown and BOB_DELIVERED not in shown
 
 
+async def test_where_is_my_order_lists_no_cancelled_or_closed_orders(shop):
+    for i, st in enumerate((S.CANCELLED, S.CLOSED)):
+        oid = f"DD2024112000{i}"
+        await shop.create_order(order_id=oid, buyer_id=ALICE, items=[("P100-01", 1)], at=NOW - timedelta(minutes=5))
+        await shop.advance(oid, st, at=NOW - timedelta(minutes=1))
+    d, _ = await run_action(ActionLookUpOrder(), as_alice("我的订单到哪了"))
+    assert said(d) == ["utter_recent_orders"]
+    titles = " ".join(b["title"] for b in d.messages[0]["buttons"])
+    assert "DD20241120000" not in titles and "DD20241120001" not in titles and "已取消" not in titles
+    # typed, a cancelled order is still looked up
+    d, _ = await run_action(ActionLookUpOrder(), as_alice("查订单 DD20241120000"))
+    assert said(d) == ["utter_order_status_cancelled"]
+
+
 async def test_no_login_explains_how_to_log_in_and_shows_nothing(shop):
     d, _ = await run_action(ActionLookUpOrder(), as_alice(f"查订单 {PAID}", buyer=None))
     assert said(d) == ["utter_login_required"]

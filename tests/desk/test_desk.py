@@ -63,7 +63,8 @@ async def test_handoff_queues_hides_payload_and_relays_later_messages_to_agents(
     await asyncio.sleep(0.2)
     assert len(desk.fake.received) == sent  # the paused bot is not asked
     detail = await (await desk.client.get(f"/api/conversations/{cid}")).json()
-    assert detail["messages"][-1]["text"] == "还在吗?快点处理"
+    assert detail["messages"][-2]["text"] == "还在吗?快点处理"
+    assert "客服已经看到" in detail["messages"][-1]["text"]  # the follow-up is acknowledged (#13)
     assert detail["understood"][0]["intent"] == "complain"
     assert [e["name"] for e in detail["events"]][:2] == ["conversation.started", "conversation.queued"]
     # the shopper's own history never contains the payload
