@@ -46,7 +46,8 @@ VAGUE_CUT_RE = re.compile(
 GIFT_RE = re.compile(
     r"(?:加送|多送|再送|另送|附送|赠送|免费送|(?<![配运递发传输护欢目派])送|赠(?!品|送))(?:给)?(?:您|你|亲)?(?:们)?\s*"
     rf"((?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)?)"
-    r"([^,;。!?\n~…:：\s]{1,12})")
+    # the gift: no punctuation or closing quote ("备注「周末再送」" quotes a delivery wish, no gift)
+    r"([^,;。!?\n~…:：\s」』“”\"'）)】》、]{1,12})")
 COUPON_RE = re.compile(rf"(?:({NUM})\s*张)?\s*({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
 PERCENT_RE = re.compile(rf"(?:减|优惠|便宜|降|让|少|打)(?:掉|了|你|您)?\s*(?:(\d+(?:\.\d+)?)\s*%|百分之({NUM}))")
 UNCONDITIONAL_GIFT_RE = re.compile(r"(?:也|都|照|照样|直接|随便|白)送")
