@@ -51,8 +51,10 @@ train: $(MODEL)
 validate: $(STAMP)
 	$(RASA) data validate --domain domain
 
+NLU_SETS := --data tests/nlu/dev.yml --data tests/nlu/holdout.yml --data tests/nlu/wild.yml --data tests/nlu/multi.yml
+
 evaluate: $(MODEL)
-	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml
+	$(PY) scripts/evaluate_nlu.py --model $(MODEL) $(NLU_SETS)
 
 # The trainer's loop from the command line (README "A trainer's loop").
 review: $(STAMP)
@@ -99,7 +101,7 @@ test: $(MODEL)
 	@scripts/ensure-services.sh || echo "postgresql/redis-server could not be installed: the integration suite will say so and skip"
 	$(PY) -m pytest -q
 	$(RASA) data validate --domain domain
-	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --data tests/nlu/dev.yml --min-accuracy 0.90
+	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --no-misses --gate tests/nlu/dev.yml=0.90 --gate tests/nlu/holdout.yml=0.95 --gate tests/nlu/wild.yml=0.88 --gate tests/nlu/multi.yml=0.88
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 	@echo "make test: all checks passed"
 

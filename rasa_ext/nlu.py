@@ -20,6 +20,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+import re
+
 from xiaoer.lexicon import extract_entities, register_with_jieba
 from xiaoer.text import has_han, neutralise_command, normalize
 
@@ -111,6 +113,23 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
 
+# Where a message may be cut into two questions: after a question particle or
+# at punctuation and spaces.
+_CLAUSE_END = re.compile(r"[吗呢么嘛不没啊呀哈][\s，,。.？?!！～~、]*|[\s，,。.？?!！～~、;；]+")
+_TRIM = " ，,。.？?!！～~、;；"
+
+
+def clause_splits(text: str) -> List[tuple]:
+    """(left, right) candidates for a two-question message, each part >= 2 chars."""
+    cuts = sorted({m.end() for m in _CLAUSE_END.finditer(text) if 2 <= m.end() <= len(text) - 2})
+    pairs = []
+    for cut in cuts:
+        left, right = text[:cut].strip(_TRIM), text[cut:].strip(_TRIM)
+        if len(left) >= 2 and len(right) >= 2:
+            pairs.append((left, right))
+    return pairs
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
     """Combines DIET's intent ranking with a logistic regression on TF-IDF
@@ -130,7 +149,11 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
                 # training is keyboard mashing or far off-topic: its score moves
                 # to `unfamiliar_intent` instead of to whatever class the linear
                 # model happens to prefer (measured: gibberish got 0.60 `goodbye`).
-                "han_min_familiarity": 0.0, "han_min_grams": 7, "unfamiliar_intent": "out_of_scope"}
+                "han_min_familiarity": 0.0, "han_min_grams": 7, "unfamiliar_intent": "out_of_scope",
+                # Two questions in one message: when the message splits at a
+                # clause boundary into two parts that each get a different
+                # confident intent, and "a+b" is a trained multi-intent, serve it.
+                "multi_intent_min_confidence": 0.5, "multi_intent_override_below": 0.9}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizer: Any = None, model: Any = None) -> None:
@@ -176,6 +199,29 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         vocabulary = self.vectorizer.vocabulary_
         return sum(1 for g in grams if g in vocabulary) / len(grams)
 
+    def two_questions(self, text: str) -> Optional[tuple]:
+        """("a+b", confidence) when the message is two questions we answer together."""
+        classes = set(self.model.classes_)
+        if not any("+" in c for c in classes):
+            return None
+        pairs = clause_splits(text)
+        if not pairs:
+            return None
+        parts = [p for pair in pairs for p in pair]
+        probs = self.model.predict_proba(self.vectorizer.transform(parts))
+        best = None
+        for i in range(len(pairs)):
+            pl, pr = probs[2 * i], probs[2 * i + 1]
+            left, right = self.model.classes_[pl.argmax()], self.model.classes_[pr.argmax()]
+            if left == right or "+" in left or "+" in right:
+                continue
+            score = float(min(pl.max(), pr.max()))
+            for combo in (f"{left}+{right}", f"{right}+{left}"):
+                if combo in classes and score >= self._config["multi_intent_min_confidence"]:
+                    if best is None or score > best[1]:
+                        best = (combo, score)
+        return best
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self.model is None:
             return messages
@@ -200,6 +246,13 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
                     # Keyboard mashing or a language we were not trained on: no
                     # intent deserves confidence; the fallback asks to rephrase.
                     scores = {k: v * familiar for k, v in scores.items()}
+            if scores and len(text) >= 5:
+                top_name = max(scores, key=scores.get)
+                if "+" in top_name or scores[top_name] < self._config["multi_intent_override_below"]:
+                    found = self.two_questions(text)
+                    if found:
+                        combo, score = found
+                        scores[combo] = max(scores.get(combo, 0.0), score, scores[top_name] + 1e-6)
             if not text.strip():
                 scores = {}
             ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
