@@ -135,6 +135,7 @@ cat <<MSG
 
   xiaoer is running under supervisord: a component that stops is started again.
   chat (REST):   curl -s localhost:$first_rasa/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+                   -H "X-Xiaoer-Channel-Secret: \$(cat var/secrets/channel)" \\
                    -d '{"sender": "demo", "message": "在吗", "metadata": {"buyer_id": "buyer_001"}}'
   logs:          $XIAOER_LOG_DIR/ (one per component: rasa-$first_rasa.log, actions-$first_action.log, desk-$XIAOER_DESK_PORT.log)
   status:        make status
