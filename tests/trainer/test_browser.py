@@ -8,19 +8,29 @@ import json
 import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
-from tests.desk.cdp import Browser, find_chromium
+from tests.desk.test_e2e_browser import CHROMIUM, browser, page_of  # noqa: F401  (Playwright + Debian's chromium)
 from tests.trainer.test_api import PASSWORD, trainer  # noqa: F401  (the fixture)
 
-CHROMIUM = find_chromium(install=False)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/ensure-chromium.sh installs it)")
 
 
-@pytest.fixture
-async def browser():
-    b = Browser(CHROMIUM)
-    await b.start()
-    yield b
-    await b.close()
+class Page:
+    """The few calls this test makes, on a Playwright page."""
+
+    def __init__(self, page):
+        self.page = page
+
+    async def goto(self, url):
+        await self.page.goto(url)
+
+    async def eval(self, expression):
+        return await self.page.evaluate(expression)
+
+    async def wait(self, expression, timeout=10, what=""):
+        try:
+            await self.page.wait_for_function(expression, timeout=timeout * 1000)
+        except Exception as e:  # the message says what the page never showed
+            raise AssertionError(f"the page never showed: {what or expression}") from e
 
 
 def button(scope: str, label: str) -> str:
@@ -29,7 +39,8 @@ def button(scope: str, label: str) -> str:
 
 async def test_trainer_corrects_exports_and_compares(trainer, browser):  # noqa: F811
     base = str(trainer.make_url("")).rstrip("/")
-    page = await browser.new_page()
+    errors: list = []
+    page = Page(await page_of(browser, errors))
     await page.goto(base + "/trainer")
     await page.wait("!document.getElementById('login').hidden", what="login form")
     await page.eval("const f = document.getElementById('login'); f.name.value = 'tina';"
