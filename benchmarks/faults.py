@@ -69,8 +69,9 @@ class Shopper:
     async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                ws = await session.ws_connect(f"http://127.0.0.1:{self.port}/ws/shop?token={self.token}",
+                ws = await session.ws_connect(f"http://127.0.0.1:{self.port}/ws/shop",
                                               headers={"Origin": f"http://127.0.0.1:{self.port}"})
+                await ws.send_json({"type": "auth", "token": self.token})
             except (aiohttp.ClientError, OSError):
                 await asyncio.sleep(1)  # the widget reconnects the same way
                 continue

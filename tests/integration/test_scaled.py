@@ -83,8 +83,10 @@ class Shopper:
         self.inbox: asyncio.Queue = asyncio.Queue()
 
     async def connect(self):
-        self.ws = await self.session.ws_connect(f"http://127.0.0.1:{self.port}/ws/shop?token={self.token}",
+        # the shopper's socket authenticates with its first frame, as the widget does
+        self.ws = await self.session.ws_connect(f"http://127.0.0.1:{self.port}/ws/shop",
                                                 headers={"Origin": f"http://127.0.0.1:{self.port}"})
+        await self.ws.send_json({"type": "auth", "token": self.token})
         hello = json.loads((await self.ws.receive()).data)
         assert hello["type"] == "history"
         self.conversation_id = hello["conversation_id"]
