@@ -24,6 +24,25 @@ SENDS = ("utter_followup_satisfied", "utter_followup_unsatisfied", "utter_follow
          "utter_followup_about_to_sign", "utter_investigation_opened_check_family", "utter_followup_no_order",
          "utter_followup_opted_out")
 EXTERNAL = {"EXTERNAL_followup_delivery_check": "delivery_check", "EXTERNAL_followup_unpaid": "unpaid"}
+# The 回访 is answered by the shopper's next message only. A shopper who talked about something
+# else first has left it: their later "很满意" / "我要投诉" is not about the 回访, and gets what
+# the ordinary rules give (data/rules/chitchat.yml, handoff.yml, orders.yml).
+ORDINARY_ACTION = {"praise": "action_acknowledge_praise", "thank": "utter_thank", "affirm": "utter_ok_anything_else",
+                   "complain": "action_start_handoff", "query_order": "action_look_up_order"}
+
+
+def followup_left(tracker: Tracker) -> bool:
+    """True when another shopper message came between the 回访 and this one."""
+    seen_current = False
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if not seen_current:
+            seen_current = True  # the message being answered
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+        return intent not in EXTERNAL
+    return False
 
 
 async def store_opt_out(buyer: str, text: str) -> None:
@@ -62,6 +81,11 @@ class ActionAnswerFollowup(Action):
         case = CASES.get(intent)
         if case is None:
             return [SlotSet("followup_asked", None)]
+        if intent in ORDINARY_ACTION and followup_left(tracker):
+            ordinary = ORDINARY_ACTION[intent]
+            if intent == "affirm" and tracker.get_slot("awaiting_order_answer"):
+                ordinary = "action_confirm_order_step"
+            return [SlotSet("followup_asked", None), FollowupAction(ordinary)]
         if case == "not_received":
             from actions.orders import order_ids_in
             named = order_ids_in(tracker)

@@ -14,11 +14,19 @@ from shop.models import RecordKind
 from shop.status import OrderStatus
 
 
-def tracker(text, intent, slots=None, entities=None, buyer="buyer_001"):
+def user(text, intent, buyer="buyer_001"):
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+             "metadata": {"buyer_id": buyer}}
+    return {"event": "user", "text": text, "parse_data": parse, "metadata": {"buyer_id": buyer}}
+
+
+def tracker(text, intent, slots=None, entities=None, buyer="buyer_001", before=()):
+    """`before`: the user events ahead of this message (by default the 回访's external event)."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
               "metadata": {"buyer_id": buyer}}
+    earlier = list(before) or [user("", "EXTERNAL_followup_delivery_check", buyer)]
     return Tracker("conv-1", dict(slots or {}), latest,
-                   [{"event": "user", "text": text, "parse_data": latest, "metadata": {"buyer_id": buyer}}],
+                   earlier + [{"event": "user", "text": text, "parse_data": latest, "metadata": {"buyer_id": buyer}}],
                    False, None, {}, "action_listen")
 
 
@@ -78,3 +86,18 @@ async def test_stop_followups_is_stored_where_the_scheduler_reads_it(backend, tm
         rows = (await conn.execute(optouts.select())).all()
     await engine.dispose()
     assert [r.buyer_id for r in rows] == ["buyer_001"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text, intent, ordinary", [
+    ("你们客服真不错", "praise", "action_acknowledge_praise"),
+    ("我要投诉你们的快递", "complain", "action_start_handoff"),
+])
+async def test_a_shopper_who_changed_topic_gets_the_ordinary_answer_later(backend, text, intent, ordinary):
+    # 回访 sent, the shopper asked about something else, and only then praised or complained
+    before = [user("", "EXTERNAL_followup_delivery_check"), user("包邮吗", "ask_shipping_fee")]
+    msgs, events = await run(tracker(text, intent, {"order_id": "DD20261117031", "followup_asked": "delivery_check"},
+                                     before=before))
+    assert msgs == []
+    assert events == [{"event": "slot", "timestamp": None, "name": "followup_asked", "value": None},
+                      {"event": "followup", "timestamp": None, "name": ordinary}]
