@@ -117,8 +117,18 @@ async def open_followup_db(url: str) -> AsyncEngine:
     engine = create_async_engine(url, future=True, **kw)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    # Several desk processes may start on one new database together: create_all checks, then
+    # creates, so the loser of that race sees "table ... already exists"; a second pass finds
+    # the tables made and creates nothing.
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    for attempt in (1, 2):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            break
+        except (OperationalError, ProgrammingError) as e:
+            if attempt == 2 or "already exists" not in str(e):
+                raise
     return engine
 
 
