@@ -239,6 +239,11 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
+async def vendor_chartjs(request: web.Request) -> web.StreamResponse:
+    # Vendored from npm (desk/static/vendor/README.md); versioned by its path, so it may be cached.
+    return web.FileResponse(STATIC / "vendor" / "chartjs" / "chart.umd.js", headers={"Cache-Control": "max-age=86400"})
+
+
 async def console_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "console.html", headers={"Cache-Control": "no-cache"})
 
@@ -883,6 +888,7 @@ def create_app(config: DeskConfig) -> web.Application:
     r.add_post("/shop/login", shop_login)
     r.add_get("/console", console_page)
     r.add_get(r"/{name:(widget\.js|widget\.css|console\.js|console\.css)}", static_file)
+    r.add_get(r"/vendor/chartjs/chart.umd.js", vendor_chartjs)
     r.add_get("/ws/shop", shopper_ws)
     r.add_post("/api/shop/upload", shopper_upload)
     r.add_get("/media/{conv}/{name}", media)

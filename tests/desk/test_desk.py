@@ -446,6 +446,8 @@ async def test_storefront_login_issues_signed_token(desk):
     assert (await desk.client.post("/shop/login", data={"buyer_id": "<script>"}, allow_redirects=False)).status == 400
     assert (await desk.client.get("/health")).status == 200
     assert (await desk.client.get("/widget.js")).status == 200
+    chart = await desk.client.get("/vendor/chartjs/chart.umd.js")
+    assert chart.status == 200 and "Chart" in await chart.text()
 
 
 def test_create_agent_command(tmp_path, monkeypatch, capsys):
