@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from sqlalchemy import event
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
                         Text)
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from xiaoer.db import open_engine as sqlite_engine
 
 metadata = MetaData()
 
@@ -139,26 +140,8 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL: readers (history, queue) never wait for a writer
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction
-    cursor.close()
-
-
 async def open_engine(url: str) -> Database:
-    sqlite = url.startswith("sqlite")
-    kw = {}
-    if sqlite and ":memory:" not in url:
-        # SQLAlchemy 1.4 gives aiosqlite a NullPool: a new connection (and its PRAGMAs) per query
-        from sqlalchemy.pool import AsyncAdaptedQueuePool
-        kw = {"connect_args": {"timeout": 30}, "poolclass": AsyncAdaptedQueuePool, "pool_size": 5,
-              "max_overflow": 10}
-    engine = create_async_engine(url, future=True, **kw)
-    if sqlite:
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    engine = sqlite_engine(url)  # WAL, busy timeout, kept pool: xiaoer/db.py
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     return Database(engine)

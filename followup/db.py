@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        event)
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from xiaoer.db import open_engine as sqlite_engine
 
 metadata = MetaData()
 
@@ -94,29 +95,8 @@ def aware(dt: Optional[datetime]) -> Optional[datetime]:
     return dt
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")  # two desk processes wait for each other, no "locked"
-    cursor.close()
-
-
 async def open_followup_db(url: str) -> AsyncEngine:
-    sqlite = url.startswith("sqlite")
-    kw = {}
-    if sqlite and ":memory:" not in url and url.rstrip("/") != "sqlite+aiosqlite:":
-        from pathlib import Path
-        from sqlalchemy.engine import make_url
-        db = make_url(url).database
-        if db:
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
-        kw = {"connect_args": {"timeout": 30}}
-    elif sqlite:
-        from sqlalchemy.pool import StaticPool  # one in-memory database shared by the connections
-        kw = {"poolclass": StaticPool}
-    engine = create_async_engine(url, future=True, **kw)
-    if sqlite:
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    engine = sqlite_engine(url)  # WAL, busy timeout, kept pool: xiaoer/db.py
     # Several desk processes may start on one new database together: create_all checks, then
     # creates, so the loser of that race sees "table ... already exists"; a second pass finds
     # the tables made and creates nothing.

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
+from xiaoer.db import is_sqlite_memory  # noqa: F401  (public here since the shop came first)
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV_URL = "XIAOER_SHOP_DB_URL"
 ENV_BACKEND = "XIAOER_SHOP_BACKEND"
@@ -32,13 +34,6 @@ def shop_db_url(url: Optional[str] = None) -> str:
             and not u.database.startswith("file:") and not os.path.isabs(u.database):
         u = u.set(database=str(ROOT / u.database))
     return u.render_as_string(hide_password=False)
-
-
-def is_sqlite_memory(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
 
 def load_backend(url: Optional[str] = None, *, clock: Optional[Callable] = None):

@@ -13,17 +13,15 @@ import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shop.backend import ShopBackend
-from shop.config import is_sqlite_memory, shop_db_url
+from shop.config import shop_db_url
 from shop.errors import BackendUnavailable, ChangeNotAllowed, NotFound, OrderNotFound, OutOfStock
 from shop.ids import normalize_order_id
 from shop.masking import mask_address, mask_name, mask_phone, masked_address, surname_of
@@ -37,6 +35,7 @@ from shop.status import (
     EVENT_SPEC_CHANGED, SHIPPED_STATES, TIMESTAMP_FIELD, OrderEvent, OrderStatus, apply, transition,
 )
 from shop.timeutil import utcnow
+from xiaoer.db import WRITE, is_sqlite_memory, open_engine
 from xiaoer.lexicon import PHONE_RE
 
 S = OrderStatus
@@ -265,38 +264,10 @@ class SqlShop(ShopBackend):
             self._engine = engine
 
     def _make_engine(self) -> AsyncEngine:
-        u = make_url(self.url)
-        kwargs: Dict[str, Any] = dict(echo=self._echo, future=True, json_serializer=_json_dumps)
-        sqlite = u.get_backend_name() == "sqlite"
-        # the driver's own transaction handling is off (isolation_level None): we emit BEGIN ourselves
-        if sqlite and is_sqlite_memory(self.url):
-            # one shared connection, or every session would see its own empty database
-            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False, "isolation_level": None})
-        elif sqlite:
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-            # keep connections open: opening one costs ~5 ms per lookup (NullPool is the 1.4 default)
-            kwargs.update(connect_args={"timeout": 15, "isolation_level": None}, poolclass=AsyncAdaptedQueuePool,
-                          pool_size=5, max_overflow=5)
-        engine = create_async_engine(self.url, **kwargs)
-        if sqlite:
-            memory = is_sqlite_memory(self.url)
-
-            @sa.event.listens_for(engine.sync_engine, "connect")
-            def _pragmas(dbapi_conn, _record):
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA foreign_keys=ON")
-                if not memory:
-                    # the action server reads while the demo command or the desk writes
-                    cur.execute("PRAGMA journal_mode=WAL")
-                cur.close()
-
-            @sa.event.listens_for(engine.sync_engine, "begin")
-            def _begin(conn):
-                # A change reads the order, checks the transition, then writes: the write lock must be
-                # held from the read on (BEGIN IMMEDIATE), or two concurrent cancellations both pass
-                # the check. Reads get a plain BEGIN: one consistent snapshot for their queries.
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("shop_write") else "BEGIN")
-        return engine
+        # the action server reads while the demo command or the desk writes: WAL etc. in xiaoer/db.py;
+        # changes take the write lock at BEGIN (execution option WRITE, see `_conn`)
+        return open_engine(self.url, foreign_keys=True, immediate_writes=True, timeout=15, pool_size=5,
+                           max_overflow=5, echo=self._echo, json_serializer=_json_dumps)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -317,7 +288,7 @@ class SqlShop(ShopBackend):
             async with self._turns or _no_lock():
                 async with self._engine.connect() as conn:
                     if write:
-                        await conn.execution_options(shop_write=True)
+                        await conn.execution_options(**{WRITE: True})
                         async with conn.begin():
                             yield conn
                     else:
