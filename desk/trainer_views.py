@@ -448,7 +448,7 @@ async def api_rollback(request: web.Request) -> web.Response:
 
 
 # ---- replies ----------------------------------------------------------------------------
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = re.compile(r"\{(\w+(?:\.\w+)*)\}")  # {order_id}, {shipping.fees.base_fee}
 _RESPONSE_NAME = re.compile(r"^utter_[a-z0-9_]{1,60}$")
 
 

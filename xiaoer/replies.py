@@ -1,7 +1,7 @@
 """Fill domain responses from store.yml (no Rasa import).
 
 Responses in domain/*.yml use `{placeholders}`. Store values come from
-`template_values(store)`; values an action supplies at run time (an order
+`template_values(store)`, named by their path in store.yml (`{shipping.fees.base_fee}`); values an action supplies at run time (an order
 number, a fee it computed) are passed by the action and have sample values in
 tests/response_samples.yml so every variation can be rendered and checked.
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
+from pydantic import BaseModel
 
 from xiaoer.store_config import StoreConfig
 from xiaoer.wording import wording_values
@@ -23,7 +24,7 @@ from xiaoer.wording import wording_values
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_DIR = ROOT / "domain"
 SAMPLES_PATH = ROOT / "tests" / "response_samples.yml"
-PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _SEP = "、"
 
 
@@ -31,83 +32,95 @@ def _join(items) -> str:
     return _SEP.join(str(i) for i in items)
 
 
+def _display(value: Any) -> str:
+    if isinstance(value, list):  # periods as 3/6/12, everything else as 中通快递、圆通速递
+        sep = "/" if value and all(isinstance(v, int) for v in value) else _SEP
+        return sep.join(str(v) for v in value)
+    return str(value)
+
+
+def _dotted(node: Any, prefix: str = "") -> Iterator[Tuple[str, str]]:
+    """(`section.field`, display text) for every value of store.yml."""
+    items = node.items() if isinstance(node, Mapping) else ((f, getattr(node, f)) for f in node.__fields__)
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, bool):
+            continue  # a flag selects variations (store_flags), it is never printed
+        if isinstance(value, (Mapping, BaseModel)):
+            yield from _dotted(value, path + ".")
+        else:
+            yield path, _display(value)
+
+
+# Migration step (#10): the rule book's safe wordings (guard/rules.yml) and the trainers' older
+# drafts still use these flat names; domain responses use the dotted paths.
+LEGACY_PLACEHOLDERS = {
+    "store_name": "store.name", "store_short": "store.short_name", "platform_name": "store.platform_name",
+    "bot_name": "store.bot_name", "agent_signature": "store.agent_signature", "agent_number": "store.agent_number",
+    "hotline": "store.hotline", "product_categories": "store.product_categories",
+    "business_hours": "hours.business", "couriers": "shipping.couriers", "default_courier": "shipping.default_courier",
+    "warehouses": "shipping.warehouses", "ship_within_hours": "shipping.ship_within_hours",
+    "ship_max_hours": "shipping.ship_max_hours", "platform_max_hours": "shipping.platform_max_hours",
+    "cutoff_time": "shipping.cutoff_time", "transit_days": "shipping.transit_days.default",
+    "free_shipping_threshold": "shipping.fees.free_shipping_threshold", "base_fee": "shipping.fees.base_fee",
+    "remote_areas": "shipping.fees.remote_areas", "remote_surcharge": "shipping.fees.remote_surcharge",
+    "sf_courier": "shipping.fees.specified_courier.courier",
+    "sf_near_region": "shipping.fees.specified_courier.near_region",
+    "sf_near_fee": "shipping.fees.specified_courier.near_first_kg",
+    "sf_far_fee": "shipping.fees.specified_courier.far_first_kg",
+    "sf_extra_per_kg": "shipping.fees.specified_courier.extra_per_kg",
+    "invoice_types": "invoice.types", "invoice_default_type": "invoice.default_type",
+    "invoice_electronic_days": "invoice.electronic_within_days", "invoice_paper_days": "invoice.paper_within_days",
+    "invoice_reissue_days": "invoice.reissue_within_days", "payment_methods": "payment.methods",
+    "instalment_periods": "payment.instalment_periods", "instalment_interest_free": "payment.instalment_interest_free",
+    "cod_note": "payment.cod_note", "gift": "bargaining.gift", "gift_min_amount": "bargaining.gift_min_amount",
+    "shipping_concession": "bargaining.shipping_concession", "member_benefit": "bargaining.member_benefit",
+    "return_window_days": "returns.window_days", "refund_days": "returns.refund_days",
+    "warranty_months": "returns.warranty_months", "compensation_coupon": "returns.compensation_coupon",
+    "membership_program": "membership.program", "points_rule": "membership.points_rule",
+    "group_buy": "membership.group_buy", "complaint_simple_hours": "complaints.simple_hours",
+    "complaint_complex_hours": "complaints.complex_hours",
+    # computed, no single store.yml value
+    "agent_hours": "hours.agent_hours_text", "default_warehouse_city": "shipping.default_warehouse_city",
+    "transit_near": "shipping.transit_near", "transit_remote": "shipping.transit_remote",
+}
+
+
 def template_values(store: StoreConfig) -> Dict[str, str]:
-    """Every store value a response may use, as display text."""
-    sc = store.specified_courier
-    remote = store.remote_areas
-    return {
-        **wording_values(store),  # {out_of_stock} / {sold_out}: 断码 only where sizes exist
-        "store_name": store.name,
-        "store_short": store.short_name,
-        "platform_name": store.platform_name,
-        "bot_name": store.bot_name,
-        "agent_signature": store.agent_signature,
-        "agent_number": store.agent_number,
-        "hotline": store.hotline,
-        "product_categories": _join(store.product_categories),
-        "business_hours": f"{store.business_hours[0]}-{store.business_hours[1]}",
-        "agent_hours": store.agent_hours_text(),
-        "couriers": _join(store.couriers),
-        "default_courier": store.default_courier,
-        "warehouses": _join(f"{w.city}({w.name})" for w in store.warehouses),
-        "default_warehouse_city": next(w.city for w in store.warehouses if w.name == store.default_warehouse),
-        "ship_within_hours": str(store.ship_within_hours),
-        "ship_max_hours": str(store.ship_max_hours),
-        "platform_max_hours": str(store.platform_max_hours),
-        "cutoff_time": store.cutoff_time,
-        "transit_days": store.transit_days["default"],
-        "transit_near": store.transit_days.get(sc.near_region, store.transit_days["default"]),
-        "transit_remote": max(store.transit_days.values(), key=lambda d: int(d.split("-")[-1])),
-        "free_shipping_threshold": str(store.free_shipping_threshold),
-        "base_fee": str(store.base_fee),
-        "remote_areas": _join(remote) if remote else "",
-        "remote_surcharge": str(store.remote_surcharge),
-        "sf_courier": sc.courier,
-        "sf_near_region": sc.near_region,
-        "sf_near_fee": str(sc.near_first_kg),
-        "sf_far_fee": str(sc.far_first_kg),
-        "sf_extra_per_kg": str(sc.extra_per_kg),
-        "invoice_types": _join(store.invoice_types),
-        "invoice_default_type": store.invoice_default_type,
-        "invoice_electronic_days": str(store.invoice_electronic_days),
-        "invoice_paper_days": str(store.invoice_paper_days),
-        "invoice_reissue_days": str(store.invoice_reissue_days),
-        "payment_methods": _join(store.payment_methods),
-        "instalment_periods": "/".join(str(p) for p in store.instalment_periods),
-        "instalment_interest_free": "/".join(str(p) for p in store.instalment_interest_free),
-        "cod_note": store.cod_note,
-        "gift": store.gift,
-        "gift_min_amount": str(store.gift_min_amount),
-        "shipping_concession": store.shipping_concession,
-        "member_benefit": store.member_benefit,
-        "return_window_days": str(store.return_window_days),
-        "refund_days": store.refund_days,
-        "warranty_months": str(store.warranty_months),
-        "compensation_coupon": str(store.compensation_coupon),
-        "membership_program": store.membership_program,
-        "points_rule": store.points_rule,
-        "group_buy": store.group_buy,
-        "complaint_simple_hours": str(store.complaint_simple_hours),
-        "complaint_complex_hours": str(store.complaint_complex_hours),
-    }
+    """Every store value a response may use, as display text: `{shipping.fees.base_fee}` is
+    that field of store.yml; `{out_of_stock}` / `{sold_out}` come from lexicon/guard_wording.yml."""
+    sh = store.shipping
+    values = dict(_dotted({f: getattr(store, f) for f in store.__fields__ if f != "raw"}))
+    days = sh.transit_days
+    values.update({
+        "store.platform_name": store.store.platform_name,
+        "hours.agent_hours_text": store.agent_hours_text(),
+        "shipping.default_warehouse_city": next(w.city for w in sh.warehouses if w.name == sh.default_warehouse),
+        "shipping.transit_near": days.get(sh.fees.specified_courier.near_region, days["default"]),
+        "shipping.transit_remote": max(days.values(), key=lambda d: int(d.split("-")[-1])),
+    })
+    values.update({flat: values[path] for flat, path in LEGACY_PLACEHOLDERS.items()})
+    values.update(wording_values(store))  # 断码 only where sizes exist
+    return values
 
 
 def store_flags(store: StoreConfig) -> Dict[str, Any]:
     """Values a variation's `metadata.store_if` can test."""
+    fees = store.shipping.fees
     return {
-        "platform": store.platform,
-        "specified_courier_policy": store.specified_courier.policy,
-        "free_shipping": store.free_shipping and store.free_shipping_threshold == 0,
-        "free_shipping_threshold": store.free_shipping and store.free_shipping_threshold > 0,
-        "has_remote_areas": bool(store.remote_areas),
-        "cod": store.cod,
-        "credit_card": store.credit_card,
-        "instalments": store.instalments,
-        "interest_free": bool(store.instalment_interest_free),
-        "special_invoice": any("专用" in t for t in store.invoice_types),
-        "gift": bool(store.gift),
-        "self_pickup": store.self_pickup,
-        "nonquality_original_shipping": store.nonquality_original_shipping,
+        "platform": store.store.platform,
+        "specified_courier_policy": fees.specified_courier.policy,
+        "free_shipping": fees.free_shipping and fees.free_shipping_threshold == 0,
+        "free_shipping_threshold": fees.free_shipping and fees.free_shipping_threshold > 0,
+        "has_remote_areas": bool(fees.remote_areas),
+        "cod": store.payment.cod,
+        "credit_card": store.payment.credit_card,
+        "instalments": store.payment.instalments,
+        "interest_free": bool(store.payment.instalment_interest_free),
+        "special_invoice": any("专用" in t for t in store.invoice.types),
+        "gift": bool(store.bargaining.gift),
+        "self_pickup": store.shipping.self_pickup,
+        "nonquality_original_shipping": store.returns.nonquality_original_shipping,
     }
 
 
@@ -146,11 +159,17 @@ class _Keep(dict):
         return "{" + key + "}"
 
 
+class _Formatter(string.Formatter):
+    def get_field(self, field_name, args, kwargs):
+        # `{shipping.fees.base_fee}` is one name (as in Rasa's own interpolation), not attribute access
+        return self.get_value(field_name, args, kwargs), field_name
+
+
 def fill(text: str, values: Mapping[str, Any]) -> str:
     if not text or "{" not in text:
         return text
     try:
-        return string.Formatter().vformat(text, (), _Keep(values))
+        return _Formatter().vformat(text, (), _Keep(values))
     except (ValueError, IndexError):
         return text
 
