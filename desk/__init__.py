@@ -2,6 +2,6 @@
 front of Rasa (issue 5). `create_app(config)` builds the aiohttp application;
 `python -m desk` runs it. No Rasa import: Rasa is reached over HTTP only."""
 from desk.config import DeskConfig, load_config
-from desk.web import create_app
+from desk.app import create_app
 
 __all__ = ["DeskConfig", "create_app", "load_config"]

@@ -15,7 +15,7 @@ from aiohttp import web
 from desk import auth
 from desk.config import load_config
 from desk.db import open_engine
-from desk.web import create_app
+from desk.app import create_app
 
 
 async def _create_agent(args) -> int:

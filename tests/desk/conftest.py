@@ -159,3 +159,22 @@ async def desk(aiohttp_client, make_config, fake_rasa, clock):
 def _own_secrets(tmp_path, monkeypatch):
     """Generated secrets go to a temporary folder, never the checkout's var/secrets."""
     monkeypatch.setenv("XIAOER_SECRETS_DIR", str(tmp_path / "secrets"))
+
+
+@pytest.fixture
+async def buyers_shop():
+    """A shop backend holding only the demo's buyer accounts (no catalogue, no orders):
+    the storefront's demo login lists the shop's buyers."""
+    import random
+
+    from shop.demo import make_buyers
+    from shop.sql import SqlShop
+
+    shop = SqlShop("sqlite+aiosqlite://")
+    await shop.start()
+    for buyer in make_buyers(random.Random(42), ONLINE):
+        await shop.put_buyer(buyer)
+    try:
+        yield shop
+    finally:
+        await shop.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from aiohttp import FormData, WSMsgType
@@ -433,6 +434,24 @@ async def test_quick_replies_and_console_socket(desk):
     await desk.say(ws, "质量太差我要投诉")
     frame = await desk.expect(console, "queue")
     assert frame["status"] == "queued"
+
+
+async def test_storefront_lists_the_shops_buyers_and_escapes_what_it_shows(aiohttp_client, make_config, buyers_shop):
+    client = await aiohttp_client(create_app(make_config(shop=buyers_shop)))
+    page = await (await client.get("/")).text()
+    listed = re.findall(r'<option value="([^"]+)"', page)
+    assert listed == await buyers_shop.buyer_ids() and len(listed) > 10
+    assert any(b.startswith("tb_") for b in listed)  # platform-style accounts too, not only buyer_001..
+    # the demo login takes any listed buyer; the page shows who is logged in, escaped
+    r = await client.post("/shop/login", data={"buyer_id": listed[-1]}, allow_redirects=False)
+    assert r.status == 302
+    page = await (await client.get("/")).text()
+    assert f"当前买家:{listed[-1]}" in page and f'<option value="{listed[-1]}" selected>' in page
+
+
+async def test_storefront_without_a_shop_asks_for_the_buyer_id(desk):
+    page = await (await desk.client.get("/")).text()
+    assert '<input name="buyer_id"' in page and "<option" not in page and "商品目录暂不可用" in page
 
 
 async def test_storefront_login_issues_signed_token(desk):

@@ -93,8 +93,9 @@ async def login(page, base, name):
     await page.click("#login-submit")
 
 
-async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_config, browser, fake_rasa, tmp_path):
-    server = await aiohttp_server(create_app(make_config()))
+async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_config, browser, fake_rasa, tmp_path,
+                                                         buyers_shop):
+    server = await aiohttp_server(create_app(make_config(shop=buyers_shop)))
     base = str(server.make_url("")).rstrip("/")
     errors: list = []
     shop = await page_of(browser, errors)
@@ -250,8 +251,8 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     assert errors == []
 
 
-async def test_storefront_and_widget_on_a_phone(aiohttp_server, make_config, browser):
-    server = await aiohttp_server(create_app(make_config()))
+async def test_storefront_and_widget_on_a_phone(aiohttp_server, make_config, browser, buyers_shop):
+    server = await aiohttp_server(create_app(make_config(shop=buyers_shop)))
     base = str(server.make_url("")).rstrip("/")
     errors: list = []
     phone = await page_of(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
