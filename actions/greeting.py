@@ -7,7 +7,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_entity, text_of
+from actions.common import latest_entity, picked_order_action, text_of
+from actions.order_lookup import wants_note
 from actions.records import record_suggestion
 
 
@@ -46,8 +47,6 @@ class ActionHandleInform(Action):
         return "action_handle_inform"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        from actions.orders import picked_order_action, wants_note
-
         if wants_note(tracker):
             # O8/L5: "DD… 下午送" is a wish for that order
             return [FollowupAction("action_change_order")]

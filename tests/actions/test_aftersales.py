@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actions.aftersales import ActionReportQualityIssue, ActionRequestReturn
-from actions.orders import ActionConfirmOrderStep
+from actions.confirm import ActionConfirmOrderStep
 from shop.models import RecordKind
 from shop.status import OrderStatus as S
 from tests.actions.conftest import run_action

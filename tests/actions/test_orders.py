@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rasa_sdk.events import SlotSet
 
-from actions import orders as orders_module
+from actions import turn as turn_module
+from actions.address import parse_address
 from actions.aftersales import ActionReportQualityIssue, ActionRequestReturn
-from actions.orders import (
-    ActionCancelOrder, ActionChangeOrder, ActionConfirmOrderStep, ActionLookUpOrder, parse_address,
-)
+from actions.confirm import ActionConfirmOrderStep
+from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrder
 from shop.errors import BackendUnavailable
 from shop.models import (
     AddressInput, BuyerInput, Coupon, FaqEntry, Gender, Product, Promotion, RecordKind, Sku, TrackingEvent, yuan,
@@ -538,8 +538,8 @@ class DownShop:
 
 @pytest.fixture()
 def fast_timeouts(monkeypatch):
-    monkeypatch.setattr(orders_module, "WAIT_NOTICE_AFTER", 0.05)
-    monkeypatch.setattr(orders_module, "OVERALL_TIMEOUT", 5.0)
+    monkeypatch.setattr(turn_module, "WAIT_NOTICE_AFTER", 0.05)
+    monkeypatch.setattr(turn_module, "OVERALL_TIMEOUT", 5.0)
 
 
 async def test_slow_lookup_says_please_wait_first_then_thanks(shop, fast_timeouts):
@@ -553,7 +553,7 @@ async def test_slow_lookup_says_please_wait_first_then_thanks(shop, fast_timeout
 async def test_too_slow_backend_apologises_and_offers_a_person(shop, fast_timeouts, monkeypatch):
     from actions import records
 
-    monkeypatch.setattr(orders_module, "OVERALL_TIMEOUT", 0.3)
+    monkeypatch.setattr(turn_module, "OVERALL_TIMEOUT", 0.3)
     records.set_backend(SlowShop(shop, 2))
     d, _ = await run_action(ActionLookUpOrder(), as_alice(f"查订单 {PAID}"))
     assert said(d) == ["utter_please_wait", "utter_backend_unavailable"]
