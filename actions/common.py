@@ -9,6 +9,7 @@ import yaml
 from rasa_sdk import Tracker
 
 from xiaoer.lexicon import ORDER_ID_RE
+from xiaoer.phrases import pattern
 from xiaoer.store_config import StoreConfig, get_store
 from xiaoer.text import LEXICON_DIR, normalize
 
@@ -26,8 +27,6 @@ ORDER_REQUEST_SLOT = "order_request"
 PURPOSE_ACTION = {"query": "action_look_up_order", "delay": "action_look_up_order", "change": "action_change_order",
                   "cancel": "action_cancel_order", "return": "action_request_return",
                   "quality": "action_report_quality_issue"}
-# What may stand beside the number in a pick: "订单号DD…", "就是这个DD…吧"
-PICK_FILLER_RE = re.compile(r"订单号?|单号|这个|这单|就是|是|的|吧|哦|呢|啊|嗯|好")
 
 
 def store() -> StoreConfig:
@@ -60,7 +59,7 @@ def order_pick(tracker: Tracker) -> Optional[Tuple[str, str]]:
     raw = normalize(tracker.latest_message.get("text") or "")
     if not ORDER_ID_RE.search(raw):
         return None
-    rest = PICK_FILLER_RE.sub("", ORDER_ID_RE.sub("", raw))
+    rest = pattern("pick_filler").sub("", ORDER_ID_RE.sub("", raw))  # "就是这个DD…吧"
     if re.search(r"[\u4e00-\u9fffA-Za-z0-9]", rest):
         return None
     purpose = tracker.get_slot(ORDER_PURPOSE_SLOT)

@@ -25,9 +25,12 @@ import re
 import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from xiaoer.store_config import StoreConfig
+import yaml
+
+from xiaoer.store_config import PLATFORM_NAMES, PLATFORMS, StoreConfig
 from xiaoer.text import is_traditional, normalize, to_traditional
 
 from guard.context import Context
@@ -42,8 +45,17 @@ CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
 SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
 _PARTICLES = frozenset("了的哦啊呀吧呢哈喔噢嘛啦哟呐滴")
 SEVERITY_ORDER = {"block": 0, "rewrite": 1, "warn": 2}
-# Names a platform's own shoppers use for it (Taobao and Tmall are one marketplace).
-PLATFORM_WORDS = {"taobao": ("淘宝", "天猫"), "tmall": ("天猫", "淘宝"), "jd": ("京东",), "pdd": ("拼多多", "多多")}
+
+
+def _platform_words() -> Dict[str, Tuple[str, ...]]:
+    """Names a platform's own shoppers use for it: its name (store_config.PLATFORM_NAMES)
+    and what lexicon/platforms.yml says it is also called."""
+    path = Path(__file__).resolve().parent.parent / "lexicon" / "platforms.yml"
+    also = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("also_called") or {}
+    return {p: (PLATFORM_NAMES[p], *(str(w) for w in also.get(p) or ())) for p in PLATFORMS}
+
+
+PLATFORM_WORDS = _platform_words()
 
 
 # ---- results ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from xiaoer.phrases import default_address
 from xiaoer.secrets import get_secret
 from xiaoer.replies import fill, load_domain_responses, store_flags, template_values, variation_applies
 from xiaoer.store_config import get_store
@@ -32,7 +33,7 @@ LINK_REPLY = "utter_link_unopenable"
 @lru_cache(maxsize=1)
 def _link_variations() -> List[str]:
     store = get_store()
-    flags, values = store_flags(store), {"address": "亲", **template_values(store)}
+    flags, values = store_flags(store), {"address": default_address(), **template_values(store)}
     return [fill(v["text"], values) for v in load_domain_responses().get(LINK_REPLY, [])
             if variation_applies(v, flags)]
 

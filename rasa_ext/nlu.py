@@ -21,9 +21,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import re
+from functools import lru_cache
+
+import yaml
 
 from xiaoer.lexicon import extract_entities, register_with_jieba
-from xiaoer.text import has_han, neutralise_command, normalize
+from xiaoer.text import LEXICON_DIR, has_han, neutralise_command, normalize
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -113,15 +116,26 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
 
-# Where a message may be cut into two questions: after a question particle or
-# at punctuation and spaces.
-_CLAUSE_END = re.compile(r"[吗呢么嘛不没啊呀哈][\s，,。.？?!！～~、]*|[\s，,。.？?!！～~、;；]+")
+# Where a message may be cut into two questions: after a question particle
+# (lexicon/clauses.yml) or at punctuation and spaces.
+_CLAUSE_PUNCT = r"\s，,。.？?!！～~、"
+
+
+@lru_cache(maxsize=1)
+def _clause_end() -> "re.Pattern[str]":
+    data = yaml.safe_load((LEXICON_DIR / "clauses.yml").read_text(encoding="utf-8")) or {}
+    particles = "".join(re.escape(str(p)) for p in data.get("question_particles") or [])
+    if not particles:
+        raise ValueError("lexicon/clauses.yml: question_particles is required")
+    return re.compile(rf"[{particles}][{_CLAUSE_PUNCT}]*|[{_CLAUSE_PUNCT};；]+")
+
+
 _TRIM = " ，,。.？?!！～~、;；"
 
 
 def clause_splits(text: str) -> List[tuple]:
     """(left, right) candidates for a two-question message, each part >= 2 chars."""
-    cuts = sorted({m.end() for m in _CLAUSE_END.finditer(text) if 2 <= m.end() <= len(text) - 2})
+    cuts = sorted({m.end() for m in _clause_end().finditer(text) if 2 <= m.end() <= len(text) - 2})
     pairs = []
     for cut in cuts:
         left, right = text[:cut].strip(_TRIM), text[cut:].strip(_TRIM)

@@ -567,3 +567,25 @@ async def test_backend_down_is_never_silence(shop, action, intent, template):
     d, events = await run_action(action(), as_alice(template.format(PAID), intent))
     assert said(d)[-1] == "utter_backend_unavailable"
     assert slot(events, "awaiting_order_answer") is False
+
+
+# ---- G3: addressing a logged-in buyer by their own account ---------------------------------
+
+
+async def test_logged_in_buyer_is_addressed_by_their_account(shop):
+    from actions.greeting import ActionHandleInform
+
+    surname = [{"entity": "surname", "value": "张"}]
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓张", "inform", entities=surname))
+    assert events == [SlotSet("shopper_title", "张先生")]
+    # Bob's account says 女士: no "先生/女士" guess for her
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓李", "inform", buyer=BOB,
+                                                                entities=[{"entity": "surname", "value": "李"}]))
+    assert events == [SlotSet("shopper_title", "李女士")]
+    # another surname than the account's: the account says nothing about this person
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓王", "inform",
+                                                                entities=[{"entity": "surname", "value": "王"}]))
+    assert events == [SlotSet("shopper_title", "王先生/女士")]
+    # what the shopper says wins over the account
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓张,是女士", "inform", entities=surname))
+    assert events == [SlotSet("shopper_title", "张女士")]
