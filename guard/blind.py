@@ -128,7 +128,7 @@ def evaluate(cases: Optional[Sequence[Case]] = None, store=None, speaker: str = 
     from xiaoer.store_config import load_store
 
     checker = get_checker()
-    store = store or load_store(ROOT / "store.yml")
+    store = store or load_store()  # $XIAOER_STORE, else ./store.yml
     report = Report()
     for case in cases if cases is not None else load_cases():
         for platform in case.platforms:

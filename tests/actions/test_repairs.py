@@ -17,7 +17,7 @@ from actions.logistics import ActionAnswerCourier, ActionAnswerDeliveryTime, Act
 from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrder
 from shop.models import AddressInput, BuyerInput, Gender, RecordKind
 from shop.status import OrderStatus as S
-from tests.actions.conftest import make_tracker, shopper_sees, texts
+from tests.actions.conftest import assert_rendered, make_tracker, shopper_sees, texts
 from tests.actions.test_orders import ALICE, BOB, PAID, REFUNDING, STALLED, UNPAID, make_order, seed_shop
 
 ACTIONS = {a.name(): a for a in (
@@ -45,6 +45,7 @@ async def converse(action: str, tracker, slots=None):
         if not follow:
             break
         action = follow[0]["name"]
+    await assert_rendered(dispatcher, tracker)
     seen = await shopper_sees(dispatcher, tracker.latest_message.get("text") or "", slots)
     return seen, events, ran
 

@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import records
 from actions.followups import ActionAnswerFollowup
+from tests.actions.conftest import assert_rendered
 from followup import open_followup_db
 from followup.db import optouts
 from followup_helpers import T0, new_order
@@ -33,6 +34,7 @@ def tracker(text, intent, slots=None, entities=None, buyer="buyer_001", before=(
 async def run(t):
     d = CollectingDispatcher()
     events = await ActionAnswerFollowup().run(d, t, {})
+    await assert_rendered(d, t)
     return d.messages, events
 
 
