@@ -25,7 +25,7 @@ def parse_address(text: str) -> Optional[AddressInput]:
     m = ADDRESS_RE.search(text) or ADDRESS_RE_PHONE_FIRST.search(text)
     if not m:
         return None
-    addr = m.group("addr").strip(" ,,。")
+    addr = m.group("addr").strip(" ,,。")  # noqa: B005 - a set of characters
     province = province_for(addr)
     r = pattern("region").match(addr)
     if not province or not r or len(r.group("detail").strip()) < 2:

@@ -8,9 +8,7 @@ never refused (A4): every eligible decision ends in an offer to file it.
 """
 from __future__ import annotations
 
-from typing import Text
-
-from typing import Dict, Optional
+from typing import Dict, Optional, Text
 
 from actions.common import matches, store
 from actions.confirm import yes_in_other_words
@@ -18,10 +16,10 @@ from actions.order_lookup import almost_order_id, order_ids_in, order_values, re
 from actions.steps import RETURNS, Step, carries_out, pending
 from actions.turn import BackendAction, Turn, now
 from shop.models import Order, ReturnReason
-from xiaoer.phrases import phrases
 from shop.rules import ReturnDecision, return_eligibility
 from shop.status import OrderStatus
 from shop.timeutil import local_text
+from xiaoer.phrases import phrases
 
 S = OrderStatus
 

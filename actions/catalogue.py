@@ -1,7 +1,8 @@
 """Product questions answered from the catalogue (P1 specs/FAQ, P2 price,
 P5 stock). Without a product named, the general documented replies stay.
 
-A sold-out variant is the store category's word ({sold_out}: 断码 for apparel, 没有现货 for accessories; seed 003: never 缺货), with the restock date
+A sold-out variant is the store category's word ({sold_out}: 断码 for apparel, 没有现货
+for accessories; seed 003: never 缺货), with the restock date
 when known and alternatives that are in stock.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence, Text
 from actions.address import parse_address
 from actions.common import latest_entity
 from actions.order_lookup import offer_interception, order_ids_in, order_values
-from actions.steps import STEP_SLOT, AWAITING_SLOT, ORDER_SLOT, VALUE_SLOT, Step, asked_just_now, handler_for, pending
+from actions.steps import AWAITING_SLOT, ORDER_SLOT, STEP_SLOT, VALUE_SLOT, Step, asked_just_now, handler_for, pending
 from actions.turn import BackendAction, Turn
 from shop.errors import ChangeNotAllowed, NotFound, OutOfStock
 from shop.models import Order

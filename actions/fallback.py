@@ -8,9 +8,9 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import matches, subtopic
-from xiaoer.text import has_han
 from actions.order_lookup import wants_note
 from actions.records import record_question
+from xiaoer.text import has_han
 
 FALLBACK_ACTION = "action_handle_fallback"
 QUESTION_PREVIEW = 40

@@ -52,7 +52,8 @@ async def store_opt_out(buyer: str, text: str) -> None:
     import os
 
     from followup.config import ROOT, followup_db_url, load_config
-    from followup.db import open_followup_db, store_opt_out as store
+    from followup.db import open_followup_db
+    from followup.db import store_opt_out as store
 
     desk_url = os.environ.get("XIAOER_DESK_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'desk.db'}"
     cfg = load_config()

@@ -9,17 +9,24 @@ of someone else reads exactly like an unknown number (seed 003: 只和拍下的�
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Dict, List, Optional, Sequence
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
 from actions.common import (
-    ORDER_PURPOSE_SLOT, ORDER_REQUEST_SLOT, latest_entity, matches, order_pick, store, subtopics, text_of,
+    ORDER_PURPOSE_SLOT,
+    ORDER_REQUEST_SLOT,
+    latest_entity,
+    matches,
+    order_pick,
+    store,
+    subtopics,
+    text_of,
 )
+from actions.records import due_in, record_promise
 from actions.steps import Step, pending
-from actions.turn import Turn, now
+from actions.turn import Turn
 from shop.models import Order, yuan_text
 from shop.rules import ship_deadline, transit_estimate
 from shop.status import OrderStatus
@@ -172,7 +179,7 @@ async def product_first(turn: Turn, purpose: str) -> List[Order]:
     for o in orders:
         for item in o.items:
             if item.product_id not in categories:
-                product = await turn.call(lambda b: b.get_product(item.product_id))
+                product = await turn.call(lambda b, pid=item.product_id: b.get_product(pid))
                 categories[item.product_id] = product.category if product else None
 
     def has_product(o: Order) -> bool:
@@ -239,9 +246,8 @@ async def resolve_order(turn: Turn, purpose: str, *, allow_slot: bool = True, li
 
 async def follow_up(turn: Turn, order: Order, topic: str) -> str:
     """A promise to come back on `order` within FOLLOW_UP_HOURS, recorded (F4); its due time as text."""
-    due = now() + timedelta(hours=FOLLOW_UP_HOURS)
-    await turn.call(lambda b: b.promise_follow_up(buyer_id=turn.buyer_id, topic=topic, due_at=due,
-                                                  order_id=order.order_id, conversation_id=turn.conversation))
+    due = due_in(FOLLOW_UP_HOURS)
+    await turn.call(lambda b: record_promise(b, turn.tracker, topic, due, order.order_id))
     return local_text(due)
 
 

@@ -15,8 +15,16 @@ from actions.aftersales import refund_progress
 from actions.common import latest_entity, matches, order_pick, store
 from actions.confirm import yes_in_other_words
 from actions.order_lookup import (
-    almost_order_id, contains_any, follow_up, is_note, note_kinds, offer_interception, order_ids_in, order_values,
-    resolve_order, wants_note,
+    almost_order_id,
+    contains_any,
+    follow_up,
+    is_note,
+    note_kinds,
+    offer_interception,
+    order_ids_in,
+    order_values,
+    resolve_order,
+    wants_note,
 )
 from actions.steps import CHANGES, Step, answers, carries_out, current_step, pending, remember
 from actions.turn import BackendAction, Turn, now
@@ -124,7 +132,7 @@ async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
     if not (color or size):
         return None
     for item in order.items:
-        product = await turn.call(lambda b: b.get_product(item.product_id))
+        product = await turn.call(lambda b, pid=item.product_id: b.get_product(pid))
         if product is None:
             continue
         current = product.sku(item.sku_id)
@@ -149,7 +157,7 @@ async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
             return {}
         return {"sku_id": new.sku_id, **values}
     item = order.items[0]
-    product = await turn.call(lambda b: b.get_product(item.product_id))
+    product = await turn.call(lambda b, pid=item.product_id: b.get_product(pid))
     options = SEP.join(s.spec for s in product.skus if not s.sold_out) if product else item.spec
     turn.say("utter_change_spec_unavailable", order_id=order.order_id, product_name=item.name,
              wanted=" ".join(p for p in (color, size) if p), options=options)
@@ -163,7 +171,7 @@ async def add_note(turn: Turn, order: Order) -> None:
         return
     pick = order_pick(turn.tracker)
     raw = normalize(pick[1] if pick else (turn.tracker.latest_message.get("text") or ""))
-    note = PHONE_RE.sub(lambda m: mask_phone(m.group()), pattern("order_ref").sub(" ", raw)).strip(" ,,。:")
+    note = PHONE_RE.sub(lambda m: mask_phone(m.group()), pattern("order_ref").sub(" ", raw)).strip(" ,,。:")  # noqa: B005 - a set of characters
     note = " ".join(pattern("note_prefix").sub("", note).split()) or note
     kind = next((k for k, words in note_kinds().items() if contains_any(turn.text, words)), "other")
     await turn.call(lambda b: b.add_order_note(order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note,

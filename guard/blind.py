@@ -17,7 +17,6 @@ This module only needs `guard.Context` and `guard.get_checker`, so
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple

@@ -30,13 +30,12 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import yaml
 
-from xiaoer.store_config import PLATFORM_NAMES, PLATFORMS, StoreConfig
-from xiaoer.text import is_traditional, normalize, to_traditional
-
 from guard.context import Context
 from guard.gate import gate_for
 from guard.privacy import PLATFORM_DOMAINS, mask_phone, mask_phones
 from guard.rulebook import PLACEHOLDER_RE, Condition, Rule, Rulebook, load_rulebook
+from xiaoer.store_config import PLATFORM_NAMES, PLATFORMS, StoreConfig
+from xiaoer.text import is_traditional, normalize, to_traditional
 
 logger = logging.getLogger("xiaoer.guard")
 _NO_GATE = object()
@@ -241,7 +240,7 @@ def gift_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Option
     """Keep a gift or coupon promise only when store.yml does not allow it: another
     gift than `bargaining.gift`, more of it, below `gift_min_amount`, or a coupon
     above `returns.compensation_coupon`. The sentence gives the "满N" threshold."""
-    from guard.offers import parse_offers, offer_verdict
+    from guard.offers import offer_verdict, parse_offers
 
     offers = [o for o in parse_offers(hit_text) if o.kind in ("gift", "coupon")]
     if not offers:
@@ -398,7 +397,8 @@ class Checker:
         return active
 
     # -- matching --------------------------------------------------------------------------------
-    def _raw_hits(self, norm: str, active: Mapping[str, Rule], values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
+    def _raw_hits(self, norm: str, active: Mapping[str, Rule],
+                  values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
         hits: Dict[str, List[Tuple[int, int]]] = {}
         vocab = self.nlp.vocab
         strings = vocab.strings

@@ -20,8 +20,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from xiaoer.phrases import default_address
-from xiaoer.secrets import get_secret
 from xiaoer.replies import fill, load_domain_responses, store_flags, template_values, variation_applies
+from xiaoer.secrets import get_secret
 from xiaoer.store_config import get_store
 from xiaoer.text import clean_incoming, is_traditional, to_traditional
 
@@ -99,7 +99,8 @@ class ShopperRestInput(RestInput):
         return clean_incoming(raw, MAX_CHARS)
 
     @staticmethod
-    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
+    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]
+                        ) -> Callable[[UserMessage], Awaitable[None]]:
         """After the bot's answer: its buttons finished (guard, script) and the
         "点不开" reply when the shopper sent a link (R6)."""
         async def handle(message: UserMessage) -> None:

@@ -14,8 +14,8 @@ from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from xiaoer.replies import store_flags, template_values, variation_applies
 from xiaoer.phrases import default_address
+from xiaoer.replies import store_flags, template_values, variation_applies
 from xiaoer.store_config import get_store
 from xiaoer.text import has_han, is_traditional, to_traditional
 

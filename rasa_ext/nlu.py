@@ -1,14 +1,17 @@
 """Custom NLU components for shoppers' Chinese.
 
 Pipeline order in config.yml: ChineseNormalizer -> DomainJiebaTokenizer ->
-featurizers -> DIET -> LexiconEntityExtractor.
+CharNgramIntentEnsemble -> LexiconEntityExtractor -> FallbackClassifier (no
+featurizer and no DIET: README, "How well the model does").
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 import joblib
-
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -19,11 +22,6 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-import re
-from functools import lru_cache
-
-import yaml
 
 from xiaoer.lexicon import extract_entities, register_with_jieba
 from xiaoer.text import LEXICON_DIR, has_han, neutralise_command, normalize
@@ -146,14 +144,16 @@ def clause_splits(text: str) -> List[tuple]:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
-    """Combines DIET's intent ranking with a logistic regression on TF-IDF
-    character n-grams of the whole normalised message.
+    """A logistic regression on TF-IDF character n-grams of the whole
+    normalised message, optionally combined with an intent ranking an earlier
+    classifier (DIET) left on the message; config.yml serves it alone
+    (`weight: 1.0`).
 
     Measured on the development set (README, "How well the model does"): on a
     few thousand hand-written examples the linear model generalises better
-    than DIET to unseen colloquial phrasing, and the weighted combination is
-    at least as good as either. Runs after DIETClassifier; set `weight: 0` to
-    serve DIET alone, `weight: 1` for the linear model alone."""
+    than DIET to unseen colloquial phrasing, and alone it is as accurate as
+    the combination. With a DIETClassifier before it, `weight` < 1 mixes in
+    DIET's ranking (`weight: 0` serves DIET alone)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -242,8 +242,8 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         w = float(self._config["weight"])
         texts = [(m.get(TEXT) or "").lower() for m in messages]
         probs = self.model.predict_proba(self.vectorizer.transform(texts))
-        for message, text, row in zip(messages, texts, probs):
-            scores = {label: w * float(p) for label, p in zip(self.model.classes_, row)}
+        for message, text, row in zip(messages, texts, probs, strict=False):
+            scores = {label: w * float(p) for label, p in zip(self.model.classes_, row, strict=False)}
             for r in message.get(INTENT_RANKING_KEY) or []:
                 scores[r["name"]] = scores.get(r["name"], 0.0) + (1 - w) * float(r.get("confidence") or 0.0)
             if has_han(text):

@@ -25,7 +25,7 @@ def test_no_chinese_f_strings_in_actions():
     for path in (ROOT / "actions").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         text = re.sub(r'"""[\s\S]*?"""', "", text)
-        for n, line in enumerate(text.splitlines(), 1):
+        for line in text.splitlines():
             code = line.split("#", 1)[0]
             if re.search(r'f"[^"]*[\u4e00-\u9fff]', code) or re.search(r"f'[^']*[\u4e00-\u9fff]", code):
                 offenders.append(f"{path.name}: {line.strip()}")

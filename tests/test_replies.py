@@ -20,7 +20,8 @@ def variants():
     for platform in PLATFORMS:
         stores.append((f"platform={platform}", dataclasses.replace(base, platform=platform)))
     for policy in ("surcharge", "not_available", "free"):
-        stores.append((f"courier={policy}", dataclasses.replace(base, specified_courier=dataclasses.replace(sc, policy=policy))))
+        stores.append((f"courier={policy}",
+                       dataclasses.replace(base, specified_courier=dataclasses.replace(sc, policy=policy))))
     stores.append(("threshold", dataclasses.replace(base, free_shipping=False, free_shipping_threshold=99)))
     stores.append(("no-cod-no-instalments", dataclasses.replace(base, cod=False, instalments=False, credit_card=True,
                                                                 instalment_interest_free=[])))

@@ -17,9 +17,8 @@ def live_store():
 
 
 def test_the_suite_does_not_read_the_live_store():
-    from xiaoer.store_config import get_store
-
     from tests.fixtures import STORE_PATH
+    from xiaoer.store_config import get_store
 
     # the store every other test gets is the one cached for the fixture's path
     assert get_store() is get_store(STORE_PATH) and get_store() is not get_store(DEFAULT_PATH)

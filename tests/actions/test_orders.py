@@ -17,7 +17,17 @@ from actions.confirm import ActionConfirmOrderStep
 from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrder
 from shop.errors import BackendUnavailable
 from shop.models import (
-    AddressInput, BuyerInput, Coupon, FaqEntry, Gender, Product, Promotion, RecordKind, Sku, TrackingEvent, yuan,
+    AddressInput,
+    BuyerInput,
+    Coupon,
+    FaqEntry,
+    Gender,
+    Product,
+    Promotion,
+    RecordKind,
+    Sku,
+    TrackingEvent,
+    yuan,
 )
 from shop.status import OrderStatus as S
 from tests.actions.conftest import make_tracker, run_action

@@ -4,8 +4,6 @@ NLG (rasa_ext.nlg.StoreNLG), as in production. An action that hands on with
 FollowupAction is followed, as Rasa would."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -296,7 +294,8 @@ async def test_pressing_an_order_button_continues_the_product_problem(carol_shop
 
 async def test_a_number_typed_later_is_a_fresh_lookup(carol_shop):
     # the list was two turns ago: the number is not an answer to it any more
-    old = [{"event": "user", "text": "数据线用了两天就坏了", "parse_data": {"intent": {"name": "report_quality_issue"}}},
+    old = [{"event": "user", "text": "数据线用了两天就坏了",
+            "parse_data": {"intent": {"name": "report_quality_issue"}}},
            {"event": "action", "name": "action_report_quality_issue"},
            {"event": "slot", "name": "order_purpose", "value": "quality"},
            {"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"},

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import pytest
+from followup_helpers import T0, new_order
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import records
 from actions.followups import ActionAnswerFollowup
-from tests.actions.conftest import assert_rendered
 from followup import open_followup_db
 from followup.db import optouts
-from followup_helpers import T0, new_order
 from shop.models import RecordKind
 from shop.status import OrderStatus
+from tests.actions.conftest import assert_rendered
 
 
 def user(text, intent, buyer="buyer_001"):

@@ -157,7 +157,8 @@ def test_domain_responses_have_no_block_finding(platform):
     assert load_domain_responses(), "no responses found in domain/"
     assert any(True for _ in rendered_messages(store, [platform]))
     blocks = [lf for lf in lint_domain(store, [platform]) if lf.finding.severity == "block"]
-    report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} 「{lf.finding.text}」 in {lf.text}"
+    report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} "
+                       f"「{lf.finding.text}」 in {lf.text}"
                        for lf in blocks)
     assert not blocks, f"block findings on {platform} (reword, or fix the store value):\n{report}"
 
