@@ -63,6 +63,14 @@ def _referenced_responses():
         refs |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text(encoding="utf-8")))
     for path in list((ROOT / "actions").rglob("*.py")) + list((ROOT / "rasa_ext").rglob("*.py")):
         refs |= set(re.findall(r"\"(utter_\w+)\"", path.read_text(encoding="utf-8")))
+    # "utter_payment_" + subtopic: a reply named by a lexicon/subtopics.yml group
+    # (actions/payment.py, actions/invoice.py); an unknown group's prefix stays and fails
+    from actions.common import subtopics
+
+    for prefix in [r for r in refs if r.endswith("_")]:
+        names = subtopics().get(prefix[len("utter_"):-1])
+        if names:
+            refs = (refs - {prefix}) | {prefix + name for name in names}
     return refs
 
 
