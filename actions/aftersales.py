@@ -8,39 +8,38 @@ never refused (A4): every eligible decision ends in an offer to file it.
 """
 from __future__ import annotations
 
-from typing import Text
+from typing import Dict, Optional, Text
 
 from actions.common import matches, store
-from actions.orders import (
-    OrderAction, Turn, almost_order_id, contains_any, now, order_ids_in, order_values, pending, yes_in_other_words,
-)
+from actions.confirm import yes_in_other_words
+from actions.order_lookup import almost_order_id, order_ids_in, order_values, resolve_order
+from actions.steps import RETURNS, Step, carries_out, pending
+from actions.turn import BackendAction, Turn, now
 from shop.models import Order, ReturnReason
 from shop.rules import ReturnDecision, return_eligibility
 from shop.status import OrderStatus
 from shop.timeutil import local_text
+from xiaoer.phrases import phrases
 
 S = OrderStatus
 
-# Non-quality returns need the goods resaleable; these say they are not.
-RESALE_AFFECTED_WORDS = ("用过", "用了几天", "已经用了", "用了一段", "弄脏", "摔了", "摔坏", "包装扔了", "包装丢了",
-                         "拆了包装", "刮花")
-
-
 def is_quality(turn: Turn) -> bool:
     # the complaint keywords of lexicon/subtopics.yml name quality problems (坏了, 不充电 ...)
-    return matches(turn.tracker, "complaint_category", "商品质量")
+    return matches(turn.tracker, "complaint_category", str(phrases()["quality_category"]))
 
 
-async def carry_out_return(turn: Turn, order: Order, step: str) -> None:
+@carries_out(*RETURNS)
+async def carry_out_return(turn: Turn, order: Order, step: Step, value: Optional[str] = None,
+                           values: Optional[Dict[str, str]] = None) -> None:
     """File the return/refund the shopper just confirmed."""
-    reason = ReturnReason.QUALITY if step == "return_quality" else ReturnReason.NON_QUALITY
+    reason = ReturnReason.QUALITY if step is Step.RETURN_QUALITY else ReturnReason.NON_QUALITY
     description = turn.tracker.get_slot("pending_value") or turn.text
     await turn.call(lambda b: b.request_return(order.order_id, buyer_id=turn.buyer_id, reason=reason,
                                                description=description, conversation_id=turn.conversation))
     values = order_values(order)
-    if step == "refund_only":
+    if step is Step.REFUND_ONLY:
         turn.say("utter_refund_requested", **values)
-    elif step == "return_quality":
+    elif step is Step.RETURN_QUALITY:
         turn.say("utter_return_requested_quality", **values)
     else:
         turn.say("utter_return_requested", **values)
@@ -70,7 +69,7 @@ async def refund_progress(turn: Turn) -> None:
         turn.say("utter_no_refund_in_progress")
 
 
-class ActionRequestReturn(OrderAction):
+class ActionRequestReturn(BackendAction):
     """A3/A4 returns and refunds, and refund progress questions."""
 
     force_quality = False
@@ -82,7 +81,7 @@ class ActionRequestReturn(OrderAction):
         turn.say("utter_quality_issue" if quality else "utter_return_policy")
 
     async def handle(self, turn: Turn) -> None:
-        if await yes_in_other_words(turn, ("return_quality", "return_nonquality", "refund_only", "intercept")):
+        if await yes_in_other_words(turn, (*RETURNS, Step.INTERCEPT)):
             return
         quality = self.force_quality or is_quality(turn)
         purpose = "quality" if quality else "return"
@@ -97,7 +96,7 @@ class ActionRequestReturn(OrderAction):
             return
         if not has_number and turn.buyer_id and not turn.tracker.get_slot("order_id"):
             self.general_reply(turn, quality)
-        order = await turn.resolve(purpose)
+        order = await resolve_order(turn, purpose)
         if order is None:
             return
         if asks_progress and order.status not in (*REFUNDING, S.REFUNDED):
@@ -114,22 +113,22 @@ class ActionRequestReturn(OrderAction):
         if st == S.REFUNDED:
             turn.say("utter_refund_done", **values)
             return
-        resale_ok = quality or not contains_any(turn.text, RESALE_AFFECTED_WORDS)
+        resale_ok = quality or not matches(turn.tracker, "returns", "resale_affected")
         reason = ReturnReason.QUALITY if quality else ReturnReason.NON_QUALITY
         e = return_eligibility(order, reason, now=now(), store=store(), resale_ok=resale_ok)
         d = e.decision
         if d == ReturnDecision.REFUND_ONLY:
             turn.say("utter_return_refund_only", **values)
-            turn.events += pending("refund_only", order.order_id)
+            turn.events += pending(Step.REFUND_ONLY, order.order_id)
         elif d == ReturnDecision.REFUSE_DELIVERY:
             turn.say("utter_return_in_transit", **values)
-            turn.events += pending("intercept", order.order_id)
+            turn.events += pending(Step.INTERCEPT, order.order_id)
         elif d == ReturnDecision.RETURN_AND_REFUND and quality:
             turn.say("utter_return_quality", **values)
-            turn.events += pending("return_quality", order.order_id, turn.text)
+            turn.events += pending(Step.RETURN_QUALITY, order.order_id, turn.text)
         elif d == ReturnDecision.RETURN_AND_REFUND:
             turn.say("utter_return_nonquality", days_left=str(e.days_left or 0), **values)
-            turn.events += pending("return_nonquality", order.order_id, turn.text)
+            turn.events += pending(Step.RETURN_NONQUALITY, order.order_id, turn.text)
         elif d == ReturnDecision.WARRANTY:
             turn.say("utter_return_warranty", warranty_end=local_text(e.warranty_ends_at), **values)
         elif d == ReturnDecision.OUT_OF_WINDOW:

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import answer_price, named_product, product_missing
 from actions.common import latest_entity, matches, subtopic
-from actions.orders import Turn, run_turn
+from actions.turn import Turn, run_turn
 
 LADDER = ("utter_bargain_step1", "utter_bargain_step2", "utter_bargain_step3")
 

@@ -1,7 +1,8 @@
 """Product questions answered from the catalogue (P1 specs/FAQ, P2 price,
 P5 stock). Without a product named, the general documented replies stay.
 
-A sold-out variant is the store category's word ({sold_out}: 断码 for apparel, 没有现货 for accessories; seed 003: never 缺货), with the restock date
+A sold-out variant is the store category's word ({sold_out}: 断码 for apparel, 没有现货
+for accessories; seed 003: never 缺货), with the restock date
 when known and alternatives that are in stock.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from actions.common import latest_entity, store
-from actions.orders import OrderAction, Turn, now
+from actions.turn import BackendAction, Turn, now
 from shop.models import Product, Sku, yuan_text
 from shop.rules import price_quote
 
@@ -86,7 +87,7 @@ def product_missing(turn: Turn, named: Named) -> bool:
     return True
 
 
-class ActionAnswerProduct(OrderAction):
+class ActionAnswerProduct(BackendAction):
     """P1: specs, description and FAQ of the product named."""
 
     def name(self) -> Text:
@@ -135,7 +136,7 @@ async def answer_price(turn: Turn, named: Named) -> None:
         turn.say("utter_product_price_coupon_missing", coupon_missing=yuan_text(q.coupon_missing), **values)
 
 
-class ActionAnswerStock(OrderAction):
+class ActionAnswerStock(BackendAction):
     """P5: in stock -> order now; sold out -> {sold_out}, restock date, other
     variants in stock or similar products."""
 

@@ -9,6 +9,7 @@ import yaml
 from rasa_sdk import Tracker
 
 from xiaoer.lexicon import ORDER_ID_RE
+from xiaoer.phrases import pattern
 from xiaoer.store_config import StoreConfig, get_store
 from xiaoer.text import LEXICON_DIR, normalize
 
@@ -17,8 +18,15 @@ from xiaoer.text import LEXICON_DIR, normalize
 # the shopper's words (actions.orders.Turn.remember_purpose).
 ORDER_PURPOSE_SLOT = "order_purpose"
 ORDER_REQUEST_SLOT = "order_request"
-# What may stand beside the number in a pick: "订单号DD…", "就是这个DD…吧"
-PICK_FILLER_RE = re.compile(r"订单号?|单号|这个|这单|就是|是|的|吧|哦|呢|啊|嗯|好")
+# An order button shows the order and posts only its number: the shopper's
+# bubble (and the agents' transcript) reads "DD20241101001", the number printed
+# on the button they pressed, never words they did not type. What the list was
+# for is kept in the order_purpose / order_request slots by the action that
+# listed it; a bare number in the next message continues that request
+# (order_pick), whatever intent the NLU gives the number.
+PURPOSE_ACTION = {"query": "action_look_up_order", "delay": "action_look_up_order", "change": "action_change_order",
+                  "cancel": "action_cancel_order", "return": "action_request_return",
+                  "quality": "action_report_quality_issue"}
 
 
 def store() -> StoreConfig:
@@ -51,13 +59,20 @@ def order_pick(tracker: Tracker) -> Optional[Tuple[str, str]]:
     raw = normalize(tracker.latest_message.get("text") or "")
     if not ORDER_ID_RE.search(raw):
         return None
-    rest = PICK_FILLER_RE.sub("", ORDER_ID_RE.sub("", raw))
+    rest = pattern("pick_filler").sub("", ORDER_ID_RE.sub("", raw))  # "就是这个DD…吧"
     if re.search(r"[\u4e00-\u9fffA-Za-z0-9]", rest):
         return None
     purpose = tracker.get_slot(ORDER_PURPOSE_SLOT)
     if not purpose or not _listed_in_last_turn(tracker):
         return None
     return str(purpose), str(tracker.get_slot(ORDER_REQUEST_SLOT) or "")
+
+
+def picked_order_action(tracker: Tracker) -> Optional[str]:
+    """The action that continues the request an order list was shown for, when
+    this message is only an order number picked from it."""
+    pick = order_pick(tracker)
+    return PURPOSE_ACTION.get(pick[0]) if pick else None
 
 
 def text_of(tracker: Tracker) -> str:

@@ -8,8 +8,9 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import matches, subtopic
-from xiaoer.text import has_han
+from actions.order_lookup import wants_note
 from actions.records import record_question
+from xiaoer.text import has_han
 
 FALLBACK_ACTION = "action_handle_fallback"
 QUESTION_PREVIEW = 40
@@ -19,8 +20,6 @@ def repair(tracker: Tracker, dispatcher: CollectingDispatcher) -> Optional[List[
     """Messages whose words settle what to do even when the NLU is unsure or
     off: abuse goes to a supervisor (C5), a wish with an order number is noted
     on it (O8/L5), self pick-up gets its answer (L6). None: nothing to repair."""
-    from actions.orders import wants_note
-
     if matches(tracker, "handoff", "abuse"):
         return [FollowupAction("action_start_handoff")]
     if wants_note(tracker):

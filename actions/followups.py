@@ -15,7 +15,9 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import store
+from actions.order_lookup import FOLLOW_UP_HOURS, order_ids_in
 from actions.records import buyer_id, get_backend
+from actions.turn import now
 
 # sent by the scheduler, not by this action (listed so every response has its sender)
 SENT_BY_SCHEDULER = ("utter_followup_delivery_check", "utter_followup_unpaid", "utter_followup_promise_late")
@@ -50,7 +52,8 @@ async def store_opt_out(buyer: str, text: str) -> None:
     import os
 
     from followup.config import ROOT, followup_db_url, load_config
-    from followup.db import open_followup_db, store_opt_out as store
+    from followup.db import open_followup_db
+    from followup.db import store_opt_out as store
 
     desk_url = os.environ.get("XIAOER_DESK_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'desk.db'}"
     cfg = load_config()
@@ -87,12 +90,10 @@ class ActionAnswerFollowup(Action):
                 ordinary = "action_confirm_order_step"
             return [SlotSet("followup_asked", None), FollowupAction(ordinary)]
         if case == "not_received":
-            from actions.orders import order_ids_in
             named = order_ids_in(tracker)
             if named and tracker.get_slot("order_id") not in named:
                 # about another order: the normal order lookup answers
                 return [SlotSet("followup_asked", None), FollowupAction("action_look_up_order")]
-        from actions.orders import FOLLOW_UP_HOURS, now
         response, values = await answer(
             case, shop=await get_backend(), buyer_id=buyer, order_id=tracker.get_slot("order_id"), now=now(),
             tz=store().timezone, follow_up_hours=FOLLOW_UP_HOURS, default_courier=store().default_courier,

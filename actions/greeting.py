@@ -7,8 +7,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_entity, text_of
-from actions.records import record_suggestion
+from actions.common import latest_entity, picked_order_action, text_of
+from actions.order_lookup import wants_note
+from actions.records import buyer_id, record_suggestion
+from actions.turn import Turn, Unavailable
+from xiaoer.phrases import addressing
 
 
 class ActionGreet(Action):
@@ -46,8 +49,6 @@ class ActionHandleInform(Action):
         return "action_handle_inform"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        from actions.orders import picked_order_action, wants_note
-
         if wants_note(tracker):
             # O8/L5: "DD… 下午送" is a wish for that order
             return [FollowupAction("action_change_order")]
@@ -60,15 +61,35 @@ class ActionHandleInform(Action):
             return [FollowupAction("action_look_up_order")]
         surname = latest_entity(tracker, "surname")
         if surname:
-            title = surname if surname[-1] in "生士姐" else None
-            if title is None:
-                text = text_of(tracker)
-                title = surname + ("女士" if any(w in text for w in ("女士", "小姐", "女")) else "先生") \
-                    if any(w in text for w in ("先生", "女士", "小姐", "男", "女")) else surname + "先生/女士"
+            title = await shopper_title(dispatcher, tracker, surname)
             dispatcher.utter_message(response="utter_name_ack", shopper_title=title)
             return [SlotSet("shopper_title", title)]
         dispatcher.utter_message(response="utter_inform_received")
         return []
+
+
+async def shopper_title(dispatcher: CollectingDispatcher, tracker: Tracker, surname: str) -> str:
+    """How to address a shopper who gave their surname (G3): the title they
+    used ("我是李女士"), else the one their words imply ("我姓王,女的"), else
+    the logged-in buyer's own salutation when the surname is theirs, else
+    both titles. The words are in lexicon/phrases.yml `addressing`."""
+    words = addressing()
+    if surname[-1] in words["titled_endings"]:
+        return surname
+    text = text_of(tracker)
+    if any(w in text for w in words["female_words"]):
+        return surname + words["female_title"]
+    if any(w in text for w in words["male_words"]):
+        return surname + words["male_title"]
+    buyer = buyer_id(tracker)
+    if buyer:
+        try:
+            account = await Turn(dispatcher, tracker, buyer).call(lambda b: b.get_buyer(buyer))
+        except Unavailable:
+            account = None  # addressing is no reason to apologise: both titles
+        if account is not None and account.surname == surname:
+            return account.salutation
+    return surname + words["either_title"]
 
 
 class ActionAcknowledgePraise(Action):

@@ -19,8 +19,6 @@ from actions.records import promise
 SUMMARY_CHARS = 120
 RESTATE_CHARS = 40
 CLAUSE_RE = re.compile(r"[,,。!!??;;]+")
-# a clause with one of these says "I complain", not what happened
-COMPLAIN_ONLY = ("投诉", "差评", "曝光")
 
 
 def complaint_category(text: str) -> Optional[str]:
@@ -40,7 +38,8 @@ def restated(text: str) -> str:
     the clause that only says they complain ("我要投诉") is not the problem."""
     text = " ".join(text.split())
     clauses = [c for c in CLAUSE_RE.split(text) if c.strip()]
-    kept = [c for c in clauses if not any(w in c for w in COMPLAIN_ONLY)]
+    complain_only = subtopics().get("handoff", {}).get("complain_only", [])
+    kept = [c for c in clauses if not any(w in c for w in complain_only)]
     if kept and len(kept) < len(clauses):
         text = ",".join(c.strip() for c in kept)
     return text if len(text) <= RESTATE_CHARS else text[:RESTATE_CHARS] + "……"

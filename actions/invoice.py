@@ -7,16 +7,11 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import subtopic
-from actions.common import store
+from actions.common import store, subtopic
 from actions.records import promise
 
-RESPONSES = {
-    "delay": "utter_invoice_delay",
-    "title": "utter_invoice_title",
-    "types": "utter_invoice_types",
-    "any_order": "utter_invoice_any_order",
-}
+# the subtopic whose reply promises a reissue date (I3)
+DELAY = "delay"
 
 
 class ActionAnswerInvoice(Action):
@@ -24,10 +19,11 @@ class ActionAnswerInvoice(Action):
         return "action_answer_invoice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        topic = subtopic(tracker, "invoice", ["delay", "any_order", "title", "types"])
-        if topic == "delay":
+        # lexicon/subtopics.yml `invoice`: the subtopic names the reply (utter_invoice_delay ...)
+        topic = subtopic(tracker, "invoice")
+        if topic == DELAY:
             # I3: the reissue promise is recorded so it is kept (F4)
             await promise(tracker, "invoice_reissue: " + (tracker.latest_message.get("text") or ""),
                           store().invoice_reissue_days * 24)
-        dispatcher.utter_message(response=RESPONSES.get(topic or "", "utter_ask_invoice"))
+        dispatcher.utter_message(response="utter_invoice_" + topic if topic else "utter_ask_invoice")
         return []

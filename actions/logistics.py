@@ -14,7 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalogue import named_product
 from actions.common import entity_or_slot, latest_entity, matches, store
-from actions.orders import Turn, Unavailable, wants_note
+from actions.order_lookup import wants_note
+from actions.turn import Turn, Unavailable
 from shop.models import yuan_text
 from shop.rules import FeeItem, shipping_fee, transit_estimate
 

@@ -8,19 +8,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import subtopic
 
-RESPONSES = {
-    "failed": "utter_payment_failed",
-    "instalment": "utter_payment_instalment",
-    "cod": "utter_payment_cod",
-    "paid": "utter_payment_check",
-}
-
 
 class ActionAnswerPayment(Action):
     def name(self) -> Text:
         return "action_answer_payment"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        topic = subtopic(tracker, "payment", ["failed", "paid", "cod", "instalment"])
-        dispatcher.utter_message(response=RESPONSES.get(topic or "", "utter_ask_payment"))
+        # lexicon/subtopics.yml `payment`: the subtopic names the reply (utter_payment_failed ...)
+        topic = subtopic(tracker, "payment")
+        dispatcher.utter_message(response="utter_payment_" + topic if topic else "utter_ask_payment")
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Awaitable, Optional
 
 from rasa_sdk import Tracker
 
@@ -53,9 +53,17 @@ async def record_suggestion(tracker: Tracker, text: str) -> Any:
     return await backend.record_suggestion(text=text, buyer_id=buyer_id(tracker), conversation_id=tracker.sender_id)
 
 
+def due_in(hours: float) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(hours=hours)
+
+
+def record_promise(backend: Any, tracker: Tracker, topic: str, due: datetime, order_id: Optional[str] = None
+                   ) -> Awaitable[Any]:
+    """The one way a promise to come back to this shopper is recorded (F4)."""
+    return backend.promise_follow_up(buyer_id=buyer_id(tracker), topic=topic, due_at=due, order_id=order_id,
+                                     conversation_id=tracker.sender_id)
+
+
 async def promise(tracker: Tracker, topic: str, within_hours: float, order_id: Optional[str] = None) -> Any:
     """A follow-up the bot promised, due `within_hours` from now (F4)."""
-    backend = await get_backend()
-    due = datetime.now(timezone.utc) + timedelta(hours=within_hours)
-    return await backend.promise_follow_up(buyer_id=buyer_id(tracker), topic=topic, due_at=due,
-                                           order_id=order_id, conversation_id=tracker.sender_id)
+    return await record_promise(await get_backend(), tracker, topic, due_in(within_hours), order_id)

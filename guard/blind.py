@@ -17,7 +17,6 @@ This module only needs `guard.Context` and `guard.get_checker`, so
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -128,7 +127,7 @@ def evaluate(cases: Optional[Sequence[Case]] = None, store=None, speaker: str = 
     from xiaoer.store_config import load_store
 
     checker = get_checker()
-    store = store or load_store(ROOT / "store.yml")
+    store = store or load_store()  # $XIAOER_STORE, else ./store.yml
     report = Report()
     for case in cases if cases is not None else load_cases():
         for platform in case.platforms:

@@ -25,15 +25,17 @@ import re
 import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from xiaoer.store_config import StoreConfig
-from xiaoer.text import is_traditional, normalize, to_traditional
+import yaml
 
 from guard.context import Context
 from guard.gate import gate_for
 from guard.privacy import PLATFORM_DOMAINS, mask_phone, mask_phones
 from guard.rulebook import PLACEHOLDER_RE, Condition, Rule, Rulebook, load_rulebook
+from xiaoer.store_config import PLATFORM_NAMES, PLATFORMS, StoreConfig
+from xiaoer.text import is_traditional, normalize, to_traditional
 
 logger = logging.getLogger("xiaoer.guard")
 _NO_GATE = object()
@@ -42,8 +44,17 @@ CLAUSE_DELIMS = frozenset(",;。!?\n~…，；！？～")
 SENTENCE_DELIMS = frozenset("。!?;\n…！？；")
 _PARTICLES = frozenset("了的哦啊呀吧呢哈喔噢嘛啦哟呐滴")
 SEVERITY_ORDER = {"block": 0, "rewrite": 1, "warn": 2}
-# Names a platform's own shoppers use for it (Taobao and Tmall are one marketplace).
-PLATFORM_WORDS = {"taobao": ("淘宝", "天猫"), "tmall": ("天猫", "淘宝"), "jd": ("京东",), "pdd": ("拼多多", "多多")}
+
+
+def _platform_words() -> Dict[str, Tuple[str, ...]]:
+    """Names a platform's own shoppers use for it: its name (store_config.PLATFORM_NAMES)
+    and what lexicon/platforms.yml says it is also called."""
+    path = Path(__file__).resolve().parent.parent / "lexicon" / "platforms.yml"
+    also = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("also_called") or {}
+    return {p: (PLATFORM_NAMES[p], *(str(w) for w in also.get(p) or ())) for p in PLATFORMS}
+
+
+PLATFORM_WORDS = _platform_words()
 
 
 # ---- results ----------------------------------------------------------------------------------
@@ -229,7 +240,7 @@ def gift_beyond_limit(hit_text: str, ctx: Context, sentence: str = "") -> Option
     """Keep a gift or coupon promise only when store.yml does not allow it: another
     gift than `bargaining.gift`, more of it, below `gift_min_amount`, or a coupon
     above `returns.compensation_coupon`. The sentence gives the "满N" threshold."""
-    from guard.offers import parse_offers, offer_verdict
+    from guard.offers import offer_verdict, parse_offers
 
     offers = [o for o in parse_offers(hit_text) if o.kind in ("gift", "coupon")]
     if not offers:
@@ -386,7 +397,8 @@ class Checker:
         return active
 
     # -- matching --------------------------------------------------------------------------------
-    def _raw_hits(self, norm: str, active: Mapping[str, Rule], values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
+    def _raw_hits(self, norm: str, active: Mapping[str, Rule],
+                  values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
         hits: Dict[str, List[Tuple[int, int]]] = {}
         vocab = self.nlp.vocab
         strings = vocab.strings

@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from typing import List, Optional
 
-from xiaoer.text import normalize
 from xiaoer.privacy import mask_phone  # noqa: F401  (re-exported: guard.mask_phone)
+from xiaoer.text import normalize
 
 # A mainland mobile number, optionally +86 and written in groups (138 1234 5678).
 MOBILE_RE = re.compile(r"(?<![A-Za-z0-9])(?:\+?86[-\s]?)?1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}(?![0-9])")
-MASKED_MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
 URL_RE = re.compile(
     r"(?:https?://|www\.)[^\s\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e,;!\"'<>()\[\]{}]+"
     r"|(?<![A-Za-z0-9@._-])(?:[A-Za-z0-9-]+\.)+"

@@ -19,8 +19,9 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from xiaoer.secrets import get_secret
+from xiaoer.phrases import default_address
 from xiaoer.replies import fill, load_domain_responses, store_flags, template_values, variation_applies
+from xiaoer.secrets import get_secret
 from xiaoer.store_config import get_store
 from xiaoer.text import clean_incoming, is_traditional, to_traditional
 
@@ -32,7 +33,7 @@ LINK_REPLY = "utter_link_unopenable"
 @lru_cache(maxsize=1)
 def _link_variations() -> List[str]:
     store = get_store()
-    flags, values = store_flags(store), {"address": "亲", **template_values(store)}
+    flags, values = store_flags(store), {"address": default_address(), **template_values(store)}
     return [fill(v["text"], values) for v in load_domain_responses().get(LINK_REPLY, [])
             if variation_applies(v, flags)]
 
@@ -98,7 +99,8 @@ class ShopperRestInput(RestInput):
         return clean_incoming(raw, MAX_CHARS)
 
     @staticmethod
-    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
+    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]
+                        ) -> Callable[[UserMessage], Awaitable[None]]:
         """After the bot's answer: its buttons finished (guard, script) and the
         "点不开" reply when the shopper sent a link (R6)."""
         async def handle(message: UserMessage) -> None:

@@ -14,6 +14,7 @@ from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from xiaoer.phrases import default_address
 from xiaoer.replies import store_flags, template_values, variation_applies
 from xiaoer.store_config import get_store
 from xiaoer.text import has_han, is_traditional, to_traditional
@@ -54,7 +55,7 @@ class StoreNLG(TemplatedNaturalLanguageGenerator):
         slots = tracker.current_slot_values()
         values: Dict[str, Any] = dict(self.values)
         values.update({k: v for k, v in slots.items() if v is not None})
-        values["address"] = slots.get("shopper_title") or "亲"
+        values["address"] = slots.get("shopper_title") or default_address()
         values.update({k: v for k, v in kwargs.items() if v is not None})
         return values
 

@@ -1,14 +1,17 @@
 """Custom NLU components for shoppers' Chinese.
 
 Pipeline order in config.yml: ChineseNormalizer -> DomainJiebaTokenizer ->
-featurizers -> DIET -> LexiconEntityExtractor.
+CharNgramIntentEnsemble -> LexiconEntityExtractor -> FallbackClassifier (no
+featurizer and no DIET: README, "How well the model does").
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 import joblib
-
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,10 +23,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-import re
-
 from xiaoer.lexicon import extract_entities, register_with_jieba
-from xiaoer.text import has_han, neutralise_command, normalize
+from xiaoer.text import LEXICON_DIR, has_han, neutralise_command, normalize
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -113,15 +114,26 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
 
-# Where a message may be cut into two questions: after a question particle or
-# at punctuation and spaces.
-_CLAUSE_END = re.compile(r"[吗呢么嘛不没啊呀哈][\s，,。.？?!！～~、]*|[\s，,。.？?!！～~、;；]+")
+# Where a message may be cut into two questions: after a question particle
+# (lexicon/clauses.yml) or at punctuation and spaces.
+_CLAUSE_PUNCT = r"\s，,。.？?!！～~、"
+
+
+@lru_cache(maxsize=1)
+def _clause_end() -> "re.Pattern[str]":
+    data = yaml.safe_load((LEXICON_DIR / "clauses.yml").read_text(encoding="utf-8")) or {}
+    particles = "".join(re.escape(str(p)) for p in data.get("question_particles") or [])
+    if not particles:
+        raise ValueError("lexicon/clauses.yml: question_particles is required")
+    return re.compile(rf"[{particles}][{_CLAUSE_PUNCT}]*|[{_CLAUSE_PUNCT};；]+")
+
+
 _TRIM = " ，,。.？?!！～~、;；"
 
 
 def clause_splits(text: str) -> List[tuple]:
     """(left, right) candidates for a two-question message, each part >= 2 chars."""
-    cuts = sorted({m.end() for m in _CLAUSE_END.finditer(text) if 2 <= m.end() <= len(text) - 2})
+    cuts = sorted({m.end() for m in _clause_end().finditer(text) if 2 <= m.end() <= len(text) - 2})
     pairs = []
     for cut in cuts:
         left, right = text[:cut].strip(_TRIM), text[cut:].strip(_TRIM)
@@ -132,14 +144,16 @@ def clause_splits(text: str) -> List[tuple]:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
-    """Combines DIET's intent ranking with a logistic regression on TF-IDF
-    character n-grams of the whole normalised message.
+    """A logistic regression on TF-IDF character n-grams of the whole
+    normalised message, optionally combined with an intent ranking an earlier
+    classifier (DIET) left on the message; config.yml serves it alone
+    (`weight: 1.0`).
 
     Measured on the development set (README, "How well the model does"): on a
     few thousand hand-written examples the linear model generalises better
-    than DIET to unseen colloquial phrasing, and the weighted combination is
-    at least as good as either. Runs after DIETClassifier; set `weight: 0` to
-    serve DIET alone, `weight: 1` for the linear model alone."""
+    than DIET to unseen colloquial phrasing, and alone it is as accurate as
+    the combination. With a DIETClassifier before it, `weight` < 1 mixes in
+    DIET's ranking (`weight: 0` serves DIET alone)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -228,8 +242,8 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         w = float(self._config["weight"])
         texts = [(m.get(TEXT) or "").lower() for m in messages]
         probs = self.model.predict_proba(self.vectorizer.transform(texts))
-        for message, text, row in zip(messages, texts, probs):
-            scores = {label: w * float(p) for label, p in zip(self.model.classes_, row)}
+        for message, text, row in zip(messages, texts, probs, strict=False):
+            scores = {label: w * float(p) for label, p in zip(self.model.classes_, row, strict=False)}
             for r in message.get(INTENT_RANKING_KEY) or []:
                 scores[r["name"]] = scores.get(r["name"], 0.0) + (1 - w) * float(r.get("confidence") or 0.0)
             if has_han(text):

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from shop.status import SHIPPED_STATES, OrderEvent, OrderStatus
+from shop.status import OrderEvent, OrderStatus
 
 # ---- money -----------------------------------------------------------------------
 
@@ -278,11 +278,6 @@ class Order:
         return self.tracking[-1] if self.tracking else None
 
     @property
-    def is_shipped(self) -> bool:
-        """On its way to the buyer (shipped, in transit or out for delivery)."""
-        return self.status in SHIPPED_STATES
-
-    @property
     def weight_g(self) -> int:
         return sum(i.weight_g * i.qty for i in self.items)
 
@@ -294,9 +289,6 @@ class Order:
             spec = f"({i.spec})" if i.spec else ""
             parts.append(f"{i.name}{spec} ×{i.qty}")
         return "、".join(parts)
-
-    def hours_since(self, when: Optional[datetime], now: datetime) -> Optional[float]:
-        return None if when is None else (now - when).total_seconds() / 3600
 
 
 # ---- records the bot creates -------------------------------------------------------------

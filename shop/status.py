@@ -73,7 +73,6 @@ STATUS_LABELS_ZH: Dict[OrderStatus, str] = {
 SHIPPED_STATES: FrozenSet[OrderStatus] = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY})
 # Address, phone and spec may still be changed by the store (O6).
 CHANGEABLE_STATES: FrozenSet[OrderStatus] = frozenset({S.UNPAID, S.PAID})
-FINAL_STATES: FrozenSet[OrderStatus] = frozenset({S.CANCELLED, S.CLOSED})
 
 ALLOWED: Mapping[OrderStatus, FrozenSet[OrderStatus]] = {
     S.UNPAID: frozenset({S.PAID, S.CANCELLED, S.CLOSED}),

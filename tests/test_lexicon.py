@@ -35,3 +35,16 @@ def test_two_order_numbers_in_one_message():
 @pytest.mark.parametrize("text", ["12345", "DD2024", "1234567890123", "' OR 1=1 --", "<script>alert(1)</script>"])
 def test_no_order_number_invented(text):
     assert not [e for e in extract_entities(text) if e["entity"] == "order_id"]
+
+
+@pytest.mark.parametrize("group", ["payment", "invoice"])
+def test_every_reply_choosing_subtopic_has_its_reply(group):
+    """lexicon/subtopics.yml payment/invoice: subtopic `x` answers with utter_<group>_x
+    (actions/payment.py, actions/invoice.py); a subtopic without it would answer nothing."""
+    from actions.common import subtopics
+    from xiaoer.replies import load_domain_responses
+
+    responses = load_domain_responses()
+    names = list(subtopics()[group])
+    assert names
+    assert [n for n in names if f"utter_{group}_{n}" not in responses] == []

@@ -1,15 +1,17 @@
-"""store.yml: the example store loads; a wrong field stops start-up naming the field."""
+"""The store file: the pinned test store loads; a wrong field stops start-up naming the
+field. (The shop's own store.yml: tests/test_store_yml.py.)"""
 import copy
 
 import pytest
 import yaml
 
-from xiaoer.store_config import DEFAULT_PATH, StoreConfigError, _parse, load_store
+from tests.fixtures import STORE_PATH
+from xiaoer.store_config import StoreConfigError, _parse, load_store
 
 
 @pytest.fixture()
 def raw():
-    return yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    return yaml.safe_load(STORE_PATH.read_text(encoding="utf-8"))
 
 
 def test_example_store_loads():

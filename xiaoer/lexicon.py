@@ -20,8 +20,8 @@ from xiaoer.text import LEXICON_DIR
 # DD + yyyymmdd + 3-5 digit serial, or a 16-19 digit platform order number.
 ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:[Dd][Dd]\d{11,13}|\d{16,19})(?![A-Za-z0-9])")
 PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-MASKED_PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
-SURNAME_RE = re.compile(r"(?:我姓|免贵姓|本人姓|叫我)([\u4e00-\u9fff])(?:先生|女士|小姐)?|(?:我是)([\u4e00-\u9fff])(先生|女士|小姐)")
+SURNAME_RE = re.compile(r"(?:我姓|免贵姓|本人姓|叫我)([\u4e00-\u9fff])(?:先生|女士|小姐)?"
+                        r"|(?:我是)([\u4e00-\u9fff])(先生|女士|小姐)")
 
 _lock = threading.Lock()
 _registered = False
@@ -80,7 +80,7 @@ def register_with_jieba() -> None:
         lex = load_lexicon()
         for word, freq, tag in lex.words:
             jieba.add_word(word, freq or 1000, tag)
-        for entity, table in lex.synonyms.items():
+        for table in lex.synonyms.values():
             for surface in table:
                 if len(surface) >= 2 and not surface.isascii():
                     jieba.add_word(surface, 1500)

@@ -9,7 +9,7 @@ Matcher / PhraseMatcher rules on `get_nlp()`.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional
+from typing import List
 
 from xiaoer.lexicon import load_lexicon, register_with_jieba
 from xiaoer.text import normalize

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import yaml
 from pydantic import BaseModel
 
+from xiaoer.phrases import default_address
 from xiaoer.store_config import StoreConfig
 from xiaoer.wording import wording_values
 
@@ -182,7 +183,7 @@ def iter_rendered(
     """(response name, variation index, filled text, filled button titles) for
     every variation this store would use."""
     responses = load_domain_responses() if responses is None else responses
-    values = {"address": "亲"}  # the NLG's default way to address a shopper
+    values = {"address": default_address()}  # the NLG's default way to address a shopper
     values.update(load_samples() if samples is None else samples)
     values.update(template_values(store))
     flags = store_flags(store)

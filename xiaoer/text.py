@@ -75,7 +75,7 @@ def is_traditional(text: Optional[str]) -> bool:
     simp = _converter("t2s").convert(text)
     if len(simp) != len(text):
         simp = to_simplified(text)
-    changed = [a for a, b in zip(text, simp) if a != b and a not in _AMBIGUOUS]
+    changed = [a for a, b in zip(text, simp, strict=False) if a != b and a not in _AMBIGUOUS]
     return len(changed) >= 1
 
 
@@ -97,7 +97,9 @@ def normalize(text: str) -> str:
     return t
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters dropped from anything people type (tab, newline and CR are kept);
+# the one definition (desk/service.py still has a copy to replace with this).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_incoming(text: Optional[str], max_chars: int = 2000) -> str:
@@ -106,7 +108,7 @@ def clean_incoming(text: Optional[str], max_chars: int = 2000) -> str:
     only `neutralise_command`, after every normalisation step, decides that."""
     if text is None:
         return ""
-    t = _CONTROL.sub("", str(text))
+    t = CONTROL_RE.sub("", str(text))
     t = unicodedata.normalize("NFC", t).strip()
     if len(t) > max_chars:
         t = t[:max_chars]

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -48,8 +49,11 @@ def previous_turn(text: str, intent: str, action: str) -> List[Dict[str, Any]]:
 
 
 async def run_action(action, tracker: Tracker, domain: Optional[Dict[str, Any]] = None):
+    """Run `action` on `tracker`; every message it dispatched is also rendered
+    through the real StoreNLG and must come out whole (assert_rendered)."""
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, domain or {})
+    await assert_rendered(dispatcher, tracker)
     return dispatcher, events
 
 
@@ -103,9 +107,33 @@ async def shopper_sees(dispatcher: CollectingDispatcher, text: str = "",
     bots = await RemoteAction._utter_responses(copy.deepcopy(dispatcher.messages), CollectingOutputChannel(),
                                                StoreNLG(domain=domain), tracker)
     return [{"text": b.text or "", "buttons": b.data.get("buttons") or [], "custom": b.data.get("custom"),
-             "response": b.data.get("utter_action")} for b in bots]
+             "response": (b.metadata or {}).get("utter_action")} for b in bots]
 
 
 def texts(seen: List[Dict[str, Any]]) -> List[str]:
     """Only the messages with words in them (not the hidden handoff payload)."""
     return [m["text"] for m in seen if m["text"]]
+
+
+UNFILLED_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.]*\}")
+
+
+async def assert_rendered(dispatcher: CollectingDispatcher, tracker: Optional[Tracker] = None) -> List[Dict[str, Any]]:
+    """Render what an action dispatched as the shopper would get it
+    (shopper_sees: Rasa's RemoteAction + rasa_ext.nlg.StoreNLG, the tracker's
+    slots as they were when the action ran) and fail on a response the domain
+    does not have or a `{placeholder}` left unfilled — a renamed placeholder or
+    a value the action forgot to pass. Returns what the shopper sees."""
+    slots: Dict[str, Any] = {}
+    if tracker is not None:
+        known = {s.name for s in _domain().slots}
+        slots = {k: v for k, v in (tracker.slots or {}).items() if k in known and v is not None}
+    text = (tracker.latest_message.get("text") or "") if tracker is not None else ""
+    seen = await shopper_sees(dispatcher, text, slots)
+    sent = [m["response"] for m in dispatcher.messages if m.get("response")]
+    rendered = [m["response"] for m in seen if m["response"]]
+    assert rendered == sent, f"responses missing from the domain: {sorted(set(sent) - set(rendered))}"
+    unfilled = [(m["response"], part) for m in seen
+                for part in [m["text"], *(b.get("title") or "" for b in m["buttons"])] if UNFILLED_RE.search(part)]
+    assert unfilled == [], f"placeholders left unfilled: {unfilled}"
+    return seen

@@ -5,12 +5,23 @@ from __future__ import annotations
 import pytest
 
 from actions.aftersales import ActionReportQualityIssue, ActionRequestReturn
-from actions.orders import ActionConfirmOrderStep
+from actions.confirm import ActionConfirmOrderStep
 from shop.models import RecordKind
 from shop.status import OrderStatus as S
 from tests.actions.conftest import run_action
 from tests.actions.test_orders import (  # noqa: F401 - the seeded shop fixture
-    ALICE, IN_TRANSIT, OLD_COMPLETED, PAID, REFUNDING, SIGNED_FAMILY, UNPAID, as_alice, records, said, shop, slot,
+    ALICE,
+    IN_TRANSIT,
+    OLD_COMPLETED,
+    PAID,
+    REFUNDING,
+    SIGNED_FAMILY,
+    UNPAID,
+    as_alice,
+    records,
+    said,
+    shop,
+    slot,
     values_of,
 )
 

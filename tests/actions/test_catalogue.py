@@ -58,7 +58,8 @@ async def test_stock_in_stock(shop):
 
 
 async def test_sold_out_variant_is_duanma_with_restock_and_other_variants(shop):
-    d, _ = await run_action(ActionAnswerStock(), ask("黑色的数据线还有货吗", "ask_stock", product="数据线", color="黑色"))
+    d, _ = await run_action(ActionAnswerStock(),
+                            ask("黑色的数据线还有货吗", "ask_stock", product="数据线", color="黑色"))
     assert said(d) == ["utter_stock_sold_out", "utter_stock_other_variants"]
     assert values_of(d, "utter_stock_sold_out")["restock_date"]
     assert "黑色" not in values_of(d, "utter_stock_other_variants")["options"]

@@ -4,7 +4,13 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 
 from actions.bargain import ActionAnswerPrice, ActionRespondBargain
 from actions.fallback import ActionHandleFallback, ActionHandleOutOfScope
-from actions.greeting import ActionAcknowledgePraise, ActionGreet, ActionHandleInform, ActionRecordSuggestion, ActionSayGoodbye
+from actions.greeting import (
+    ActionAcknowledgePraise,
+    ActionGreet,
+    ActionHandleInform,
+    ActionRecordSuggestion,
+    ActionSayGoodbye,
+)
 from actions.handoff import ActionStartHandoff
 from actions.invoice import ActionAnswerInvoice
 from actions.payment import ActionAnswerPayment
@@ -113,7 +119,8 @@ async def test_bargaining_climbs_the_ladder_then_holds():
     seen = []
     step = None
     for _ in range(5):
-        d, events = await run_action(ActionRespondBargain(), make_tracker("能便宜点吗", "bargain", slots={"bargain_step": step}))
+        d, events = await run_action(ActionRespondBargain(),
+                                     make_tracker("能便宜点吗", "bargain", slots={"bargain_step": step}))
         seen += responses(d)
         step = events[0]["value"]
     assert seen == ["utter_bargain_step1", "utter_bargain_step2", "utter_bargain_step3",

@@ -10,14 +10,24 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rasa_sdk.events import SlotSet
 
-from actions import orders as orders_module
+from actions import turn as turn_module
+from actions.address import parse_address
 from actions.aftersales import ActionReportQualityIssue, ActionRequestReturn
-from actions.orders import (
-    ActionCancelOrder, ActionChangeOrder, ActionConfirmOrderStep, ActionLookUpOrder, parse_address,
-)
+from actions.confirm import ActionConfirmOrderStep
+from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrder
 from shop.errors import BackendUnavailable
 from shop.models import (
-    AddressInput, BuyerInput, Coupon, FaqEntry, Gender, Product, Promotion, RecordKind, Sku, TrackingEvent, yuan,
+    AddressInput,
+    BuyerInput,
+    Coupon,
+    FaqEntry,
+    Gender,
+    Product,
+    Promotion,
+    RecordKind,
+    Sku,
+    TrackingEvent,
+    yuan,
 )
 from shop.status import OrderStatus as S
 from tests.actions.conftest import make_tracker, run_action
@@ -538,8 +548,8 @@ class DownShop:
 
 @pytest.fixture()
 def fast_timeouts(monkeypatch):
-    monkeypatch.setattr(orders_module, "WAIT_NOTICE_AFTER", 0.05)
-    monkeypatch.setattr(orders_module, "OVERALL_TIMEOUT", 5.0)
+    monkeypatch.setattr(turn_module, "WAIT_NOTICE_AFTER", 0.05)
+    monkeypatch.setattr(turn_module, "OVERALL_TIMEOUT", 5.0)
 
 
 async def test_slow_lookup_says_please_wait_first_then_thanks(shop, fast_timeouts):
@@ -553,7 +563,7 @@ async def test_slow_lookup_says_please_wait_first_then_thanks(shop, fast_timeout
 async def test_too_slow_backend_apologises_and_offers_a_person(shop, fast_timeouts, monkeypatch):
     from actions import records
 
-    monkeypatch.setattr(orders_module, "OVERALL_TIMEOUT", 0.3)
+    monkeypatch.setattr(turn_module, "OVERALL_TIMEOUT", 0.3)
     records.set_backend(SlowShop(shop, 2))
     d, _ = await run_action(ActionLookUpOrder(), as_alice(f"查订单 {PAID}"))
     assert said(d) == ["utter_please_wait", "utter_backend_unavailable"]
@@ -567,3 +577,25 @@ async def test_backend_down_is_never_silence(shop, action, intent, template):
     d, events = await run_action(action(), as_alice(template.format(PAID), intent))
     assert said(d)[-1] == "utter_backend_unavailable"
     assert slot(events, "awaiting_order_answer") is False
+
+
+# ---- G3: addressing a logged-in buyer by their own account ---------------------------------
+
+
+async def test_logged_in_buyer_is_addressed_by_their_account(shop):
+    from actions.greeting import ActionHandleInform
+
+    surname = [{"entity": "surname", "value": "张"}]
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓张", "inform", entities=surname))
+    assert events == [SlotSet("shopper_title", "张先生")]
+    # Bob's account says 女士: no "先生/女士" guess for her
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓李", "inform", buyer=BOB,
+                                                                entities=[{"entity": "surname", "value": "李"}]))
+    assert events == [SlotSet("shopper_title", "李女士")]
+    # another surname than the account's: the account says nothing about this person
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓王", "inform",
+                                                                entities=[{"entity": "surname", "value": "王"}]))
+    assert events == [SlotSet("shopper_title", "王先生/女士")]
+    # what the shopper says wins over the account
+    d, events = await run_action(ActionHandleInform(), as_alice("我姓张,是女士", "inform", entities=surname))
+    assert events == [SlotSet("shopper_title", "张女士")]

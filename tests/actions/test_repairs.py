@@ -4,8 +4,6 @@ NLG (rasa_ext.nlg.StoreNLG), as in production. An action that hands on with
 FollowupAction is followed, as Rasa would."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -17,7 +15,7 @@ from actions.logistics import ActionAnswerCourier, ActionAnswerDeliveryTime, Act
 from actions.orders import ActionCancelOrder, ActionChangeOrder, ActionLookUpOrder
 from shop.models import AddressInput, BuyerInput, Gender, RecordKind
 from shop.status import OrderStatus as S
-from tests.actions.conftest import make_tracker, shopper_sees, texts
+from tests.actions.conftest import assert_rendered, make_tracker, shopper_sees, texts
 from tests.actions.test_orders import ALICE, BOB, PAID, REFUNDING, STALLED, UNPAID, make_order, seed_shop
 
 ACTIONS = {a.name(): a for a in (
@@ -45,6 +43,7 @@ async def converse(action: str, tracker, slots=None):
         if not follow:
             break
         action = follow[0]["name"]
+    await assert_rendered(dispatcher, tracker)
     seen = await shopper_sees(dispatcher, tracker.latest_message.get("text") or "", slots)
     return seen, events, ran
 
@@ -295,7 +294,8 @@ async def test_pressing_an_order_button_continues_the_product_problem(carol_shop
 
 async def test_a_number_typed_later_is_a_fresh_lookup(carol_shop):
     # the list was two turns ago: the number is not an answer to it any more
-    old = [{"event": "user", "text": "数据线用了两天就坏了", "parse_data": {"intent": {"name": "report_quality_issue"}}},
+    old = [{"event": "user", "text": "数据线用了两天就坏了",
+            "parse_data": {"intent": {"name": "report_quality_issue"}}},
            {"event": "action", "name": "action_report_quality_issue"},
            {"event": "slot", "name": "order_purpose", "value": "quality"},
            {"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from followup_helpers import T0, new_order
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -9,9 +10,9 @@ from actions import records
 from actions.followups import ActionAnswerFollowup
 from followup import open_followup_db
 from followup.db import optouts
-from followup_helpers import T0, new_order
 from shop.models import RecordKind
 from shop.status import OrderStatus
+from tests.actions.conftest import assert_rendered
 
 
 def user(text, intent, buyer="buyer_001"):
@@ -33,6 +34,7 @@ def tracker(text, intent, slots=None, entities=None, buyer="buyer_001", before=(
 async def run(t):
     d = CollectingDispatcher()
     events = await ActionAnswerFollowup().run(d, t, {})
+    await assert_rendered(d, t)
     return d.messages, events
 
 

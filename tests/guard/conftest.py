@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
 
 from guard import Context, get_checker  # noqa: E402
 from guard.examples import example_store  # noqa: E402
+from tests.fixtures import STORE_PATH  # noqa: E402
 from xiaoer.store_config import load_store  # noqa: E402
 
 
@@ -23,8 +24,8 @@ def checker():
 
 @pytest.fixture(scope="session")
 def store(checker):
-    """store.yml with the values the rule book's examples assume."""
-    return example_store(checker.rulebook, load_store(ROOT / "store.yml"))
+    """The pinned test store with the values the rule book's examples assume."""
+    return example_store(checker.rulebook, load_store(STORE_PATH))
 
 
 @pytest.fixture

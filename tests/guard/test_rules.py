@@ -10,6 +10,7 @@ import yaml
 from guard.checker import FILTERS
 from guard.examples import example_context, iter_example_cases
 from guard.rulebook import RulebookError, load_rulebook, parse_rulebook
+from tests.fixtures import STORE_PATH
 from xiaoer.store_config import PLATFORMS, load_store
 
 HERE = Path(__file__).resolve().parent
@@ -146,16 +147,18 @@ def test_every_safe_alternative_is_itself_safe(checker, ctx, platform):
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_domain_responses_have_no_block_finding(platform):
-    """Every response variation of domain/*.yml, rendered from store.yml for this
-    platform profile, passes the guard without a `block` finding."""
+    """Every response variation of domain/*.yml, rendered from the pinned test
+    store for this platform profile, passes the guard without a `block` finding
+    (the shop's own store.yml: tests/test_store_yml.py)."""
     from guard.lint import lint_domain, rendered_messages
     from xiaoer.replies import load_domain_responses
 
-    store = load_store(ROOT / "store.yml")
+    store = load_store(STORE_PATH)
     assert load_domain_responses(), "no responses found in domain/"
     assert any(True for _ in rendered_messages(store, [platform]))
     blocks = [lf for lf in lint_domain(store, [platform]) if lf.finding.severity == "block"]
-    report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} 「{lf.finding.text}」 in {lf.text}"
+    report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} "
+                       f"「{lf.finding.text}」 in {lf.text}"
                        for lf in blocks)
     assert not blocks, f"block findings on {platform} (reword, or fix the store value):\n{report}"
 
