@@ -37,6 +37,7 @@ class Query:
     day_from: Optional[date] = None
     day_to: Optional[date] = None      # inclusive
     active_since: Optional[datetime] = None
+    active_until: Optional[datetime] = None
     limit: int = 50
 
 
@@ -115,6 +116,8 @@ async def search(engine, query: Query, viewer: Dict[str, Any], *, tz: str = "Asi
         msg_where.append(m.c.created_at < _day_bounds(query.day_to + timedelta(days=1), zone))
     if query.active_since:
         msg_where.append(m.c.created_at >= query.active_since)
+    if query.active_until:
+        msg_where.append(m.c.created_at <= query.active_until)
     cols = [c, a.c.name.label("agent_name")]
     joined = c.outerjoin(a, a.c.id == c.c.assigned_to)
     found: Dict[str, Dict[str, Any]] = {}
@@ -158,7 +161,7 @@ async def search(engine, query: Query, viewer: Dict[str, Any], *, tz: str = "Asi
 
 async def live(engine, viewer: Dict[str, Any], *, now: datetime, minutes: int = 30) -> List[Dict[str, Any]]:
     """Conversations someone wrote in during the last `minutes`, the newest message first."""
-    return await search(engine, Query(active_since=now - timedelta(minutes=minutes)), viewer)
+    return await search(engine, Query(active_since=now - timedelta(minutes=minutes), active_until=now), viewer)
 
 
 async def cases(engine, buyer_id: str, viewer: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -211,4 +214,37 @@ async def cases(engine, buyer_id: str, viewer: Dict[str, Any]) -> List[Dict[str,
         out.append({**k, "summary": k["summary"] if full else mask_phones(k["summary"]),
                     "started_at": k["started_at"].isoformat(),
                     "resolved_at": k["resolved_at"].isoformat() if k["resolved_at"] else None})
+    return out
+
+
+async def resolved(engine, viewer: Dict[str, Any], *, limit: int = 50) -> List[Dict[str, Any]]:
+    """The resolved list: conversations by their latest resolution, newest first, with who
+    resolved it and the rating given after it (a rated conversation is the bot's again, so
+    this is not the same as status = resolved)."""
+    c, e, r, a = db.conversations, db.events, db.ratings, db.agents
+    async with engine.connect() as conn:
+        rows = (await conn.execute(
+            select(c, e.c.actor.label("resolved_by"), e.c.created_at.label("resolved_at"))
+            .select_from(e.join(c, c.c.id == e.c.conversation_id))
+            .where(e.c.name == "conversation.resolved").order_by(e.c.id.desc()).limit(limit * 4))).all()
+        seen: Dict[str, Any] = {}
+        for row in rows:
+            if row.id not in seen and len(seen) < limit:
+                seen[row.id] = row
+        scores: Dict[str, int] = {}
+        if seen:
+            for cid, score, at in (await conn.execute(
+                    select(r.c.conversation_id, r.c.score, r.c.created_at)
+                    .where(r.c.conversation_id.in_(list(seen))).order_by(r.c.id))).all():
+                if aware(at) >= aware(seen[cid].resolved_at):
+                    scores.setdefault(cid, score)
+    out = []
+    for cid, row in seen.items():
+        conv = dict(row._mapping)
+        full = _visible(conv, viewer)
+        out.append({"id": cid, "buyer_id": conv["buyer_id"], "status": conv["status"], "reason": conv["reason"],
+                    "category": conv["category"], "priority": conv["priority"],
+                    "summary": (conv["summary"] or "") if full else mask_phones(conv["summary"] or ""),
+                    "resolved_by": conv["resolved_by"], "resolved_at": aware(conv["resolved_at"]).isoformat(),
+                    "rating": scores.get(cid), "updated_at": aware(conv["updated_at"]).isoformat()})
     return out

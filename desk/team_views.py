@@ -4,6 +4,7 @@ in desk/history.py, desk/takeover.py and desk/reports.py.
 
     GET  /api/search?q=&buyer=&order=&status=&from=&to=   conversations found (masked per role)
     GET  /api/conversations/{id}/cases                    the buyer's earlier cases
+    GET  /api/resolved                                    the resolved list, newest first
     GET  /api/live?minutes=30                             conversations active now (supervisors)
     POST /api/conversations/{id}/takeover                 a supervisor takes it over
     GET  /api/reports?period=day|week&from=&to=           the figures (supervisors)
@@ -48,6 +49,11 @@ async def api_cases(request: web.Request) -> web.Response:
         return jsonr({"error": "not_found"}, 404)
     return jsonr({"buyer_id": conv["buyer_id"],
                   "cases": await history.cases(request.app[ENGINE], conv["buyer_id"], request["agent"])})
+
+
+@agent_required
+async def api_resolved(request: web.Request) -> web.Response:
+    return jsonr({"results": await history.resolved(request.app[ENGINE], request["agent"])})
 
 
 @supervisor_required
@@ -133,6 +139,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/search", api_search)
     r.add_get("/api/conversations/{id}/cases", api_cases)
     r.add_get("/api/live", api_live)
+    r.add_get("/api/resolved", api_resolved)
     r.add_post("/api/conversations/{id}/takeover", api_takeover)
     r.add_get("/api/reports", api_reports)
     r.add_get("/api/reports.csv", api_reports_csv)

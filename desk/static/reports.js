@@ -36,11 +36,11 @@
     var keys = rep.periods, rows = rep.rows, t = rep.totals;
     var box = $("totals"); box.textContent = "";
     [["containment", pct(t.containment), "%"], ["conversations", t.conversations, ""], ["cases", t.cases, ""],
-     ["first_response_median_s", minutes(t.first_response_median_s), "min"],
-     ["resolution_median_s", minutes(t.resolution_median_s), "min"],
+     ["first_response_median_min", minutes(t.first_response_median_s), ""],
+     ["resolution_median_min", minutes(t.resolution_median_s), ""],
      ["csat_avg", t.csat_avg, ""], ["csat_satisfied_share", pct(t.csat_satisfied_share), "%"]].forEach(function (x) {
       var d = document.createElement("div"); d.setAttribute("data-figure", x[0]);
-      var b = document.createElement("b"); b.textContent = x[1] === null ? "-" : x[1] + (x[2] === "%" ? " %" : x[2] ? " " + x[2] : "");
+      var b = document.createElement("b"); b.textContent = x[1] === null ? "-" : x[1] + (x[2] ? " " + x[2] : "");
       var s = document.createElement("span"); s.textContent = w(x[0]);
       d.appendChild(b); d.appendChild(s); box.appendChild(d);
     });

@@ -95,9 +95,9 @@ async def test_earlier_cases_and_the_resolved_list(desk):
     await desk.expect(ws, "message", lambda f: f["message"].get("satisfaction"))
     await ws.send_json({"type": "rating", "score": 5})
     await desk.expect(ws, "message", lambda f: "谢谢您的评价" in f["message"]["text"])
-    # the resolved list
-    [done] = await _search(desk, status="bot")  # rated: the bot's again
-    assert done["id"] == cid
+    # the resolved list: rated, so the bot's again, and still listed with who resolved it
+    [done] = (await (await desk.client.get("/api/resolved")).json())["results"]
+    assert (done["id"], done["status"], done["resolved_by"], done["rating"]) == (cid, "bot", "agent8", 5)
     # a week later the buyer complains again
     desk.clock.advance(days=7)
     desk.fake.replies = lambda text: [{"text": "非常抱歉"}, handoff("complaint", "服务质量", summary="快递员态度差")]
@@ -179,7 +179,7 @@ async def test_a_supervisor_takes_over_from_an_agent(desk):
 T0 = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)   # Monday 10:00 in Shanghai
 
 
-async def seed(engine, agents):
+async def seed(engine, agents, buyer="buyer_{:03d}", prefix=""):
     """Known answers:
     Mon 11-16: 4 conversations; c1 and c2 handed over; c1 answered after 120 s, resolved after
       600 s, rated 5 (agent8); c2 answered after 300 s, resolved after 1800 s, rated 2 (agent8);
@@ -191,17 +191,18 @@ async def seed(engine, agents):
     at = lambda **kw: T0 + timedelta(**kw)
     a8, s1 = agents["agent8"], agents["super1"]
     convs = ["c1", "c2", "c3", "c4", "c5", "c6"]
+    cid_of = {c: prefix + c for c in convs}  # ids (and buyers) that do not collide with a browser test's
     async with engine.begin() as conn:
         for i, cid in enumerate(convs):
             await conn.execute(db.conversations.insert().values(
-                id=cid, buyer_id=f"buyer_{i:03d}", status="bot", created_at=T0, updated_at=T0,
+                id=cid_of[cid], buyer_id=buyer.format(i), status="bot", created_at=T0, updated_at=T0,
                 for_supervisor=False, overdue=False, awaiting_rating=False))
         msgs = [("c1", "shopper", at()), ("c2", "shopper", at()), ("c3", "shopper", at(hours=1)),
                 ("c4", "shopper", at(hours=2)), ("c1", "agent", at(seconds=120)), ("c2", "agent", at(seconds=300)),
                 ("c2", "agent", at(seconds=400)), ("c5", "shopper", at(hours=15)), ("c3", "shopper", at(hours=15)),
                 ("c5", "agent", at(hours=15, seconds=60)), ("c6", "shopper", at(days=7))]
         for cid, sender, when in msgs:
-            await conn.execute(db.messages.insert().values(conversation_id=cid, sender=sender, text="…", data={},
+            await conn.execute(db.messages.insert().values(conversation_id=cid_of[cid], sender=sender, text="…", data={},
                                                            created_at=when))
         evs = [("c1", "conversation.queued", {"reason": "request_human", "category": None}, at()),
                ("c1", "conversation.assigned", {}, at(seconds=60)),
@@ -211,14 +212,15 @@ async def seed(engine, agents):
                ("c2", "conversation.resolved", {}, at(seconds=1800)),
                ("c5", "conversation.queued", {"reason": "complaint", "category": "服务质量"}, at(hours=15))]
         for cid, name, data, when in evs:
-            await conn.execute(db.events.insert().values(conversation_id=cid, name=name, actor="x", data=data,
+            await conn.execute(db.events.insert().values(conversation_id=cid_of[cid], name=name, actor="x", data=data,
                                                          created_at=when))
         for cid, agent, score, when in (("c1", a8, 5, at(seconds=700)), ("c2", a8, 2, at(seconds=1900)),
                                         ("c5", s1, 4, at(hours=16))):
-            await conn.execute(db.ratings.insert().values(conversation_id=cid, agent_id=agent, score=score,
+            await conn.execute(db.ratings.insert().values(conversation_id=cid_of[cid], agent_id=agent, score=score,
                                                           comment="", created_at=when))
         await conn.execute(db.warnings.insert().values(
-            conversation_id="c2", trigger="unsatisfied", problem="p", handling="h", unhappy="u", step=0,
+            conversation_id=cid_of["c2"], trigger="unsatisfied", problem="【商品质量】【投诉】耳机一边没声音",
+            handling="已请买家拍照,答应换新", unhappy="评分 2 分:换货太慢", step=0,
             step_due_at=at(hours=1), close_due_at=at(days=2), overdue=False, created_at=at(seconds=1900)))
 
 
