@@ -26,6 +26,7 @@ from desk.status import Status
 HANDOFF_EVENTS = ("conversation.queued", "conversation.waiting_offline")
 TAKEN_EVENTS = ("conversation.assigned", "conversation.auto_assigned", "conversation.taken_over")
 SNIPPET = 60  # characters either side of the match
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # the days a search or report may name
 
 
 @dataclass
@@ -49,7 +50,8 @@ def parse_query(params: Dict[str, str]) -> Query:
     """From the URL's query (?q=&buyer=&order=&status=&from=YYYY-MM-DD&to=YYYY-MM-DD)."""
     def text(key: str, n: int = 100) -> str:
         v = (params.get(key) or "").strip()
-        if len(v) > n:
+        # control characters (NUL ...) are no search: PostgreSQL refuses them in text
+        if len(v) > n or any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
             raise BadQuery(key)
         return v
 
@@ -58,9 +60,12 @@ def parse_query(params: Dict[str, str]) -> Query:
         if not v:
             return None
         try:
-            return date.fromisoformat(v)
+            d = date.fromisoformat(v)
         except ValueError:
             raise BadQuery(key) from None
+        if not EARLIEST <= d <= LATEST:  # 0001-01-01 in UTC+8 is before the first datetime
+            raise BadQuery(key)
+        return d
 
     status = text("status", 24)
     if status and status not in {s.value for s in Status}:

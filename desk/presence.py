@@ -52,3 +52,12 @@ async def online_agents(engine) -> List[Dict[str, Any]]:
             .select_from(a.join(db.presence, db.presence.c.agent_id == a.c.id))
             .where(db.presence.c.status == "online").order_by(a.c.id))).all()
     return [dict(r._mapping) for r in rows]
+
+
+async def reset(engine, *, at: datetime) -> int:
+    """Everyone offline: for a desk that runs alone, at start-up (no console can be open
+    yet; a console that reconnects shows the status and the agent picks 在线 again)."""
+    async with engine.begin() as conn:
+        r = await conn.execute(db.presence.update().where(db.presence.c.status != "offline")
+                               .values(status="offline", updated_at=at))
+    return r.rowcount

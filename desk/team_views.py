@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
-from desk import db, history, reports
+from desk import db, history, presence, reports
 from desk.takeover import take_over
 from desk.web import CONFIG, DESK, ENGINE, STATIC, agent_required, jsonr, supervisor_required
 
@@ -90,9 +90,12 @@ def _range(request: web.Request) -> reports.Range:
         if not v:
             return default
         try:
-            return date.fromisoformat(v) if len(v) == 10 else date.fromisoformat("bad")
+            d = date.fromisoformat(v) if len(v) == 10 else date.fromisoformat("bad")
         except ValueError:
             raise ValueError(key) from None
+        if not history.EARLIEST <= d <= history.LATEST:
+            raise ValueError(key)
+        return d
 
     last = day("to", today)
     first = day("from", last - timedelta(days=DEFAULT_DAYS - 1))
@@ -134,7 +137,19 @@ async def reports_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 
 
+async def presence_ctx(app: web.Application):
+    """A desk alone (no hub shared with other desk processes) starts with everyone offline:
+    a status left 在线 by a crash or a browser closed while the desk was down would
+    otherwise get conversations assigned to nobody. With several desks the status is the
+    team's, shared in the database, and stays."""
+    config = app[CONFIG]
+    if not config.hub_url:
+        await presence.reset(app[ENGINE], at=config.clock())
+    yield
+
+
 def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(presence_ctx)
     r = app.router
     r.add_get("/api/search", api_search)
     r.add_get("/api/conversations/{id}/cases", api_cases)

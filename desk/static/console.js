@@ -124,6 +124,7 @@
   }
 
   // ---- live updates --------------------------------------------------------------------
+  var socketsOpened = 0;
   function openSocket() {
     var ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/console");
     ws.onmessage = function (ev) {
@@ -148,6 +149,9 @@
         if (tab === "live") loadSpecial("live");
       }
     };
+    // after a reconnect (the desk restarted) show the status the desk has now
+    var n = ++socketsOpened;
+    ws.onopen = function () { if (n > 1) loadAgents(); };
     ws.onclose = function () { setTimeout(openSocket, 2000); };
     window.__consoleSocket = ws;
   }

@@ -42,6 +42,19 @@ async def test_two_desk_processes_agree_on_presence_and_assign(aiohttp_client, m
     assert presence["agent8"] == "away"
 
 
+async def test_a_desk_alone_restarts_with_everyone_offline(aiohttp_client, make_config, fake_rasa, clock):
+    first = Desk(await aiohttp_client(create_app(make_config())), fake_rasa, clock)
+    await first.login("agent8")
+    await first.post("/api/presence", {"status": "online"})
+    await first.client.close()  # the desk stops (or crashes) with agent8 still 在线
+    again = Desk(await aiohttp_client(create_app(make_config())), fake_rasa, clock)
+    await again.login("agent8")
+    presence = {x["name"]: x["presence"] for x in await (await again.client.get("/api/agents")).json()}
+    assert presence["agent8"] == "offline"
+    await complain(again, "buyer_004")
+    assert [q["status"] for q in await again.queue()] == ["queued"]  # not assigned to an empty chair
+
+
 async def _search(desk, **params):
     r = await desk.client.get("/api/search", params=params)
     assert r.status == 200, await r.text()
@@ -292,3 +305,30 @@ async def test_the_reports_page_uses_the_vendored_chart_library(desk):
     assert "/vendor/chartjs/chart.umd.js" in page and "/reports.js" in page
     assert (await desk.client.get("/reports.js")).status == 200
     assert (await desk.client.get("/vendor/chartjs/chart.umd.js")).status == 200
+
+
+# ---- hostile input on the new routes ------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+TEAM_ROUTES = [("GET", "/api/search"), ("GET", "/api/conversations/{id}/cases"), ("GET", "/api/live"),
+               ("GET", "/api/resolved"), ("POST", "/api/conversations/{id}/takeover"), ("GET", "/api/reports"),
+               ("GET", "/api/reports.csv"), ("GET", "/reports"), ("GET", "/reports.js")]
+QUERY = st.dictionaries(st.sampled_from(["q", "buyer", "order", "status", "from", "to", "period", "minutes"]),
+                        st.one_of(st.text(max_size=30), st.sampled_from(
+                            ["2026-11-20", "2026-02-30", "9999-12-31", "0001-01-01", "week", "resolved", "1e9",
+                             "%", "_", "\\", "\x00", "-1", "1441", "٣"])), max_size=4)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(route=st.sampled_from(TEAM_ROUTES), ident=st.text(min_size=1, max_size=20), query=QUERY,
+       role=st.sampled_from(["super1", "agent8"]))
+async def test_fuzz_the_team_routes(desk, route, ident, query, role):
+    from urllib.parse import quote
+    if getattr(desk, "fuzz_role", None) != role:
+        assert (await desk.login(role)).status == 200
+        desk.fuzz_role = role
+    method, path = route
+    r = await desk.client.request(method, path.replace("{id}", quote(ident, safe="")), params=query,
+                                  headers={"Origin": desk.origin, "Connection": "close"})
+    assert r.status < 500, (method, path, ident, query, r.status, await r.text())
