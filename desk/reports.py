@@ -16,6 +16,7 @@ Per day or per ISO week (days in the store's time zone), for a range of days:
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import statistics
@@ -54,8 +55,7 @@ class Range:
     def end(self) -> datetime:
         return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=self.zone).astimezone(timezone.utc)
 
-    def key(self, at: datetime) -> str:
-        d = aware(at).astimezone(self.zone).date()
+    def _day_key(self, d: date) -> str:
         if self.period == "week":
             d -= timedelta(days=d.weekday())  # the Monday of its ISO week
         return d.isoformat()
@@ -63,11 +63,33 @@ class Range:
     def keys(self) -> List[str]:
         out, d = [], self.first
         while d <= self.last:
-            k = self.key(datetime.combine(d, time(12), tzinfo=self.zone))
+            k = self._day_key(d)
             if k not in out:
                 out.append(k)
             d += timedelta(days=1)
         return out
+
+    def _bounds(self):
+        # each period's start as a naive UTC time (what SQLite gives back), found by bisection:
+        # a time-zone conversion per row costs more than the queries
+        if not hasattr(self, "_cache"):
+            starts, keys, d = [], [], self.first
+            while d <= self.last:
+                k = self._day_key(d)
+                if not keys or keys[-1] != k:
+                    starts.append(datetime.combine(d, time(0), tzinfo=self.zone)
+                                  .astimezone(timezone.utc).replace(tzinfo=None))
+                    keys.append(k)
+                d += timedelta(days=1)
+            self._cache = (starts, keys)
+        return self._cache
+
+    def key(self, at: datetime) -> str:
+        if at.tzinfo is not None:
+            at = at.astimezone(timezone.utc).replace(tzinfo=None)
+        starts, keys = self._bounds()
+        i = bisect.bisect_right(starts, at) - 1
+        return keys[max(i, 0)]
 
 
 def _avg(xs: List[float]) -> Optional[float]:
@@ -182,9 +204,11 @@ async def report(engine, rng: Range, ladder: List[Dict[str, Any]]) -> Dict[str, 
         per_agent.setdefault((name, key), []).append(score)
         per_agent.setdefault((name, "total"), []).append(score)
     rows = []
+    by_key: Dict[str, List[Dict[str, Any]]] = {k: [] for k in keys}
+    for k in cases:
+        by_key[rng.key(k["start"])].append(k)
     for key in keys:
-        mine = [k for k in cases if rng.key(k["start"]) == key]
-        rows.append({"period": key, **_figures(active[key], handed[key], mine, scores[key])})
+        rows.append({"period": key, **_figures(active[key], handed[key], by_key[key], scores[key])})
     all_active = set().union(*active.values()) if active else set()
     # over the whole range a conversation is contained if no person took part on any day
     totals = {"period": "total", **_figures(all_active, set().union(*handed.values()) if handed else set(),
