@@ -305,9 +305,10 @@
       $("conv").classList.remove("hidden");
       var c = r.conversation, head = $("conv-head");
       head.textContent = "";
-      head.appendChild(el("div", "", "买家 " + c.buyer_id + " · " + (LABEL[c.status] || c.status) + " · " +
-        (REASON[c.reason] || c.reason || "-") + (c.category ? " · " + c.category : "") + " · 优先级 " + (lab("priority", c.priority) || "-") +
-        (c.contact ? " · 联系方式 " + c.contact : "")));
+      // only the parts a conversation has (one taken over from the bot has no reason or priority)
+      head.appendChild(el("div", "", ["买家 " + c.buyer_id, LABEL[c.status] || c.status, c.reason ? (REASON[c.reason] || c.reason) : "",
+        c.category || "", c.priority ? "优先级 " + lab("priority", c.priority) : "",
+        c.contact ? "联系方式 " + c.contact : ""].filter(Boolean).join(" · ")));
       if (c.deadline_at) {
         var t = el("div", "small countdown"); t.setAttribute("data-deadline", c.deadline_at);
         // the same start as the queue item's (server's waited time), so list and header agree
