@@ -113,4 +113,6 @@ def create_app(config: DeskConfig) -> web.Application:
     followups.setup(app)
     from desk import trainer_views  # issue 14: the bot trainer's loop (routes + one cleanup_ctx)
     trainer_views.setup(app)
+    from desk import team_views  # issue 13: search, history, take-over, reports (desk/team_views.py)
+    team_views.setup(app)
     return app

@@ -113,6 +113,16 @@ login_attempts = Table(
 )
 
 
+# Agent presence (online | away | offline) in the database, not in one process's memory:
+# every desk process reads the same status when it assigns waiting conversations.
+presence = Table(
+    "desk_presence", metadata,
+    Column("agent_id", Integer, ForeignKey("desk_agents.id"), primary_key=True),
+    Column("status", String(8), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 class Database:
     """The engine, with writes taken one at a time on SQLite: its single writer
     otherwise answers "database is locked" when many shoppers write at once.

@@ -14,9 +14,10 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import and_, func, or_, select
 from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
-from desk import db
+from desk import db, presence
 from desk.config import DeskConfig
 from desk.hub import Hub
+from desk.presence import PRESENCE
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
 from desk.tokens import sign_media
@@ -29,7 +30,6 @@ OPEN = (Status.QUEUED.value, Status.WAITING_OFFLINE.value, Status.ASSIGNED.value
 COMPLAINTS = ("complaint", "abuse", "supervisor")
 REASON_ZH = {"complaint": "投诉", "abuse": "情绪激烈", "supervisor": "要求主管", "request_human": "要求人工",
              "bot_unavailable": "机器人不可用", "photos": "照片待处理"}
-PRESENCE = ("online", "away", "offline")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -70,8 +70,6 @@ class Desk:
         self.store = config.get_store()
         self.clock = config.clock
         self._locks: Dict[str, asyncio.Lock] = {}
-        # agent id -> {"status": online|away|offline, "agent": {...}}; chosen in the console
-        self.presence: Dict[int, Dict[str, Any]] = {}
         self._assigning = asyncio.Lock()
 
     # ---- wording ----------------------------------------------------------------
@@ -303,7 +301,7 @@ class Desk:
             await self.publish_message(msg)
         if handoff is not None:
             if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()) \
-                    and not self._free_agent(handoff.get("for_supervisor") is True):
+                    and not await self._free_agent(handoff.get("for_supervisor") is True):
                 # told before the item appears, so the place counts only those already waiting
                 place = await self.place(conv_id)
                 await self.add_message(conv_id, "system",
@@ -481,24 +479,37 @@ class Desk:
 
     # ---- presence and auto-assignment --------------------------------------------------
     async def set_presence(self, agent: Dict[str, Any], status: str) -> None:
+        # in the desk DB (desk/presence.py): every desk process assigns with the same team
         if status not in PRESENCE:
             raise DeskError("bad_presence", 400)
-        self.presence[agent["id"]] = {"status": status, "agent": agent}
+        await presence.set_status(self.engine, agent["id"], status, at=self.clock())
         await self.hub.to_agents({"type": "presence", "agent": agent["name"], "status": status})
         if status == "online":
             await self.auto_assign()
 
-    def presence_of(self, agent_id: int) -> str:
-        return self.presence.get(agent_id, {}).get("status", "offline")
+    async def presence_of(self, agent_id: int) -> str:
+        return await presence.status_of(self.engine, agent_id)
 
     def _cap(self) -> int:
         return int(self.config.routing.get("max_chats_per_agent", 3))
 
-    def _free_agent(self, for_supervisor: bool) -> bool:
+    async def _loads(self) -> Dict[int, int]:
+        async with self.engine.connect() as conn:
+            return dict((await conn.execute(
+                select(db.conversations.c.assigned_to, func.count())
+                .where(db.conversations.c.status == Status.ASSIGNED.value)
+                .group_by(db.conversations.c.assigned_to))).all())
+
+    async def _free_agent(self, for_supervisor: bool) -> bool:
         """Someone online could take it at once (then no place in the queue is announced)."""
-        return bool(self.config.routing.get("auto_assign", True)) and any(
-            p["status"] == "online" and (p["agent"]["role"] == "supervisor") == for_supervisor
-            and p.get("load", 0) < self._cap() for p in self.presence.values())
+        if not self.config.routing.get("auto_assign", True):
+            return False
+        online = await presence.online_agents(self.engine)
+        if not online:
+            return False
+        load = await self._loads()
+        return any((a["role"] == "supervisor") == for_supervisor and load.get(a["id"], 0) < self._cap()
+                   for a in online)
 
     async def auto_assign(self) -> int:
         """Waiting conversations to online agents, oldest first, each agent within
@@ -508,14 +519,11 @@ class Desk:
             return 0
         cap, done = self._cap(), 0
         async with self._assigning:
-            online = [p["agent"] for p in self.presence.values() if p["status"] == "online"]
+            online = await presence.online_agents(self.engine)
             if not online:
                 return 0
+            load = await self._loads()
             async with self.engine.connect() as conn:
-                load = dict((await conn.execute(
-                    select(db.conversations.c.assigned_to, func.count())
-                    .where(db.conversations.c.status == Status.ASSIGNED.value)
-                    .group_by(db.conversations.c.assigned_to))).all())
                 waiting = (await conn.execute(select(db.conversations).where(
                     db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)))
                     .order_by(db.conversations.c.queued_at, db.conversations.c.created_at))).all()
@@ -532,8 +540,6 @@ class Desk:
                     continue
                 load[agent["id"]] = load.get(agent["id"], 0) + 1
                 done += 1
-            for p in self.presence.values():
-                p["load"] = load.get(p["agent"]["id"], 0)
         return done
 
     # ---- 预警 (C4) ------------------------------------------------------------------------

@@ -19,7 +19,8 @@ class Status(str, enum.Enum):
 
 
 ALLOWED = {
-    Status.BOT: {Status.QUEUED, Status.WAITING_OFFLINE},
+    # bot -> assigned: a supervisor watching a live conversation takes it over (desk/takeover.py)
+    Status.BOT: {Status.QUEUED, Status.WAITING_OFFLINE, Status.ASSIGNED},
     # waiting -> waiting is a re-qualified item (photos first, then the complaint in words)
     Status.WAITING_OFFLINE: {Status.WAITING_OFFLINE, Status.QUEUED, Status.ASSIGNED, Status.RESOLVED},
     Status.QUEUED: {Status.QUEUED, Status.ASSIGNED, Status.RESOLVED},

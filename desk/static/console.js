@@ -54,6 +54,50 @@
   }
   function now() { return Date.now() + serverSkew; }
 
+  // ---- words from labels.yml (ui:) on the page, supervisor-only parts ------------------------
+  function ui(k, n) { return lab("ui", k).replace("{n}", n); }
+  function applyWords() {
+    document.querySelectorAll("[data-word]").forEach(function (e) {
+      e.textContent = lab("ui", e.getAttribute("data-word"));
+      if (e.parentNode && e.parentNode.id === "tabs") e.setAttribute("data-label", e.textContent);
+    });
+    document.querySelectorAll("[data-ph]").forEach(function (e) { e.placeholder = lab("ui", e.getAttribute("data-ph")); });
+    var st = $("search-status"); st.textContent = "";
+    var any = el("option", "", ui("search_any_status")); any.value = ""; st.appendChild(any);
+    Object.keys(LABELS.status).forEach(function (k) { var o = el("option", "", LABELS.status[k]); o.value = k; st.appendChild(o); });
+    var sup = me && me.role === "supervisor";
+    document.querySelectorAll(".sup-only").forEach(function (e) { e.classList.toggle("hidden", !sup); });
+    $("reports-link").classList.toggle("hidden", !sup);
+    renderSound();
+  }
+
+  // ---- a sound on new handoffs and shopper messages (Web Audio; muted state in localStorage) --
+  var SOUND_KEY = "xiaoer.console.sound", soundOn = localStorage.getItem(SOUND_KEY) !== "off", audio = null;
+  window.__beeps = 0;  // how many beeps were played (the browser test reads it)
+  function beep() {
+    if (!soundOn) return;
+    window.__beeps++;
+    try {
+      var AC = window.AudioContext || window.webkitAudioContext;
+      if (!AC) return;
+      audio = audio || new AC();
+      var o = audio.createOscillator(), g = audio.createGain(), t = audio.currentTime;
+      o.type = "sine"; o.frequency.setValueAtTime(880, t); o.frequency.setValueAtTime(660, t + 0.12);
+      g.gain.setValueAtTime(0.2, t); g.gain.exponentialRampToValueAtTime(0.001, t + 0.3);
+      o.connect(g); g.connect(audio.destination); o.start(t); o.stop(t + 0.3);
+    } catch (e) {}
+  }
+  function renderSound() {
+    $("sound").textContent = ui(soundOn ? "sound_on" : "sound_off");
+    $("sound").setAttribute("aria-pressed", soundOn ? "true" : "false");
+  }
+  $("sound").addEventListener("click", function () {
+    soundOn = !soundOn;
+    localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off");
+    if (soundOn && audio && audio.state === "suspended") audio.resume();
+    renderSound();
+  });
+
   // ---- login ---------------------------------------------------------------------------
   function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
   $("login-form").addEventListener("submit", function (e) {
@@ -73,18 +117,24 @@
       $("me").textContent = me.name + " · 工号 " + me.number + (me.role === "supervisor" ? " · 主管" : "");
       api("GET", "/api/labels").then(function (l) {
         if (l._status === 200) Object.keys(LABELS).forEach(function (k) { Object.assign(LABELS[k], l[k] || {}); });
+        applyWords();
         loadQueue(); loadQuick(); loadAgents(); openSocket();
       });
     });
   }
 
   // ---- live updates --------------------------------------------------------------------
+  var socketsOpened = 0;
   function openSocket() {
     var ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/console");
     ws.onmessage = function (ev) {
       var d; try { d = JSON.parse(ev.data); } catch (e) { return; }
       if (d.type === "queue" || d.type === "warning") loadQueue();
-      if (d.type === "queue" && d.status === "queued") notify(lab("ui", "notify_handoff"), "", d.conversation_id);
+      if (d.type === "queue" && d.status === "queued") { notify(lab("ui", "notify_handoff"), "", d.conversation_id); beep(); }
+      if (d.type === "taken_over" && me && d.agent === me.name) {
+        alertMsg(lab("ui", "taken_over").replace("{by}", d.by));
+        if (d.conversation_id === current) openConv(current);
+      }
       if (d.type === "warning" && d.problem) alertMsg("新的投诉预警:" + shorten(d.problem, WARNING_CHARS));
       if (d.type === "alert") alertMsg(d.text);
       if (d.type === "message") {
@@ -92,13 +142,44 @@
         if (d.message.sender === "shopper" && (d.conversation_id !== current || document.hidden)) {
           unread[d.conversation_id] = (unread[d.conversation_id] || 0) + 1;
           notify(lab("ui", "notify_message"), d.message.text, d.conversation_id);
+          // a beep for the conversations people handle (not every chat the bot is having)
+          if (queue.some(function (q) { return q.id === d.conversation_id; })) beep();
         }
         loadQueue();
+        if (tab === "live") loadSpecial("live");
       }
     };
+    // after a reconnect (the desk restarted) show the status the desk has now
+    var n = ++socketsOpened;
+    ws.onopen = function () { if (n > 1) loadAgents(); };
     ws.onclose = function () { setTimeout(openSocket, 2000); };
     window.__consoleSocket = ws;
   }
+
+  // ---- search: buyer, order number, text, status, date range ------------------------------------
+  $("search").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var p = new URLSearchParams();
+    [["q", "search-q"], ["order", "search-order"], ["buyer", "search-buyer"], ["status", "search-status"],
+     ["from", "search-from"], ["to", "search-to"]].forEach(function (x) { var v = $(x[1]).value.trim(); if (v) p.set(x[0], v); });
+    if (!p.toString()) return clearSearch();
+    api("GET", "/api/search?" + p.toString()).then(function (r) {
+      $("results").classList.remove("hidden"); $("queue-box").classList.add("hidden");
+      var ul = $("results-list"); ul.textContent = "";
+      if (r._status !== 200) { $("results-head").textContent = ui("search_none"); return; }
+      $("results-head").textContent = r.results.length ? ui("search_results", r.results.length) : ui("search_none");
+      r.results.forEach(function (x) {
+        var li = specialItem(x, "search");
+        if (x.matches > 1) li.appendChild(el("div", "small", ui("search_matches", x.matches)));
+        ul.appendChild(li);
+      });
+    });
+  });
+  function clearSearch() {
+    ["search-q", "search-order", "search-buyer", "search-status", "search-from", "search-to"].forEach(function (i) { $(i).value = ""; });
+    $("results").classList.add("hidden"); $("queue-box").classList.remove("hidden");
+  }
+  $("search-clear").addEventListener("click", clearSearch);
 
   // ---- queue ---------------------------------------------------------------------------
   function loadQueue() {
@@ -119,15 +200,42 @@
   }
   document.querySelectorAll("#tabs button").forEach(function (b) {
     b.setAttribute("data-label", b.textContent);
-    b.addEventListener("click", function () { tab = b.getAttribute("data-tab"); renderQueue(); });
+    b.addEventListener("click", function () {
+      tab = b.getAttribute("data-tab");
+      if (SPECIAL[tab]) loadSpecial(tab); else renderQueue();
+    });
   });
+  // the resolved list (everyone) and the live conversations, the bot's too (supervisors, to watch)
+  var SPECIAL = { resolved: "/api/resolved", live: "/api/live" }, special = { resolved: null, live: null }, liveTimer = null;
+  function loadSpecial(t) {
+    if (t === "live") { if (liveTimer) return; liveTimer = setTimeout(function () { liveTimer = null; }, 1000); }
+    api("GET", SPECIAL[t]).then(function (r) { if (r._status === 200) { special[t] = r.results; renderQueue(); } });
+  }
+  function specialItem(x, t) {
+    var li = el("li", x.id === current ? "active" : "");
+    li.setAttribute("data-id", x.id);
+    li.appendChild(el("div", "", x.buyer_id + " · " + lab("status", x.status) + (x.reason ? " · " + lab("reason", x.reason) : "") +
+      (x.category ? " · " + x.category : "") + (x.agent ? " · " + x.agent : "")));
+    if (t === "resolved") li.appendChild(el("div", "small", new Date(x.resolved_at).toLocaleString() + " " +
+      ui("case_resolved_by").replace("{agent}", x.resolved_by || "") + (x.rating ? " · " + ui("case_rating", x.rating) : "")));
+    if (x.summary) li.appendChild(el("div", "small", x.summary));
+    if (x.match) li.appendChild(el("div", "small match", lab("sender", x.match.sender) + ":" + x.match.text));
+    li.addEventListener("click", function () { openConv(x.id); });
+    return li;
+  }
   function renderQueue() {
     var ul = $("queue"); ul.textContent = "";
     document.querySelectorAll("#tabs button").forEach(function (b) {
       var t = b.getAttribute("data-tab");
-      b.textContent = b.getAttribute("data-label") + " " + queue.filter(function (q) { return inTab(q, t); }).length;
+      var n = SPECIAL[t] ? (special[t] ? special[t].length : "") : queue.filter(function (q) { return inTab(q, t); }).length;
+      b.textContent = (b.getAttribute("data-label") || "") + " " + n;
       b.classList.toggle("on", t === tab);
     });
+    if (SPECIAL[tab]) {
+      (special[tab] || []).forEach(function (x) { ul.appendChild(specialItem(x, tab)); });
+      if (special[tab] && !special[tab].length) ul.appendChild(el("li", "small", tab === "live" ? ui("live_none") : ui("search_none")));
+      return;
+    }
     queue.filter(function (q) { return inTab(q, tab); }).forEach(function (q) {
       var li = el("li", (q.priority === "high" ? "high " : "") + (q.overdue ? "overdue " : "") + (q.id === current ? "active" : ""));
       li.setAttribute("data-id", q.id);
@@ -197,9 +305,10 @@
       $("conv").classList.remove("hidden");
       var c = r.conversation, head = $("conv-head");
       head.textContent = "";
-      head.appendChild(el("div", "", "买家 " + c.buyer_id + " · " + (LABEL[c.status] || c.status) + " · " +
-        (REASON[c.reason] || c.reason || "-") + (c.category ? " · " + c.category : "") + " · 优先级 " + (lab("priority", c.priority) || "-") +
-        (c.contact ? " · 联系方式 " + c.contact : "")));
+      // only the parts a conversation has (one taken over from the bot has no reason or priority)
+      head.appendChild(el("div", "", ["买家 " + c.buyer_id, LABEL[c.status] || c.status, c.reason ? (REASON[c.reason] || c.reason) : "",
+        c.category || "", c.priority ? "优先级 " + lab("priority", c.priority) : "",
+        c.contact ? "联系方式 " + c.contact : ""].filter(Boolean).join(" · ")));
       if (c.deadline_at) {
         var t = el("div", "small countdown"); t.setAttribute("data-deadline", c.deadline_at);
         // the same start as the queue item's (server's waited time), so list and header agree
@@ -209,6 +318,10 @@
       }
       var mine = c.status === "assigned" && me && c.assigned_to === me.id;
       $("claim").disabled = !(c.status === "queued" || c.status === "waiting_offline");
+      // a supervisor may take over any live conversation, the bot's included
+      var takeable = ["bot", "queued", "waiting_offline", "assigned"].indexOf(c.status) >= 0 && !mine;
+      $("takeover").classList.toggle("hidden", !(me && me.role === "supervisor" && takeable));
+      loadCases(c.id);
       ["resolve", "handback", "transfer", "send"].forEach(function (b) { $(b).disabled = !mine; });
       var tr = $("transcript"); tr.textContent = "";
       r.messages.forEach(addMessage);
@@ -251,6 +364,23 @@
       box.appendChild(d);
     });
   }
+  // the buyer's earlier cases (all their conversations): when, why, who resolved, the rating
+  function loadCases(id) {
+    api("GET", "/api/conversations/" + id + "/cases").then(function (r) {
+      if (id !== current) return;
+      var ul = $("cases"); ul.textContent = "";
+      var cases = (r.cases || []);
+      if (!cases.filter(function (k) { return !k.open; }).length) ul.appendChild(el("li", "small", ui("cases_none")));
+      cases.forEach(function (k) {
+        var li = el("li", k.open ? "open" : "");
+        li.appendChild(el("div", "", new Date(k.started_at).toLocaleDateString() + " · " + lab("reason", k.reason) +
+          (k.category ? " · " + k.category : "") + " · " + (k.open ? ui("case_open") :
+          ui("case_resolved_by").replace("{agent}", k.resolved_by || "")) + (k.rating ? " · " + ui("case_rating", k.rating) : "")));
+        if (k.summary) li.appendChild(el("div", "small", k.summary));
+        ul.appendChild(li);
+      });
+    });
+  }
   function renderUnderstood(u) {
     var box = $("understood"); box.textContent = "";
     if (!u) { box.appendChild(el("div", "small", "(机器人记录不可用)")); return; }
@@ -268,6 +398,7 @@
     });
   }
   $("claim").addEventListener("click", function () { act("claim"); });
+  $("takeover").addEventListener("click", function () { act("takeover"); });
   // 解决 closes the human part and asks the shopper for a rating: confirmed first
   $("resolve").addEventListener("click", function () { $("resolve-confirm").classList.remove("hidden"); });
   $("resolve-yes").addEventListener("click", function () { $("resolve-confirm").classList.add("hidden"); act("resolve"); });
@@ -318,17 +449,34 @@
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   });
 
+  // searchable quick replies: the filter box keeps the replies (and groups) containing its words
+  function filterQuick() {
+    var words = $("quick-filter").value.trim().split(/\s+/).filter(Boolean), shown = 0;
+    var box = $("quick"), head = null, headShown = false;
+    Array.prototype.forEach.call(box.children, function (e) {
+      if (e.classList.contains("group")) { if (head) head.classList.toggle("hidden", !headShown); head = e; headShown = false; return; }
+      if (!e.classList.contains("quick-reply")) return;
+      var ok = words.every(function (w) { return e.textContent.indexOf(w) >= 0; });
+      e.classList.toggle("hidden", !ok);
+      if (ok) { shown++; headShown = true; }
+    });
+    if (head) head.classList.toggle("hidden", !headShown);
+    $("quick-none") && $("quick-none").classList.toggle("hidden", shown > 0);
+  }
+  $("quick-filter").addEventListener("input", filterQuick);
   function loadQuick() {
     api("GET", "/api/quick_replies").then(function (r) {
       var box = $("quick"); box.textContent = "";
       (r.groups || []).forEach(function (g) {
-        box.appendChild(el("div", "small", g.name));
+        box.appendChild(el("div", "small group", g.name));
         g.replies.forEach(function (t) {
-          var b = el("button", "", t);
+          var b = el("button", "quick-reply", t);
           b.addEventListener("click", function () { $("draft").value = t; check(); $("draft").focus(); });
           box.appendChild(b);
         });
       });
+      var none = el("div", "small hidden", ui("quick_none")); none.id = "quick-none"; box.appendChild(none);
+      filterQuick();
     });
   }
   // presence: 在线 gets waiting conversations assigned (within the cap), 离开/离线 none

@@ -87,8 +87,9 @@ async def api_me(request: web.Request) -> web.Response:
 @agent_required
 async def api_agents(request: web.Request) -> web.Response:
     rows = await queries.agents(request.app[ENGINE])
-    desk = request.app[DESK]
-    return jsonr([{"name": r.name, "number": r.number, "role": r.role, "presence": desk.presence_of(r.id)}
+    from desk.presence import all_statuses  # in the desk DB: the same for every desk process
+    statuses = await all_statuses(request.app[ENGINE])
+    return jsonr([{"name": r.name, "number": r.number, "role": r.role, "presence": statuses.get(r.id, "offline")}
                   for r in rows])
 
 
@@ -298,6 +299,6 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         hub.agents.pop(ws, None)
         # the last console of an online agent closed: nobody is there to take new chats
         if not any(a["id"] == agent["id"] for a in hub.agents.values()) \
-                and request.app[DESK].presence_of(agent["id"]) != "offline":
+                and await request.app[DESK].presence_of(agent["id"]) != "offline":
             await request.app[DESK].set_presence(agent, "offline")
     return ws
