@@ -710,13 +710,17 @@ async def api_transfer(request: web.Request) -> web.Response:
 
 @agent_required
 async def api_resolve(request: web.Request) -> web.Response:
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=True)
+    summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
+    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=True,
+                                           summary=summary if isinstance(summary, str) else None)
     return jsonr({"ok": True, "status": conv["status"]})
 
 
 @agent_required
 async def api_handback(request: web.Request) -> web.Response:
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=False)
+    summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
+    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=False,
+                                           summary=summary if isinstance(summary, str) else None)
     return jsonr({"ok": True, "status": conv["status"]})
 
 
