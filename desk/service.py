@@ -20,6 +20,7 @@ from desk.hub import Hub
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
 from desk.tokens import sign_media
+from desk.widget import add_order_cards
 from xiaoer.lexicon import ORDER_ID_RE, PHONE_RE
 from xiaoer.privacy import mask_phone
 
@@ -292,6 +293,7 @@ class Desk:
             if r.get("buttons"):
                 data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                                    for b in r["buttons"] if isinstance(b, dict)]
+                await add_order_cards(self, conv["buyer_id"], data["buttons"])  # desk/widget.py
             if r.get("image"):
                 data["image"] = str(r["image"])
             if custom is not None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from desk import auth
+from desk import auth, widget
 from desk.config import HERE, DeskConfig
 from desk.db import open_engine
 from desk.hub import Hub
@@ -318,7 +318,7 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
         conv = await desk.conversation(conv["id"])
         await ws.send_str(dumps({"type": "history", "conversation_id": conv["id"], "status": conv["status"],
                                  "human": conv["status"] == "assigned", "awaiting_rating": conv["awaiting_rating"],
-                                 "welcome": desk.say("welcome"),
+                                 "welcome": desk.say("welcome"), "read_up_to": await widget.read_up_to(desk, conv["id"]),
                                  "messages": await desk.history(conv["id"])}))
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
@@ -601,6 +601,7 @@ async def api_conversation(request: web.Request) -> web.Response:
     full = agent["role"] == "supervisor" or conv["assigned_to"] == agent["id"]
     await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
                             role=agent["role"])
+    await widget.mark_read(desk, conv, agent)  # the shopper sees 已读
     buyer, orders = None, []
     raw_messages = await desk.messages(cid)
     discussed = desk.discussed_order(raw_messages)
@@ -691,6 +692,7 @@ async def api_reply(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     text = await _text_body(request)
     result = await desk.reply(request.match_info["id"], request["agent"], text, lambda t: guard_check(desk, t))
+    await widget.mark_read(desk, await desk.conversation(request.match_info["id"]), request["agent"])
     return jsonr(result, 200 if result["sent"] else 422)
 
 
@@ -772,6 +774,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                 continue
             if data.get("type") == "ping":
                 await ws.send_str('{"type":"pong"}')
+            elif data.get("type") == "read":
+                await widget.console_read(request.app[DESK], agent, data)
             elif data.get("type") == "typing" and isinstance(data.get("conversation_id"), str) \
                     and len(data["conversation_id"]) <= 64:
                 try:
@@ -920,4 +924,5 @@ def create_app(config: DeskConfig) -> web.Application:
     followups.setup(app)
     from desk import trainer_views  # issue 14: the bot trainer's loop (routes + one cleanup_ctx)
     trainer_views.setup(app)
+    widget.setup(app)  # issue 13: the widget's words (desk/widget.py)
     return app
