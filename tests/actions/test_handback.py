@@ -16,6 +16,8 @@ from xiaoer.handback import utc_now
 
 ACTIONS = {a.name(): a for a in (ActionContinueHandback(), ActionHandleFallback(), ActionHandleOutOfScope(),
                                  ActionStartHandoff())}
+NONE = ("亲,我这边暂时没有查到您之前问题的处理记录,麻烦您再描述一下遇到的情况(有订单号更好哦),"
+        "或者点下方按钮联系人工客服为您查询。")
 ENTITIES = [{"entity": "handback_summary", "value": "已经为您安排补发一台新的耳机,明天发出,旧的不用寄回"},
             {"entity": "handback_category", "value": "商品质量"}, {"entity": "order_id", "value": "DD20241101001"},
             {"entity": "handback_agent", "value": "8"}]
@@ -30,16 +32,18 @@ async def noted(entities=ENTITIES):
 
 
 async def converse(text, intent, slots):
+    """Run action_continue_handback and whatever it hands on to (FollowupAction, as Rasa would)."""
     tracker = make_tracker(text, intent, slots=slots, metadata={"buyer_id": "buyer_001", "via": "desk"})
-    dispatcher, action, ran = CollectingDispatcher(), "action_continue_handback", []
+    dispatcher, action, ran, events = CollectingDispatcher(), "action_continue_handback", [], []
     for _ in range(3):
         ran.append(action)
         new = await ACTIONS[action].run(dispatcher, tracker, {})
+        events += new
         follow = [e for e in new if e.get("event") == "followup"]
         if not follow:
             break
         action = follow[0]["name"]
-    return await shopper_sees(dispatcher, text, slots), ran, new
+    return await shopper_sees(dispatcher, text, slots), ran, events
 
 
 async def test_the_handback_event_keeps_the_agents_resolution_in_slots():
@@ -76,18 +80,19 @@ async def test_without_a_summary_the_category_is_acknowledged():
     assert "环境质量问题" in text and "工号 12" in text and "已经为您处理过了" in text
 
 
-async def test_a_message_about_something_else_gets_the_ordinary_answer():
+async def test_a_message_about_something_else_gets_the_ordinary_answer_in_the_same_action():
+    # in the same action, not via FollowupAction: after a FollowupAction no rule says what
+    # comes next and the core fallback answered a second time (seen against the real stack)
     slots = await noted()
     ordinary, _, _ = await converse_plain("今天天气真好啊", "out_of_scope")
     seen, ran, _ = await converse("今天天气真好啊", "out_of_scope", slots)
-    assert ran == ["action_continue_handback", "action_handle_out_of_scope"]
-    assert [m["response"] for m in seen] == [m["response"] for m in ordinary]
+    assert ran == ["action_continue_handback"]
     assert "工号" not in texts(seen)[0] and "范围" in texts(seen)[0]
     seen, ran, _ = await converse("asdfgh", "nlu_fallback", slots)
-    assert ran == ["action_continue_handback", "action_handle_fallback"]
+    assert ran == ["action_continue_handback"] and any(w in texts(seen)[0] for w in ("复述", "换个说法", "重复"))
     # another order number is another matter, even with words pointing back
-    _, ran, _ = await converse("刚才那个 DD20241105009 呢", "out_of_scope", slots)
-    assert ran[-1] == "action_handle_out_of_scope"
+    seen, _, _ = await converse("刚才那个 DD20241105009 呢", "out_of_scope", slots)
+    assert "工号" not in texts(seen)[0]
 
 
 async def converse_plain(text, intent):
@@ -99,10 +104,21 @@ async def converse_plain(text, intent):
 async def test_a_day_later_the_case_is_closed_for_the_bot_too(monkeypatch):
     slots = await noted()
     monkeypatch.setattr(hb, "now", lambda: utc_now() + timedelta(hours=25))
-    seen, ran, events = await converse("刚才那个问题怎么样了", "out_of_scope", slots)
-    assert ran == ["action_continue_handback", "action_handle_out_of_scope"]
+    seen, _, events = await converse("刚才那个问题怎么样了", "out_of_scope", slots)
+    assert "工号" not in texts(seen)[0] and "范围" in texts(seen)[0]
     cleared = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    assert cleared == {} or cleared.get("handback_open") is None
+    assert cleared == {s: None for s in hb.SLOTS}
+    seen, _, _ = await converse("刚才那个问题怎么样了", "ask_case_progress", slots)
+    assert texts(seen) == [NONE]
+
+
+async def test_asked_how_the_case_stands_in_so_many_words():
+    seen, _, _ = await converse("那件事处理得怎么样了", "ask_case_progress", await noted())
+    assert "已经为您安排补发一台新的耳机" in texts(seen)[0]
+    # with no case handed back: no invented answer, the way to a human
+    seen, _, _ = await converse("刚才那个问题怎么样了", "ask_case_progress", {})
+    [reply] = seen
+    assert reply["text"] == NONE and [b["payload"] for b in reply["buttons"]] == ["转人工客服"]
 
 
 async def test_abuse_about_the_case_still_goes_to_a_supervisor():
