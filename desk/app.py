@@ -115,4 +115,6 @@ def create_app(config: DeskConfig) -> web.Application:
     trainer_views.setup(app)
     from desk import team_views  # issue 13: search, history, take-over, reports (desk/team_views.py)
     team_views.setup(app)
+    from desk import widget  # issue 13: the widget's words (desk/widget.py)
+    widget.setup(app)
     return app

@@ -78,6 +78,19 @@ class RasaClient:
             log.warning("resume %s: %s", sender, e)
             return False
 
+    async def trigger(self, sender: str, intent: str, entities: Dict[str, Any]) -> bool:
+        """An external event (Rasa's trigger_intent): e.g. EXTERNAL_handback after a resolve."""
+        try:
+            async with await self._request("POST", sender, f"/conversations/{sender}/trigger_intent",
+                                           params=self._params(), json={"name": intent, "entities": entities},
+                                           timeout=self.timeout) as r:
+                if r.status >= 300:
+                    log.warning("trigger %s for %s: HTTP %s", intent, sender, r.status)
+                return r.status < 300
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            log.warning("trigger %s for %s: %s", intent, sender, e)
+            return False
+
     async def understood(self, sender: str) -> Optional[List[Dict[str, Any]]]:
         """What the bot understood of each shopper message: text, intent, entities."""
         try:

@@ -14,13 +14,14 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import and_, func, or_, select
 from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 
-from desk import db, presence
+from desk import db, handback, presence
 from desk.config import DeskConfig
 from desk.hub import Hub
 from desk.presence import PRESENCE
 from desk.rasa import RasaClient, RasaUnavailable
 from desk.status import InvalidTransition, Status, transition
 from desk.tokens import sign_media
+from desk.widget import add_order_cards
 from xiaoer.lexicon import ORDER_ID_RE, PHONE_RE
 from xiaoer.privacy import mask_phone
 
@@ -290,6 +291,7 @@ class Desk:
             if r.get("buttons"):
                 data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                                    for b in r["buttons"] if isinstance(b, dict)]
+                await add_order_cards(self, conv["buyer_id"], data["buttons"])  # desk/widget.py
             if r.get("image"):
                 data["image"] = str(r["image"])
             if custom is not None:
@@ -462,12 +464,18 @@ class Desk:
                                {"agent_number": target["number"]})
         return conv
 
-    async def resolve(self, conv_id: str, agent: Dict[str, Any], *, ask_rating: bool = True) -> Dict[str, Any]:
-        """Close the human part: back to the bot, then (C10) the satisfaction question."""
+    async def resolve(self, conv_id: str, agent: Dict[str, Any], *, ask_rating: bool = True,
+                      summary: Optional[str] = None) -> Dict[str, Any]:
+        """Close the human part: back to the bot, which is told what was resolved
+        (desk/handback.py), then (C10) the satisfaction question."""
         conv = await self._agent_conv(conv_id, agent)
         conv = await self._move(conv, Status.RESOLVED, actor=agent["name"], data={"rating_asked": ask_rating},
                                 awaiting_rating=ask_rating)
         resumed = await self.rasa.resume(conv_id)
+        if resumed:
+            msgs = await self.messages(conv_id)
+            await self.rasa.trigger(conv_id, handback.INTENT,
+                                    handback.entities(conv, agent, msgs, self.discussed_order(msgs), summary))
         await self.record_event(conv_id, "bot.resumed" if resumed else "bot.resume_failed", agent["name"])
         if ask_rating:
             await self.add_message(conv_id, "system", self.say("satisfaction", agent_number=agent["number"]),

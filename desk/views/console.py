@@ -10,7 +10,7 @@ from typing import Any, Dict
 import aiohttp
 from aiohttp import web
 
-from desk import auth, queries
+from desk import auth, queries, widget
 from desk.httputil import frame_object, json_object, jsonr
 from desk.keys import CONFIG, DESK, ENGINE, HUB, SESSION_COOKIE
 from desk.middlewares import agent_required, current_agent, origin_allowed, supervisor_required
@@ -124,6 +124,7 @@ async def api_conversation(request: web.Request) -> web.Response:
     full = agent["role"] == "supervisor" or conv["assigned_to"] == agent["id"]
     await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
                             role=agent["role"])
+    await widget.mark_read(desk, conv, agent)  # the shopper sees 已读
     buyer, orders = None, []
     raw_messages = await desk.messages(cid)
     discussed = desk.discussed_order(raw_messages)
@@ -209,6 +210,7 @@ async def api_reply(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     text = await _text_body(request)
     result = await desk.reply(request.match_info["id"], request["agent"], text, lambda t: guard_check(desk, t))
+    await widget.mark_read(desk, await desk.conversation(request.match_info["id"]), request["agent"])
     return jsonr(result, 200 if result["sent"] else 422)
 
 
@@ -228,13 +230,17 @@ async def api_transfer(request: web.Request) -> web.Response:
 
 @agent_required
 async def api_resolve(request: web.Request) -> web.Response:
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=True)
+    summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
+    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=True,
+                                           summary=summary if isinstance(summary, str) else None)
     return jsonr({"ok": True, "status": conv["status"]})
 
 
 @agent_required
 async def api_handback(request: web.Request) -> web.Response:
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=False)
+    summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
+    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=False,
+                                           summary=summary if isinstance(summary, str) else None)
     return jsonr({"ok": True, "status": conv["status"]})
 
 
@@ -286,6 +292,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                 continue
             if data.get("type") == "ping":
                 await ws.send_str('{"type":"pong"}')
+            elif data.get("type") == "read":
+                await widget.console_read(request.app[DESK], agent, data)
             elif data.get("type") == "typing" and isinstance(data.get("conversation_id"), str) \
                     and len(data["conversation_id"]) <= 64:
                 try:

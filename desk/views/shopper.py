@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 import aiohttp
 from aiohttp import web
 
+from desk import widget
 from desk.httputil import RateLimit, dumps, frame_object
 from desk.hub import Hub
 from desk.keys import CONFIG, DESK, HUB, SHOPPER_COOKIE
@@ -64,7 +65,7 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
         conv = await desk.conversation(conv["id"])
         await ws.send_str(dumps({"type": "history", "conversation_id": conv["id"], "status": conv["status"],
                                  "human": conv["status"] == "assigned", "awaiting_rating": conv["awaiting_rating"],
-                                 "welcome": desk.say("welcome"),
+                                 "welcome": desk.say("welcome"), "read_up_to": await widget.read_up_to(desk, conv["id"]),
                                  "messages": await desk.history(conv["id"])}))
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:

@@ -41,6 +41,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.received: List[Dict[str, Any]] = []
         self.tracker_posts: List[Dict[str, Any]] = []
+        self.triggers: List[Dict[str, Any]] = []  # trigger_intent (external events)
         self.down = False
         self.delay = 0.0
         self.replies: Callable[[str], List[Dict[str, Any]]] = self.default
@@ -69,6 +70,11 @@ class FakeRasa:
                                        "events": await request.json()})
             return web.json_response({})
 
+        async def trigger(request):
+            self.triggers.append({"sender": request.match_info["sid"], "token": request.query.get("token"),
+                                  **await request.json()})
+            return web.json_response({"tracker": {}, "messages": []})
+
         async def tracker(request):
             sid = request.match_info["sid"]
             evs = [{"event": "user", "text": b["message"],
@@ -81,6 +87,7 @@ class FakeRasa:
         app.router.add_post("/webhooks/rest/webhook", webhook)
         app.router.add_post("/conversations/{sid}/tracker/events", events)
         app.router.add_get("/conversations/{sid}/tracker", tracker)
+        app.router.add_post("/conversations/{sid}/trigger_intent", trigger)
         return app
 
 

@@ -118,7 +118,7 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     assert await shop.locator(".xw-welcome").count() == 0
     # a quick-reply button sends its payload as text
     await shop.click(".xw-button")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-shopper')].some(e => e.textContent === '我的订单到哪了')")
+    await shop.wait_for_function("[...document.querySelectorAll('.xw-shopper .xw-text')].some(e => e.textContent === '我的订单到哪了')")
     # a photo: once it has loaded, the last message is still in view
     photo = tmp_path / "earphone.png"
     photo.write_bytes(png(300, 300))
