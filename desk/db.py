@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 
 from sqlalchemy import event
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
                         Text)
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+log = logging.getLogger("xiaoer.desk.db")
 metadata = MetaData()
 
 agents = Table(
@@ -124,16 +127,41 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def begin(self):
-        if self._write is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write:
-            async with self.engine.begin() as conn:
-                yield conn
+        async with self._write or contextlib.nullcontext():
+            conn = await self._connection()
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                await conn.close()
 
-    def connect(self):
-        return self.engine.connect()
+    @contextlib.asynccontextmanager
+    async def connect(self):
+        conn = await self._connection()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def _connection(self, seconds: float = 10.0):
+        """A connection, waiting up to `seconds` while the database does not take one
+        (PostgreSQL restarting): the shopper's message is stored late, not lost.
+        Only getting the connection is retried, before anything was sent on it."""
+        from sqlalchemy.exc import DBAPIError
+
+        end = time.monotonic() + seconds
+        pause = 0.1
+        while True:
+            conn = self.engine.connect()
+            try:
+                await conn.start()
+                return conn
+            except (DBAPIError, OSError) as e:
+                if time.monotonic() > end:  # a wrong password, too, ends here (10 s late)
+                    raise
+                log.warning("desk database unavailable (%s); retrying in %.1f s", type(e).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -156,6 +184,9 @@ async def open_engine(url: str) -> Database:
         from sqlalchemy.pool import AsyncAdaptedQueuePool
         kw = {"connect_args": {"timeout": 30}, "poolclass": AsyncAdaptedQueuePool, "pool_size": 5,
               "max_overflow": 10}
+    else:
+        # a connection the server dropped (PostgreSQL restarted) is replaced when taken from the pool
+        kw = {"pool_pre_ping": True}
     engine = create_async_engine(url, future=True, **kw)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -114,6 +114,8 @@ async def open_followup_db(url: str) -> AsyncEngine:
     elif sqlite:
         from sqlalchemy.pool import StaticPool  # one in-memory database shared by the connections
         kw = {"poolclass": StaticPool}
+    else:  # a connection PostgreSQL dropped at its restart is replaced, not used
+        kw = {"pool_pre_ping": True}
     engine = create_async_engine(url, future=True, **kw)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

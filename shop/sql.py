@@ -277,6 +277,8 @@ class SqlShop(ShopBackend):
             # keep connections open: opening one costs ~5 ms per lookup (NullPool is the 1.4 default)
             kwargs.update(connect_args={"timeout": 15, "isolation_level": None}, poolclass=AsyncAdaptedQueuePool,
                           pool_size=5, max_overflow=5)
+        else:  # a connection PostgreSQL dropped at its restart is replaced, not used
+            kwargs.update(pool_pre_ping=True)
         engine = create_async_engine(self.url, **kwargs)
         if sqlite:
             memory = is_sqlite_memory(self.url)
