@@ -268,12 +268,12 @@ class Bench:
             before = await self.upload(session, n)
             note.append(f"before {before[0]}")
             filler = uploads / "filler"
-            with open(filler, "wb") as f:  # fill it to the last block
-                try:
+            try:  # fill it to the last block
+                with open(filler, "wb", buffering=0) as f:
                     while True:
-                        f.write(b"\0" * 1_048_576)
-                except OSError:
-                    pass
+                        f.write(b"\0" * 65536)
+            except OSError:
+                pass
             free = shutil.disk_usage(uploads).free
             refused = [await self.upload(session, n + 1 + j) for j in range(4)]
             polite = all(s == 413 and "上传失败" in t for s, t in refused)

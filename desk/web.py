@@ -819,8 +819,10 @@ async def _resources(app: web.Application):
     await ensure_demo_agents(app)
     if config.warm_guard:
         # the guard's first use loads spaCy and compiles the rule book (seconds, holding the GIL):
-        # done before the desk serves, not in the middle of shoppers' conversations
-        await asyncio.get_running_loop().run_in_executor(None, _warm_guard)
+        # started now, off the loop, but not waited for: only agents' drafts need it, and a
+        # restarted desk serves its shoppers again at once instead of after the warm-up
+        # (10-30 s on a busy 2-core machine; issue 12)
+        asyncio.get_running_loop().run_in_executor(None, _warm_guard)
     task = None
     if config.start_escalation_task:
         task = asyncio.ensure_future(_escalation_loop(desk, float(config.escalation.get("check_seconds", 30))))
