@@ -143,6 +143,23 @@ class Database:
         finally:
             await conn.close()
 
+    async def write(self, work, seconds: float = 10.0):
+        """`await work(conn)` in one transaction, run again if the server dropped the
+        connection under it (PostgreSQL restarting: nothing was committed). For the
+        writes that must not be lost, such as a shopper's message."""
+        from sqlalchemy.exc import DBAPIError
+
+        end = time.monotonic() + seconds
+        while True:
+            try:
+                async with self.begin() as conn:
+                    return await work(conn)
+            except DBAPIError as e:
+                if not e.connection_invalidated or time.monotonic() > end:
+                    raise
+                log.warning("desk database dropped a write (%s); again", type(e.orig).__name__)
+                await asyncio.sleep(0.2)
+
     async def _connection(self, seconds: float = 10.0):
         """A connection, waiting up to `seconds` while the database does not take one
         (PostgreSQL restarting): the shopper's message is stored late, not lost.
