@@ -124,6 +124,7 @@ class Database:
         self.engine = engine
         self.sqlite = engine.url.get_backend_name() == "sqlite"
         self._write = asyncio.Lock() if self.sqlite else None
+        self._disposed = 0.0
 
     @contextlib.asynccontextmanager
     async def begin(self):
@@ -155,10 +156,18 @@ class Database:
                 async with self.begin() as conn:
                     return await work(conn)
             except DBAPIError as e:
-                if not e.connection_invalidated or time.monotonic() > end:
+                if not _dropped(e) or time.monotonic() > end:
                     raise
                 log.warning("desk database dropped a write (%s); again", type(e.orig).__name__)
+                await self._fresh_pool()
                 await asyncio.sleep(0.2)
+
+    async def _fresh_pool(self) -> None:
+        # after a server restart asyncpg can leave a pooled connection mid-operation ("another
+        # operation is in progress"), which pool_pre_ping does not take for a disconnect: drop them all
+        if time.monotonic() - self._disposed > 1.0:
+            self._disposed = time.monotonic()
+            await self.engine.dispose()
 
     async def _connection(self, seconds: float = 10.0):
         """A connection, waiting up to `seconds` while the database does not take one
@@ -177,11 +186,20 @@ class Database:
                 if time.monotonic() > end:  # a wrong password, too, ends here (10 s late)
                     raise
                 log.warning("desk database unavailable (%s); retrying in %.1f s", type(e).__name__, pause)
+                if isinstance(e, DBAPIError):
+                    await self._fresh_pool()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _dropped(e) -> bool:
+    """The server dropped the connection under a statement: nothing was committed."""
+    from sqlalchemy.exc import InterfaceError
+    return bool(e.connection_invalidated or isinstance(e, InterfaceError)
+                or "another operation is in progress" in str(e.orig))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
