@@ -87,7 +87,7 @@ async def test_a_worker_killed_mid_turn_costs_no_message_and_no_double_answer(ai
 async def test_a_slow_worker_is_not_bypassed(aiohttp_server):
     """A timeout is no proof the worker is gone: sending the turn elsewhere could answer twice."""
     tracker: dict = {}
-    slow, other = Worker(tracker), Worker(tracker)
+    other = Worker(tracker)
 
     async def hang(request):
         await asyncio.sleep(5)
