@@ -75,10 +75,10 @@ def http_ok(url: str) -> bool:
 
 
 class Sent:
-    __slots__ = ("phase", "text", "reply", "resent")
+    __slots__ = ("phase", "text", "reply", "resent", "seconds")
 
     def __init__(self, phase: str, text: str) -> None:
-        self.phase, self.text, self.reply, self.resent = phase, text, None, False
+        self.phase, self.text, self.reply, self.resent, self.seconds = phase, text, None, False, None
 
 
 class Bench:
@@ -126,8 +126,10 @@ class Bench:
                         continue  # the last answers arrive; nothing new is sent
                     s = Sent(self.phase, random.choice(TEXTS))
                     mine.append(s)
+                    t0 = time.monotonic()
                     await ws.send_str(json.dumps({"type": "message", "text": s.text}))
                     s.reply = await self._reply(ws)
+                    s.seconds = time.monotonic() - t0
                     if s.reply == "closed":
                         s.reply = None
                         break
@@ -407,13 +409,16 @@ class Bench:
             await asyncio.gather(*tasks, return_exceptions=True)
         counts = await asyncio.get_running_loop().run_in_executor(None, self.check)
         print()
-        print("| fault | sent | bot | humans | lost | slow | back |")
-        print("|---|---|---|---|---|---|---|")
+        print("| fault | sent | bot | humans | lost | slow | reply p50 / p95 | back |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, _, _ in faults:
             c = counts.get(name, {})
             back, note = backs.get(name, (None, ""))
+            waits = sorted(x.seconds for v in self.sent.values() for x in v
+                           if x.phase == name and x.seconds is not None and x.reply in ("bot", "humans"))
+            pct = (f"{waits[len(waits) // 2]:.1f} / {waits[int(len(waits) * 0.95)]:.1f} s") if waits else "-"
             print(f"| {name} | {c.get('sent', 0)} | {c.get('bot', 0)} | {c.get('humans', 0)} | {c.get('lost', 0)} "
-                  f"| {c.get('slow', 0)} "
+                  f"| {c.get('slow', 0)} | {pct} "
                   f"| {'-' if back is None else f'{back:.1f} s'} |")
         other = {k: dict(v) for k, v in counts.items() if k not in {f[0] for f in faults}}
         if other:
