@@ -105,7 +105,8 @@ def test_while_rasa_is_away_the_desk_answers_politely_and_queues(stack):
             return seen
 
     frames = asyncio.run(chat())
-    notice = next(f["message"]["text"] for f in frames if f.get("type") == "message")
+    notice = next(f["message"]["text"] for f in frames
+                  if f.get("type") == "message" and f["message"]["sender"] == "system")
     assert "人工客服" in notice, notice
     assert any(f.get("type") == "status" and f["status"] in ("queued", "waiting_offline") for f in frames), frames
     db = sqlite3.connect(env["XIAOER_DESK_DB_URL"].removeprefix("sqlite+aiosqlite:///"))
