@@ -445,8 +445,9 @@ def main() -> None:
     args = ap.parse_args()
     ports = dict(line.split("=") for line in (S / "ports.env").read_text().split())
     print(f"{args.shoppers} shoppers on {args.desks} desks, {args.window:.0f} s per fault, "
-          f"think {args.think:.0f} s, {os.cpu_count()} cores", flush=True)
+          f"think {args.think:.0f} s, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
     asyncio.run(Bench(args, ports).run())
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine is shared: times are pessimistic)")
 
 
 if __name__ == "__main__":
