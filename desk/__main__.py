@@ -46,6 +46,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "create-agent":
         return asyncio.run(_create_agent(args))
+    # The desk never runs TensorFlow, but spaCy's thinc imports it when it is installed (Rasa's
+    # venv has it): blocked, a desk (re)starts in half the CPU time and ~0.4 GB less memory.
+    sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from xiaoer.serve import lock_down
     lock_down()  # desk.db, uploads and logs/desk.log: this user only

@@ -94,9 +94,11 @@ async def _escalation_loop(desk: Desk, every: float) -> None:
 
 async def warm_up_guard(app: web.Application) -> None:
     # the guard's first use loads spaCy and compiles the rule book (seconds, holding the GIL):
-    # done before the desk serves, not in the middle of shoppers' conversations
+    # started now, off the loop, but not waited for: only agents' drafts need it, and a
+    # restarted desk serves its shoppers again at once instead of after the warm-up
+    # (10-30 s on a busy 2-core machine; issue 12)
     if app[CONFIG].warm_guard:
-        await asyncio.get_running_loop().run_in_executor(None, warm_guard)
+        asyncio.get_running_loop().run_in_executor(None, warm_guard)
 
 
 def create_app(config: DeskConfig) -> web.Application:

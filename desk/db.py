@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
                         Text)
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xiaoer.db import open_engine as sqlite_engine
 
+log = logging.getLogger("xiaoer.desk.db")
 metadata = MetaData()
 
 agents = Table(
@@ -132,22 +135,82 @@ class Database:
         self.engine = engine
         self.sqlite = engine.url.get_backend_name() == "sqlite"
         self._write = asyncio.Lock() if self.sqlite else None
+        self._disposed = 0.0
 
     @contextlib.asynccontextmanager
     async def begin(self):
-        if self._write is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write:
-            async with self.engine.begin() as conn:
-                yield conn
+        async with self._write or contextlib.nullcontext():
+            conn = await self._connection()
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                await conn.close()
 
-    def connect(self):
-        return self.engine.connect()
+    @contextlib.asynccontextmanager
+    async def connect(self):
+        conn = await self._connection()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def write(self, work, seconds: float = 10.0):
+        """`await work(conn)` in one transaction, run again if the server dropped the
+        connection under it (PostgreSQL restarting: nothing was committed). For the
+        writes that must not be lost, such as a shopper's message."""
+        from sqlalchemy.exc import DBAPIError
+
+        end = time.monotonic() + seconds
+        while True:
+            try:
+                async with self.begin() as conn:
+                    return await work(conn)
+            except DBAPIError as e:
+                if not _dropped(e) or time.monotonic() > end:
+                    raise
+                log.warning("desk database dropped a write (%s); again", type(e.orig).__name__)
+                await self._fresh_pool()
+                await asyncio.sleep(0.2)
+
+    async def _fresh_pool(self) -> None:
+        # after a server restart asyncpg can leave a pooled connection mid-operation ("another
+        # operation is in progress"), which pool_pre_ping does not take for a disconnect: drop them all
+        if time.monotonic() - self._disposed > 1.0:
+            self._disposed = time.monotonic()
+            await self.engine.dispose()
+
+    async def _connection(self, seconds: float = 10.0):
+        """A connection, waiting up to `seconds` while the database does not take one
+        (PostgreSQL restarting): the shopper's message is stored late, not lost.
+        Only getting the connection is retried, before anything was sent on it."""
+        from sqlalchemy.exc import DBAPIError
+
+        end = time.monotonic() + seconds
+        pause = 0.1
+        while True:
+            conn = self.engine.connect()
+            try:
+                await conn.start()
+                return conn
+            except (DBAPIError, OSError) as e:
+                if time.monotonic() > end:  # a wrong password, too, ends here (10 s late)
+                    raise
+                log.warning("desk database unavailable (%s); retrying in %.1f s", type(e).__name__, pause)
+                if isinstance(e, DBAPIError):
+                    await self._fresh_pool()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _dropped(e) -> bool:
+    """The server dropped the connection under a statement: nothing was committed."""
+    from sqlalchemy.exc import InterfaceError
+    return bool(e.connection_invalidated or isinstance(e, InterfaceError)
+                or "another operation is in progress" in str(e.orig))
 
 
 async def open_engine(url: str) -> Database:

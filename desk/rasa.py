@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import zlib
 from typing import Any, Dict, List, Optional
 
@@ -20,9 +21,16 @@ class RasaUnavailable(Exception):
 class RasaClient:
     """`url` may list several Rasa workers, comma-separated: each conversation goes to
     one of them, chosen by its sender id (the same on every desk process), and to the
-    next one only when that one refuses the connection (down: nothing was sent, so
-    nothing is answered twice). Any worker can serve any conversation: they share the
-    tracker store and the lock store."""
+    next one when that one is down. Any worker can serve any conversation: they share
+    the tracker store and the lock store.
+
+    A worker that refuses the connection got nothing. One that drops it mid-turn
+    (killed) may or may not have finished the turn: each turn carries an id in its
+    metadata (`desk_turn`), and before the turn is sent again the shared tracker
+    is asked whether it holds it; if so its replies are taken from there. So a dead
+    worker costs the shopper no message and no answer twice. A worker that is only
+    slow (timeout) is not bypassed: it may still answer, and a second worker would
+    answer twice; the desk queues that message to a person instead."""
 
     def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0,
                  channel_secret: str = "") -> None:
@@ -48,19 +56,56 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
         # a leading "/" is neutralised inside Rasa, after its normalisation (xiaoer.text.neutralise_command)
-        body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer_id, "via": "desk"}}
+        turn = uuid.uuid4().hex
+        body = {"sender": sender, "message": text,
+                "metadata": {"buyer_id": buyer_id, "via": "desk", "desk_turn": turn}}
         headers = {CHANNEL_HEADER: self.channel_secret} if self.channel_secret else {}
+        workers = self.workers(sender)
+        maybe_sent = False
+        for i, url in enumerate(workers):
+            last = i == len(workers) - 1
+            if maybe_sent:
+                done = await self._finished_turn(url, sender, turn)
+                if done is not None:
+                    log.warning("turn %s of %s was finished before its worker died: replies from the tracker",
+                                turn, sender)
+                    return done
+            try:
+                async with self.session.post(url + "/webhooks/rest/webhook", json=body, headers=headers,
+                                             timeout=self.timeout) as r:
+                    if r.status != 200:
+                        raise RasaUnavailable(f"HTTP {r.status}")
+                    data = await r.json(content_type=None)
+            except aiohttp.ClientConnectorError as e:
+                if last:
+                    raise RasaUnavailable(str(e) or type(e).__name__) from e
+                log.warning("rasa worker %s refused %s: %s; trying the next", url, sender, e)
+                continue
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+                # the worker died holding the turn (kill -9, crash): finished or not, the tracker says
+                if last:
+                    raise RasaUnavailable(str(e) or type(e).__name__) from e
+                log.warning("rasa worker %s dropped %s mid-turn: %s; failing over", url, sender, e)
+                maybe_sent = True
+                continue
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+                raise RasaUnavailable(str(e) or type(e).__name__) from e
+            if not isinstance(data, list):
+                raise RasaUnavailable("not a list")
+            return [m for m in data if isinstance(m, dict)]
+        raise RasaUnavailable("no worker")
+
+    async def _finished_turn(self, url: str, sender: str, turn: str) -> Optional[List[Dict[str, Any]]]:
+        """The bot's replies to turn `turn` if the shared tracker holds it, else None."""
         try:
-            async with await self._request("POST", sender, "/webhooks/rest/webhook", json=body, headers=headers,
-                                           timeout=self.timeout) as r:
+            async with self.session.get(f"{url}/conversations/{sender}/tracker", params=self._params(),
+                                        timeout=self.timeout) as r:
                 if r.status != 200:
-                    raise RasaUnavailable(f"HTTP {r.status}")
-                data = await r.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
-            raise RasaUnavailable(str(e) or type(e).__name__) from e
-        if not isinstance(data, list):
-            raise RasaUnavailable("not a list")
-        return [m for m in data if isinstance(m, dict)]
+                    return None
+                tracker = await r.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return None
+        return replies_of_turn(tracker.get("events") or [], turn, sender)
 
     def _params(self) -> Dict[str, str]:
         return {"token": self.token} if self.token else {}
@@ -115,3 +160,27 @@ class RasaClient:
                 "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []],
             })
         return out
+
+
+REPLY_KEYS = ("buttons", "image", "custom", "attachment", "elements", "quick_replies")
+
+
+def replies_of_turn(events: List[Dict[str, Any]], turn: str, sender: str) -> Optional[List[Dict[str, Any]]]:
+    """The bot messages that followed the user event of `turn`, shaped as the REST
+    channel returns them; None if no user event carries that turn id."""
+    out: Optional[List[Dict[str, Any]]] = None
+    for ev in events:
+        kind = ev.get("event")
+        if kind == "user":
+            if out is not None:
+                break  # the next turn
+            if ((ev.get("metadata") or {}).get("desk_turn")) == turn:
+                out = []
+        elif kind == "bot" and out is not None:
+            m: Dict[str, Any] = {"recipient_id": sender}
+            if ev.get("text"):
+                m["text"] = ev["text"]
+            data = ev.get("data") or {}
+            m.update({k: data[k] for k in REPLY_KEYS if data.get(k)})
+            out.append(m)
+    return out

@@ -117,11 +117,13 @@ class Desk:
     async def add_message(self, conversation_id: str, sender: str, text: str = "", data: Optional[Dict] = None,
                           agent_id: Optional[int] = None, *, publish: bool = True) -> Dict[str, Any]:
         now = self.clock()
-        async with self.engine.begin() as conn:
+
+        async def insert(conn):
             r = await conn.execute(db.messages.insert().values(
                 conversation_id=conversation_id, sender=sender, text=text, data=data or {}, agent_id=agent_id,
                 created_at=now))
-            mid = r.inserted_primary_key[0]
+            return r.inserted_primary_key[0]
+        mid = await self.engine.write(insert)  # again if PostgreSQL dropped the connection (issue 12)
         msg = {"id": mid, "conversation_id": conversation_id, "sender": sender, "text": text,
                "data": data or {}, "agent_id": agent_id, "created_at": now}
         if publish:

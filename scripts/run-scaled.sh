@@ -60,7 +60,12 @@ if [ ! -f "$S/pg/PG_VERSION" ]; then
   rm -f "$pwfile"
 fi
 mkdir -p "$S/redis"
-if [ "$(id -u)" = 0 ]; then chown "$DB_USER" "$S/redis"; fi
+if [ "$(id -u)" = 0 ]; then
+  chown "$DB_USER" "$S/redis"
+  # PostgreSQL (its own user) reopens files by their full path, at every checkpoint: it must be
+  # able to pass through var/ (kept 0700 otherwise, xiaoer.serve), though not to list or read it
+  case "$S" in "$ROOT"/var/*) chmod o+x "$ROOT/var" ;; esac
+fi
 
 export XIAOER_SCALED=true XIAOER_DB_USER=$DB_USER XIAOER_PG_BIN=$PG_BIN XIAOER_PG_DATA=$S/pg
 export XIAOER_PG_PORT XIAOER_REDIS_PORT XIAOER_REDIS_DATA=$S/redis
@@ -69,7 +74,7 @@ export XIAOER_ACTION_WORKERS=${XIAOER_ACTION_WORKERS:-$XIAOER_RASA_WORKERS}
 export XIAOER_DESK_WORKERS=${XIAOER_DESK_WORKERS:-2}
 pg="xiaoer:$PG_PASSWORD@127.0.0.1:$XIAOER_PG_PORT"
 export XIAOER_TRACKER_DIALECT=postgresql XIAOER_TRACKER_URL="postgresql://$pg/rasa"
-export XIAOER_LOCK_STORE=redis XIAOER_LOCK_STORE_HOST=127.0.0.1 XIAOER_LOCK_STORE_PORT=$XIAOER_REDIS_PORT
+export XIAOER_LOCK_STORE=rasa_ext.stores.LeasedRedisLockStore XIAOER_LOCK_STORE_HOST=127.0.0.1 XIAOER_LOCK_STORE_PORT=$XIAOER_REDIS_PORT
 export XIAOER_SHOP_DB_URL="postgresql+asyncpg://$pg/shop"
 export XIAOER_DESK_DB_URL="postgresql+asyncpg://$pg/desk"
 export XIAOER_DESK_HUB_URL="redis://127.0.0.1:$XIAOER_REDIS_PORT/2"

@@ -48,6 +48,8 @@ def open_engine(url: str, *, foreign_keys: bool = False, immediate_writes: bool 
     u = make_url(url)
     kwargs.setdefault("future", True)
     if u.get_backend_name() != "sqlite":
+        # a connection the server dropped (PostgreSQL restarted) is replaced when taken from the pool
+        kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
     memory = is_sqlite_memory(url)
     connect_args: Dict[str, Any] = {}

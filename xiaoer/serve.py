@@ -71,7 +71,9 @@ def lock_down() -> None:
     for folder, pattern in ((REPO / "var", "*.db*"), (REPO / "logs", "*.log")):
         if folder.is_dir():
             try:
-                os.chmod(folder, 0o700)
+                # no one else lists or reads it; a traverse bit someone granted stays: the scaled
+                # mode's PostgreSQL runs as its own user with its data under var/scaled/
+                os.chmod(folder, 0o700 | (folder.stat().st_mode & 0o011))
                 for path in folder.glob(pattern):
                     if path.is_file():
                         os.chmod(path, 0o600)

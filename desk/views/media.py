@@ -103,10 +103,15 @@ async def shopper_upload(request: web.Request) -> web.Response:
             upload_dir.mkdir(parents=True, exist_ok=True)
             if shutil.disk_usage(upload_dir).free - len(body) < min_free:
                 log.warning("upload refused: less than %s MB free on %s", min_free // 1_000_000, upload_dir)
-                return refuse("disk_full", "photo_quota", 413)
-            folder.mkdir(parents=True, exist_ok=True)
+                return refuse("disk_full", "photo_upload_failed", 413)
             name = uuid.uuid4().hex + EXT[ctype]
-            (folder / name).write_bytes(bytes(body))
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(bytes(body))
+            except OSError as e:  # the disk filled after the check (ENOSPC, quota): nothing half-written stays
+                log.warning("upload refused: cannot write to %s: %s", upload_dir, e)
+                (folder / name).unlink(missing_ok=True)
+                return refuse("disk_full", "photo_upload_failed", 413)
             saved.append({"name": name, "type": ctype, "size": len(body)})
     except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError, LookupError) as e:
         # a truncated or malformed multipart body: nothing half-written stays behind

@@ -40,7 +40,9 @@ async def test_bot_reply_is_relayed_with_buttons_and_buyer_metadata(desk):
     msg = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot"))["message"]
     assert msg["text"] == "收到:你好"
     assert msg["buttons"] == [{"title": "查物流", "payload": "我的订单到哪了"}]
-    assert desk.fake.received[-1]["metadata"] == {"buyer_id": "buyer_004", "via": "desk"}
+    meta = desk.fake.received[-1]["metadata"]
+    # desk_turn: the id a failover looks up in the shared tracker (issue 12)
+    assert meta == {"buyer_id": "buyer_004", "via": "desk", "desk_turn": meta["desk_turn"]} and meta["desk_turn"]
 
 
 async def test_handoff_queues_hides_payload_and_relays_later_messages_to_agents(desk):

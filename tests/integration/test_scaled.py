@@ -226,3 +226,50 @@ def test_the_same_with_the_shoppers_rasa_worker_killed(stack):
     r = asyncio.run(_handoff_round(stack, "buyer_002", kill_worker=True))
     _check_databases(stack, r)
     print(f"with a worker killed: queue seen on desk B {max(0.0, r['queue_delay']) * 1000:.0f} ms after desk A")
+
+
+async def _killed_holding_the_turn(stack, buyer):
+    """The shopper's worker receives the turn and dies before answering (stopped, then kill -9)."""
+    async with aiohttp.ClientSession() as s_shop:
+        shopper = Shopper(s_shop, stack["desk"][0], buyer)
+        await shopper.connect()
+        cid = shopper.conversation_id
+        await shopper.say("你好")
+        await shopper.wait(_is_msg("bot"))
+        port = stack["rasa"][zlib.crc32(cid.encode()) % 2]
+        out = subprocess.run([RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True,
+                             text=True, timeout=30)
+        pid = int(out.stdout.strip())
+        os.kill(pid, signal.SIGSTOP)  # it takes the connection (the kernel does) but runs nothing
+        try:
+            await shopper.say("什么时候发货")
+            await asyncio.sleep(1.0)  # the desk has sent the turn to it
+        finally:
+            os.kill(pid, signal.SIGKILL)
+        t_kill = time.monotonic()
+        t, m = await shopper.wait(lambda m: m.get("type") == "message"
+                                  and m["message"]["sender"] in ("bot", "system"), 60)
+        await shopper.ws.close()
+        return dict(cid=cid, sent=["你好", "什么时候发货"], after_kill=t - t_kill)
+
+
+def test_a_rasa_worker_killed_holding_the_shoppers_turn(stack):
+    from tests.integration.procs import wait_http
+    for p in stack["rasa"]:  # an earlier test killed one: it loads its model again
+        assert wait_http(f"http://127.0.0.1:{p}/", 900) is not None, f"Rasa :{p} did not come back"
+    r = asyncio.run(_killed_holding_the_turn(stack, "buyer_003"))
+    import psycopg2
+
+    with psycopg2.connect(dbname="desk", **stack["pg"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT sender, text FROM desk_messages WHERE conversation_id = %s ORDER BY id", (r["cid"],))
+        rows = cur.fetchall()
+    assert [t for s, t in rows if s == "shopper"] == r["sent"], rows  # each once
+    # the turn the dead worker held was answered: by the bot (the other worker), or, when that one
+    # is too slow on a busy machine (the desk's timeout), by the desk's "a person will answer"
+    second = [s for s, _ in rows].index("shopper", 1)
+    assert rows[second + 1][0] in ("bot", "system"), rows
+    with psycopg2.connect(dbname="rasa", **stack["pg"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT data FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id", (r["cid"],))
+        user = [json.loads(d)["text"] for (d,) in cur.fetchall()]
+    assert user in (r["sent"], r["sent"][:1]), user  # the dead worker's turn ran at most once, on the other one
+    print(f"worker killed holding the turn: answered ({rows[second + 1][0]}) {r['after_kill']:.1f} s after the kill")

@@ -77,3 +77,38 @@ def test_kill_9_of_a_component_gets_it_back_and_the_rest_serves(stack):
     assert not any(_alive(p) for p in pids)
     assert not http_ok(f"http://127.0.0.1:{desk}/health")
     assert "not running" in subprocess.run([RUN, "status"], env=env, capture_output=True, text=True).stdout
+
+
+def test_while_rasa_is_away_the_desk_answers_politely_and_queues(stack):
+    """`make run` with Rasa down (its model still loading, or crashed): the shopper's
+    message is stored and they are told a person will answer; nothing is lost."""
+    import asyncio
+    import json
+    import sqlite3
+
+    import aiohttp
+
+    from desk.tokens import issue_token
+
+    env, _action, desk, _out = stack
+
+    async def chat():
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(f"http://127.0.0.1:{desk}/ws/shop", headers={"Origin": f"http://127.0.0.1:{desk}"})
+            await ws.send_json({"type": "auth", "token": issue_token(env["XIAOER_DESK_SECRET"], "buyer_001")})
+            assert json.loads((await ws.receive(timeout=30)).data)["type"] == "history"
+            await ws.send_json({"type": "message", "text": "这件衣服有货吗"})
+            seen = []
+            while not any(f.get("type") == "message" and f["message"]["sender"] == "system" for f in seen):
+                seen.append(json.loads((await ws.receive(timeout=30)).data))
+            await ws.close()
+            return seen
+
+    frames = asyncio.run(chat())
+    notice = next(f["message"]["text"] for f in frames
+                  if f.get("type") == "message" and f["message"]["sender"] == "system")
+    assert "人工客服" in notice, notice
+    assert any(f.get("type") == "status" and f["status"] in ("queued", "waiting_offline") for f in frames), frames
+    db = sqlite3.connect(env["XIAOER_DESK_DB_URL"].removeprefix("sqlite+aiosqlite:///"))
+    rows = db.execute("SELECT sender, text FROM desk_messages ORDER BY id").fetchall()
+    assert rows[0] == ("shopper", "这件衣服有货吗") and rows[1][0] == "system", rows
