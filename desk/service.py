@@ -401,9 +401,10 @@ class Desk:
             # promise whatever the conversation began as (a photo, a request for a person ...)
             if unhappy:
                 await self.raise_warning(conv, "unsatisfied", f"评分 {score} 分" + (f":{comment}" if comment else ""))
-            await self.add_message(conv_id, "system", self.say("rating_sorry" if unhappy else "rating_thanks"))
+            # back with the bot before the shopper reads the thanks: whatever they type next is the bot's
             if conv["status"] == Status.RESOLVED.value:
                 await self._move(conv, Status.BOT, actor=conv["buyer_id"])
+            await self.add_message(conv_id, "system", self.say("rating_sorry" if unhappy else "rating_thanks"))
 
     # ---- the agent side ---------------------------------------------------------------
     async def _agent_conv(self, conv_id: str, agent: Dict[str, Any], *, owned: bool = True) -> Dict[str, Any]:
