@@ -123,12 +123,17 @@ async def current_agent(request: web.Request) -> Optional[Dict[str, Any]]:
                                     at=request.app[CONFIG].clock())
 
 
-def agent_required(handler):
+CONSOLE_ROLES = ("agent", "supervisor")  # a trainer's account is for /trainer only (desk/trainer_views.py)
+
+
+def agent_required(handler, roles=CONSOLE_ROLES):
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         agent = await current_agent(request)
         if agent is None:
             return jsonr({"error": "login_required"}, 401)
+        if agent["role"] not in roles:
+            return jsonr({"error": "wrong_role"}, 403)
         if request.method != "GET" and not origin_allowed(request):
             # the cookie is SameSite=Strict; the origin check is the second lock against CSRF
             return jsonr({"error": "bad_origin"}, 403)
@@ -477,7 +482,7 @@ async def media(request: web.Request) -> web.StreamResponse:
     conv_id, name = request.match_info["conv"], request.match_info["name"]
     if not (conv_id.isascii() and conv_id.isalnum() and name.isascii() and name.replace(".", "").isalnum()):
         raise web.HTTPNotFound()
-    allowed = await current_agent(request) is not None
+    allowed = (await current_agent(request) or {}).get("role") in CONSOLE_ROLES
     if not allowed:
         allowed = verify_media(config.secret, f"{conv_id}/{name}", request.query.get("e"), request.query.get("s"),
                                now=config.clock().timestamp())
@@ -544,7 +549,7 @@ async def api_audit(request: web.Request) -> web.Response:
     return jsonr(rows)
 
 
-@agent_required
+@functools.partial(agent_required, roles=auth.ROLES)
 async def api_logout(request: web.Request) -> web.Response:
     await auth.logout(request.app[ENGINE], request.cookies[SESSION_COOKIE])
     resp = jsonr({"ok": True})
@@ -552,7 +557,7 @@ async def api_logout(request: web.Request) -> web.Response:
     return resp
 
 
-@agent_required
+@functools.partial(agent_required, roles=auth.ROLES)
 async def api_me(request: web.Request) -> web.Response:
     a = request["agent"]
     return jsonr({k: a[k] for k in ("id", "name", "number", "role")})
@@ -755,6 +760,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     agent = await current_agent(request)
     if agent is None:
         raise web.HTTPUnauthorized(text="login required")
+    if agent["role"] not in CONSOLE_ROLES:
+        raise web.HTTPForbidden(text="not a console account")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
     hub.agents[ws] = agent
