@@ -17,7 +17,8 @@ module is its HTTP face, the background jobs and the calls to Rasa's model API.
     POST /api/trainer/rollback                back to the model before the last activation
     GET  /api/trainer/responses               the domain's responses (domain/responses/*.yml)
     POST /api/trainer/responses/{name}        {variations: [text...]} guard + placeholder check, then saved
-    GET  /api/trainer/report?days=            fallback rate per day, intent distribution
+    GET  /api/trainer/report?days=            fallback rate per day, misunderstood messages, intents,
+                                              confusion pairs, conversations without a person
 """
 from __future__ import annotations
 
@@ -652,7 +653,12 @@ async def api_report(request: web.Request) -> web.Response:
                  "missed": sorted(missed.get(k, {}).items(), key=lambda kv: -kv[1])[:5]}
                 for k, v in sorted(per_day.items())]
     without_person = sum(1 for c in convs if not c.handoffs and "handoff" not in c.signals)
+    overall: Dict[str, int] = {}
+    for day in missed.values():
+        for text, n in day.items():
+            overall[text] = overall.get(text, 0) + n
     return jsonr({"fallback_per_day": days_out,
+                  "misunderstood": sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
                   "intents": sorted(intents.items(), key=lambda kv: -kv[1]),
                   "confusions": sorted(pairs.items(), key=lambda kv: -kv[1])[:20],
                   "conversations": len(convs), "without_person": without_person})
