@@ -11,11 +11,13 @@ loads in a few; the shop's own model is not needed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,22 +44,29 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real-rasa")
     repo = tmp / "repo"
     shutil.copytree(TINY, repo)
-    env = service_env(tmp / "secrets")
-    t0 = time.monotonic()
-    subprocess.run([str(RASA), "train", "--domain", "domain", "--out", "models", "--fixed-model-name", "current"],
-                   cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=300)
-    print(f"model A trained in {time.monotonic() - t0:.1f} s")
+    # Rasa starts while model A trains (it waits for a model when there is none yet); then A is put
+    # live through the same model API the trainer uses
     port = free_port()
-    env = service_env(tmp / "secrets", XIAOER_RASA_PORT=port, XIAOER_MODEL=repo / "models" / "current.tar.gz",
+    env = service_env(tmp / "secrets", XIAOER_RASA_PORT=port, XIAOER_MODEL=repo / "models" / "not-yet.tar.gz",
                       XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
                       XIAOER_TRACKER_DIALECT="sqlite", XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
                       XIAOER_LOCK_STORE="in_memory", XIAOER_LOCK_STORE_HOST="127.0.0.1",
                       XIAOER_LOCK_STORE_PORT="6379", XIAOER_LOCK_STORE_PASSWORD="")
+    t0 = time.monotonic()
     svc = Service("rasa", env, port, tmp / "rasa.log")
     try:
-        t0 = time.monotonic()
+        subprocess.run([str(RASA), "train", "--domain", "domain", "--out", "models", "--fixed-model-name", "current"],
+                       cwd=repo, env=service_env(tmp / "secrets"), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.STDOUT, timeout=300)
+        print(f"model A trained after {time.monotonic() - t0:.1f} s")
         wait_http(f"http://127.0.0.1:{port}/", 300, svc.proc, svc.log)
         print(f"Rasa answered after {time.monotonic() - t0:.1f} s")
+        token = (tmp / "secrets" / "rasa_api").read_text().strip()
+        put = urllib.request.Request(f"http://127.0.0.1:{port}/model?token={token}", method="PUT",
+                                     data=json.dumps({"model_file": str(repo / "models" / "current.tar.gz")}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(put, timeout=120) as r:
+            assert r.status == 204
         svc.url, svc.tmp, svc.repo = f"http://127.0.0.1:{port}", tmp, repo
         svc.tracker = f"sqlite:///{tmp / 'tracker.db'}"
         yield svc
