@@ -84,7 +84,7 @@
       el("div", { class: "meta" }, `识别: ${t.intent} (${(t.confidence * 100).toFixed(0)}%) · ${ranking}`),
       el("div", { class: "meta" }, "机器人: " + (t.actions || []).map((a) => (typeof a === "string" ? a : "loop:" + a.active_loop)).join(" → ")),
       ...(t.bot || []).map((b) => el("div", { class: "bot" }, "🤖 " + b)),
-      el("div", {}, ...t.signals.map((s) => el("span", { class: "sig" }, SIGNAL[s] || s))),
+      el("div", {}, ...t.signals.map((s) => el("span", { class: "sig" }, (SIGNAL[s] || s) + (s === "guard_rewrite" && t.guard?.length ? ` (${t.guard.join(", ")})` : "")))),
       ents, el("div", {}, pick, " ", entSel, mark, " ", save,
         t.correction ? el("span", { class: "meta" }, ` 上次: ${t.correction.who} ${String(t.correction.at).slice(0, 16)}`) : ""));
     return box;

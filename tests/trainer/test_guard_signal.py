@@ -53,4 +53,5 @@ async def test_a_rewritten_reply_is_a_signal_in_the_inbox(tmp_path):
     ranked = rank(convs)
     assert [c.sender_id for c in ranked] == ["guarded"]
     assert ranked[0].signals == {"guard_rewrite": 1} and ranked[0].turns[0].signals == ["guard_rewrite"]
+    assert ranked[0].turns[0].guard == rewritten.metadata["guard"]      # which rules, for the trainer to read
     assert [c.sender_id for c in rank(convs, signal="guard_rewrite")] == ["guarded"]
