@@ -108,8 +108,8 @@ _PROGRESS = re.compile(r"(Epochs:\s*\d+%|progress .*|Started validating.*|Starti
 class Trainer:
     """One job at a time per machine: a file lock (var/trainer_job.lock) that
     also holds against a second desk process, and that the job's own command
-    inherits, so a training run outlives a desk restart without a second one
-    starting beside it. The job's state is also written to var/trainer_job.json
+    inherits, so a training run left behind by a desk that crashed still
+    keeps a second one from starting beside it. The job's state is also written to var/trainer_job.json
     for the other desk processes to show."""
 
     def __init__(self, settings: TrainerSettings, store: CorrectionStore, session: aiohttp.ClientSession,
@@ -187,6 +187,7 @@ class Trainer:
         return self.job
 
     async def _run(self, job: Job) -> None:
+        proc = None
         try:
             for job.step, cmd in enumerate(job.steps):
                 proc = await asyncio.create_subprocess_exec(
@@ -215,19 +216,21 @@ class Trainer:
                 job.state = "done"
                 if "json" in job.result:
                     job.result["report"] = json.loads(Path(job.result["json"]).read_text(encoding="utf-8"))
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:   # the desk shuts down: so does its job
             job.state = "failed"
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
             raise
         except Exception as e:  # the job fails, the desk does not
             log.exception("trainer job failed")
             job.state, job.lines = "failed", job.lines + [f"{type(e).__name__}: {e}"]
         finally:
             job.finished = time.time()
-            self._release()
-            try:
+            try:   # before the lock goes: a job another process starts next must not be overwritten
                 self._write_state(job, force=True)
             except OSError:
                 pass
+            self._release()
 
     # ---- Rasa's model API ----
     def _params(self) -> Dict[str, str]:

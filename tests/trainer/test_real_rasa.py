@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 
 from desk import auth, create_app, load_config
 from desk.trainer_views import TRAINER, TRAINER_SETTINGS, TrainerSettings
