@@ -44,12 +44,17 @@ async def current_agent(request: web.Request) -> Optional[Dict[str, Any]]:
                                     at=request.app[CONFIG].clock())
 
 
-def agent_required(handler):
+CONSOLE_ROLES = ("agent", "supervisor")  # a trainer's account is for /trainer only (desk/trainer_views.py)
+
+
+def agent_required(handler, roles=CONSOLE_ROLES):
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         agent = await current_agent(request)
         if agent is None:
             return jsonr({"error": "login_required"}, 401)
+        if agent["role"] not in roles:
+            return jsonr({"error": "wrong_role"}, 403)
         if request.method != "GET" and not origin_allowed(request):
             # the cookie is SameSite=Strict; the origin check is the second lock against CSRF
             return jsonr({"error": "bad_origin"}, 403)

@@ -4,11 +4,12 @@ module is its HTTP face, the background jobs and the calls to Rasa's model API.
 
     GET  /trainer, /trainer.js                the trainer's page
     GET  /api/trainer/meta                    intents, entities, signals (for the pickers)
-    GET  /api/trainer/inbox?from=&to=&signal=&intent=&limit=   ranked conversations
+    GET  /api/trainer/inbox?from=&to=&signal=&intent=&offset=&limit=   ranked conversations, a page
     GET  /api/trainer/conversations/{sid}     every shopper message: ranking, entities, actions; masked
     POST /api/trainer/corrections             {sender_id, turn, intent, entities: [{entity, start, end}]}
     POST /api/trainer/export                  {stories: [sid, ...]} -> data/nlu/reviewed.yml (+ test stories)
-    POST /api/trainer/train                   start a training run (nice/ionice; one at a time)
+    POST /api/trainer/train                   a training run, then the comparison with the live model
+                                              (one background job at low priority; one at a time)
     POST /api/trainer/compare                 {model} live model vs candidate, as a background job
     GET  /api/trainer/job                     the current / last job: state, progress, log tail, result
     GET  /api/trainer/models                  candidates, the live model, activation history
@@ -16,13 +17,15 @@ module is its HTTP face, the background jobs and the calls to Rasa's model API.
     POST /api/trainer/rollback                back to the model before the last activation
     GET  /api/trainer/responses               the domain's responses (domain/responses/*.yml)
     POST /api/trainer/responses/{name}        {variations: [text...]} guard + placeholder check, then saved
-    GET  /api/trainer/report?days=            fallback rate per day, intent distribution
+    GET  /api/trainer/report?days=            fallback rate per day, misunderstood messages, intents,
+                                              confusion pairs, conversations without a person
 """
 from __future__ import annotations
 
 import asyncio
 import fcntl
 import functools
+import json
 import logging
 import os
 import re
@@ -77,28 +80,37 @@ TRAINER = web.AppKey("trainer", object)
 
 
 class Job:
-    def __init__(self, kind: str, cmd: List[str], result: Dict[str, Any]) -> None:
-        self.kind, self.cmd, self.result = kind, cmd, result
+    """A background job: one or more commands run one after the other (a
+    training run is `rasa train`, then the comparison with the live model)."""
+
+    def __init__(self, kind: str, steps: List[List[str]], result: Dict[str, Any]) -> None:
+        self.kind, self.steps, self.result = kind, steps, result
         self.state = "running"
         self.started = time.time()
         self.finished: Optional[float] = None
         self.lines: List[str] = []
         self.progress = ""
+        self.step = 0
         self.returncode: Optional[int] = None
+        self.pid: Optional[int] = None          # the running command's process (tests read its nice value)
 
     def view(self) -> Dict[str, Any]:
         return {"kind": self.kind, "state": self.state, "progress": self.progress,
-                "elapsed": round((self.finished or time.time()) - self.started),
+                "step": self.step + 1, "steps": len(self.steps),
+                "started": self.started, "elapsed": round((self.finished or time.time()) - self.started),
                 "log": self.lines[-12:], "result": self.result if self.state != "running" else None}
 
 
-_PROGRESS = re.compile(r"(Epochs:\s*\d+%|progress .*|Starting to train component '\w+'|"
+_PROGRESS = re.compile(r"(Epochs:\s*\d+%|progress .*|Started validating.*|Starting to train component '\w+'|"
                        r"Finished training component '\w+'|Your Rasa model is trained.*)")
 
 
 class Trainer:
-    """One job at a time per machine: an asyncio lock in this process and a
-    file lock (var/trainer_job.lock) against a second desk process."""
+    """One job at a time per machine: a file lock (var/trainer_job.lock) that
+    also holds against a second desk process, and that the job's own command
+    inherits, so a training run left behind by a desk that crashed still
+    keeps a second one from starting beside it. The job's state is also written to var/trainer_job.json
+    for the other desk processes to show."""
 
     def __init__(self, settings: TrainerSettings, store: CorrectionStore, session: aiohttp.ClientSession,
                  rasa_url: str, rasa_token: str) -> None:
@@ -107,14 +119,22 @@ class Trainer:
         self.job: Optional[Job] = None
         self.task: Optional[asyncio.Task] = None
         self._lockfile = None
+        self._written = 0.0
+
+    @property
+    def lock_path(self) -> Path:
+        return self.settings.path("var/trainer_job.lock")
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.path("var/trainer_job.json")
 
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
 
     def _take_file_lock(self) -> bool:
-        path = self.settings.path("var/trainer_job.lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(path, "w")
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.lock_path, "w")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -123,45 +143,94 @@ class Trainer:
         self._lockfile = f
         return True
 
-    def start(self, kind: str, cmd: List[str], result: Dict[str, Any]) -> Job:
+    def lock_held_elsewhere(self) -> bool:
+        if self._lockfile is not None:
+            return False
+        if not self._take_file_lock():
+            return True
+        self._release()
+        return False
+
+    def _release(self) -> None:
+        if self._lockfile is not None:
+            self._lockfile.close()
+            self._lockfile = None
+
+    def _write_state(self, job: Job, force: bool = False) -> None:
+        if not force and time.time() - self._written < 1:
+            return
+        self._written = time.time()
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**job.view(), "pid": os.getpid()}, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def shown_job(self) -> Dict[str, Any]:
+        """This process's job, or the one another desk process runs or ran."""
+        if self.job is not None and (self.busy() or not self.state_path.exists()):
+            return self.job.view()
+        try:
+            other = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return self.job.view() if self.job else {"state": "idle"}
+        if self.job is not None and self.job.started >= other.get("started", 0):
+            return self.job.view()
+        if other.get("state") == "running" and not self.lock_held_elsewhere():
+            other["state"] = "interrupted"   # its desk process ended before the job did
+        return other
+
+    def start(self, kind: str, steps: List[List[str]], result: Dict[str, Any]) -> Job:
         if self.busy() or not self._take_file_lock():
             raise web.HTTPConflict(text='{"error": "job_running"}', content_type="application/json")
-        self.job = Job(kind, cmd, result)
+        self.job = Job(kind, steps, result)
+        self._write_state(self.job, force=True)
         self.task = asyncio.get_running_loop().create_task(self._run(self.job))
         return self.job
 
     async def _run(self, job: Job) -> None:
+        proc = None
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self.settings.nice, *job.cmd, cwd=str(self.settings.repo), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false",
-                                                       "PYTHONPATH": str(REPO)})
-            async for raw in _lines(proc.stdout):
-                line = raw.strip()
-                if not line:
-                    continue
-                job.lines = (job.lines + [line])[-200:]
-                m = _PROGRESS.search(line)
-                if m:
-                    job.progress = m.group(1)
-            job.returncode = await proc.wait()
-            job.state = "done" if job.returncode == 0 else "failed"
-            if job.state == "done" and job.kind == "compare":
-                import json
-                job.result["report"] = json.loads(Path(job.result["json"]).read_text(encoding="utf-8"))
-            if job.state == "done" and job.kind == "train" and not Path(job.result["model"]).is_file():
-                job.state = "failed"
-        except asyncio.CancelledError:
+            for job.step, cmd in enumerate(job.steps):
+                proc = await asyncio.create_subprocess_exec(
+                    *self.settings.nice, *cmd, cwd=str(self.settings.repo), stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT, pass_fds=(self._lockfile.fileno(),),
+                    env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+                         "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONPATH": str(REPO)})
+                job.pid = proc.pid
+                async for raw in _lines(proc.stdout):
+                    line = raw.strip()
+                    if not line:
+                        continue
+                    job.lines = (job.lines + [line])[-200:]
+                    m = _PROGRESS.search(line)
+                    if m:
+                        job.progress = m.group(1)
+                        self._write_state(job)
+                job.returncode = await proc.wait()
+                if job.returncode != 0:
+                    job.state = "failed"
+                    break
+                if job.kind == "train" and job.step == 0 and not Path(job.result["model"]).is_file():
+                    job.state = "failed"
+                    break
+            else:
+                job.state = "done"
+                if "json" in job.result:
+                    job.result["report"] = json.loads(Path(job.result["json"]).read_text(encoding="utf-8"))
+        except asyncio.CancelledError:   # the desk shuts down: so does its job
             job.state = "failed"
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
             raise
         except Exception as e:  # the job fails, the desk does not
             log.exception("trainer job failed")
             job.state, job.lines = "failed", job.lines + [f"{type(e).__name__}: {e}"]
         finally:
             job.finished = time.time()
-            if self._lockfile is not None:
-                self._lockfile.close()
-                self._lockfile = None
+            try:   # before the lock goes: a job another process starts next must not be overwritten
+                self._write_state(job, force=True)
+            except OSError:
+                pass
+            self._release()
 
     # ---- Rasa's model API ----
     def _params(self) -> Dict[str, str]:
@@ -220,7 +289,7 @@ def trainer_required(handler):
         if request["agent"]["role"] not in TRAINER_ROLES:
             return jsonr({"error": "trainer_only"}, 403)
         return await handler(request)
-    return agent_required(wrapper)
+    return agent_required(wrapper, roles=TRAINER_ROLES)
 
 
 async def off_loop(fn, *args, **kw):
@@ -260,7 +329,8 @@ async def api_inbox(request: web.Request) -> web.Response:
     if signal and signal not in SIGNALS:
         return jsonr({"error": "bad_signal"}, 400)
     try:
-        limit = max(1, min(500, int(q.get("limit", "100"))))
+        limit = max(1, min(500, int(q.get("limit", "50"))))
+        offset = max(0, int(q.get("offset", "0")))
     except ValueError:
         return jsonr({"error": "bad_request"}, 400)
     store = _trainer(request).store
@@ -268,11 +338,11 @@ async def api_inbox(request: web.Request) -> web.Response:
     corrected = await off_loop(store.by_conversation)
     ranked = rank(convs, signal=signal, intent=intent, corrected=corrected)
     items = []
-    for c in ranked[:limit]:
+    for c in ranked[offset:offset + limit]:
         s = c.summary()
         s["corrected"] = len(corrected.get(c.sender_id, {}))
         items.append(s)
-    return jsonr({"total": len(ranked), "items": items})
+    return jsonr({"total": len(ranked), "offset": offset, "limit": limit, "items": items})
 
 
 @trainer_required
@@ -341,16 +411,43 @@ async def api_export(request: web.Request) -> web.Response:
 
 
 # ---- training, comparison, activation ----------------------------------------------------
+def _compare_cmd(t: Trainer, a: str, b: str, report: Path) -> List[str]:
+    """compare_models.py on every development set (tests/nlu/*.yml) and the
+    reviewed messages of the repository the trainer works on."""
+    s = t.settings
+    cmd = s.compare_cmd or [sys.executable, str(REPO / "scripts" / "compare_models.py"), "{a}", "{b}",
+                            "--json", "{json}", "--progress",
+                            "--reviewed", str(s.path("data/nlu/reviewed.yml")),
+                            "--sets", *sorted(str(p) for p in s.path("tests/nlu").glob("*.yml"))]
+    return [c.replace("{a}", a).replace("{b}", b).replace("{json}", str(report)) for c in cmd]
+
+
+async def _live_archive(t: Trainer) -> Optional[str]:
+    a = await t.live_model() or str(t.settings.path(t.settings.live_model))
+    return a if Path(a).is_file() else None
+
+
 @trainer_required
 async def api_train(request: web.Request) -> web.Response:
+    """`rasa train` into the candidates folder, then (when there is a live model)
+    the comparison with it, as one background job."""
     t = _trainer(request)
     name = "candidate-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = t.settings.path(t.settings.candidates)
     out.mkdir(parents=True, exist_ok=True)
     cmd = t.settings.train_cmd or [str(Path(sys.executable).parent / "rasa"), "train", "--domain", "domain",
                                    "--out", "{out}", "--fixed-model-name", "{name}"]
-    cmd = [c.replace("{out}", str(out)).replace("{name}", name) for c in cmd]
-    job = t.start("train", cmd, {"model": str(out / f"{name}.tar.gz"), "by": request["agent"]["name"]})
+    steps = [[c.replace("{out}", str(out)).replace("{name}", name) for c in cmd]]
+    model = out / f"{name}.tar.gz"
+    result: Dict[str, Any] = {"model": str(model), "by": request["agent"]["name"]}
+    live = await _live_archive(t)
+    if live:
+        report = t.settings.path("var/trainer_compare.json")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.unlink(missing_ok=True)
+        steps.append(_compare_cmd(t, live, str(model), report))
+        result.update(a=live, b=str(model), json=str(report))
+    job = t.start("train", steps, result)
     return jsonr(job.view(), 202)
 
 
@@ -370,22 +467,19 @@ async def api_compare(request: web.Request) -> web.Response:
     t = _trainer(request)
     body = await json_object(request)
     b = _candidate(t, body.get("model"))
-    a = await t.live_model() or str(t.settings.path(t.settings.live_model))
-    if not Path(a).is_file():
+    a = await _live_archive(t)
+    if not a:
         return jsonr({"error": "no_live_model"}, 409)
     report = t.settings.path("var/trainer_compare.json")
     report.parent.mkdir(parents=True, exist_ok=True)
-    cmd = t.settings.compare_cmd or [sys.executable, str(REPO / "scripts" / "compare_models.py"), "{a}", "{b}", "--json", "{json}",
-                                     "--progress"]
-    cmd = [c.replace("{a}", a).replace("{b}", str(b)).replace("{json}", str(report)) for c in cmd]
-    job = t.start("compare", cmd, {"a": a, "b": str(b), "json": str(report)})
+    report.unlink(missing_ok=True)
+    job = t.start("compare", [_compare_cmd(t, a, str(b), report)], {"a": a, "b": str(b), "json": str(report)})
     return jsonr(job.view(), 202)
 
 
 @trainer_required
 async def api_job(request: web.Request) -> web.Response:
-    job = _trainer(request).job
-    return jsonr(job.view() if job else {"state": "idle"})
+    return jsonr(_trainer(request).shown_job())
 
 
 @trainer_required
@@ -562,7 +656,12 @@ async def api_report(request: web.Request) -> web.Response:
                  "missed": sorted(missed.get(k, {}).items(), key=lambda kv: -kv[1])[:5]}
                 for k, v in sorted(per_day.items())]
     without_person = sum(1 for c in convs if not c.handoffs and "handoff" not in c.signals)
+    overall: Dict[str, int] = {}
+    for day in missed.values():
+        for text, n in day.items():
+            overall[text] = overall.get(text, 0) + n
     return jsonr({"fallback_per_day": days_out,
+                  "misunderstood": sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
                   "intents": sorted(intents.items(), key=lambda kv: -kv[1]),
                   "confusions": sorted(pairs.items(), key=lambda kv: -kv[1])[:20],
                   "conversations": len(convs), "without_person": without_person})

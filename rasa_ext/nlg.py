@@ -84,6 +84,9 @@ def finish(message: Dict[Text, Any], tracker: DialogueStateTracker, store: Any) 
             text, findings = outbound(message["text"], context)
             if findings:
                 logger.warning("guard: %s on %s", [f.rule_id for f in findings], message.get("template_name"))
+            if text != message["text"]:
+                # kept in the bot event's metadata (not shown to the shopper): the trainer's inbox ranks it
+                message["guard"] = sorted({f.rule_id for f in findings})
             message["text"] = text
         for b in message.get("buttons") or []:
             if b.get("title"):

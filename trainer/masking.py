@@ -21,11 +21,35 @@ _ADDRESS = re.compile(
     r"[\u4e00-\u9fff]{0,6}?[0-9０-９]+[0-9０-９A-Za-z\-#号栋幢单元室楼层弄]*")
 
 
+# Free text: after a place (a city xiaoer.geo knows, a district, town or
+# 街道, or an address already masked above), what names a building, a unit or
+# a room is hidden too, even without a street: 朝阳区望京SOHO T1 1205,
+# 广州天河 体育西路 103号, 仓前街道梦想小镇. The place itself stays readable.
+_MARK = (r"(?:路|街|大道|巷|弄|胡同|小区|村|大厦|花园|广场|公寓|社区|园区|小镇|写字楼|家园|新村|"
+         r"[0-9０-９]+\s*(?:号楼|号院|号|栋|幢|单元|室|楼|层|座|组)|[A-Za-z][0-9]*\s*座|[0-9０-９]{3,})")
+_UNIT_TAIL = r"[0-9０-９A-Za-z\-#号栋幢单元室楼层座组]*"
+_STOP = r"[^,，。!！?？;；:：\n]"
+
+
+def _place_anchor() -> str:
+    from xiaoer.geo import all_place_names
+    names = "|".join(re.escape(n) for n in all_place_names() if len(n) >= 2)
+    return rf"(?:(?<![0-9])\*{{4}}|{names}|[\u4e00-\u9fff]{{1,6}}?(?:区|县|旗|镇|乡|街道))"
+
+
+_ADDRESS_TAIL = re.compile(rf"(?P<place>{_place_anchor()})(?P<tail>(?:{_STOP}{{0,16}}?{_MARK}{_UNIT_TAIL})+)")
+
+
+def _hide_tail(m: "re.Match[str]") -> str:
+    return m.group("place").rstrip("*") + "****"
+
+
 def mask_text(text: Any) -> str:
     if not text:
         return ""
     text = str(text)
     text = _ADDRESS.sub(lambda m: mask_address(m.group(0)), text)
+    text = re.sub(r"\*{5,}", "****", _ADDRESS_TAIL.sub(_hide_tail, text))
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
     return _LANDLINE.sub(lambda m: mask_phone(m.group(0)), text)
 

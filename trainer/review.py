@@ -35,6 +35,7 @@ class Turn:
     actions: List[str] = field(default_factory=list)     # actions and active_loop markers, in order
     bot: List[str] = field(default_factory=list)         # what the bot said (masked)
     signals: List[str] = field(default_factory=list)
+    guard: List[str] = field(default_factory=list)       # rules the policy guard rewrote or blocked replies for
 
 
 @dataclass
@@ -108,8 +109,9 @@ def build(sender_id: str, events: List[Dict[str, Any]], desk: Optional[Dict[str,
             turns[-1].bot.append(mask_text(e.get("text") or ""))
             if UNRESOLVED in (meta.get("utter_action"), meta.get("template_name")):
                 turns[-1].signals.append("c7_miss")
-            if meta.get("guard") or meta.get("guard_findings") or meta.get("rewritten"):
+            if meta.get("guard"):   # rule ids, written by rasa_ext/nlg.py when the guard changed the reply
                 turns[-1].signals.append("guard_rewrite")
+                turns[-1].guard += [str(r) for r in meta["guard"] if str(r) not in turns[-1].guard]
             custom = (e.get("data") or {}).get("custom") or {}
             if isinstance(custom, dict) and custom.get("handoff"):
                 turns[-1].signals.append("handoff")

@@ -13,7 +13,7 @@ from aiohttp import web
 from desk import auth, queries, widget
 from desk.httputil import frame_object, json_object, jsonr
 from desk.keys import CONFIG, DESK, ENGINE, HUB, SESSION_COOKIE
-from desk.middlewares import agent_required, current_agent, origin_allowed, supervisor_required
+from desk.middlewares import CONSOLE_ROLES, agent_required, current_agent, origin_allowed, supervisor_required
 from desk.service import Desk, DeskError, clean_text, mask_phones
 from xiaoer.privacy import mask_phone
 
@@ -70,7 +70,7 @@ async def api_audit(request: web.Request) -> web.Response:
     return jsonr(rows)
 
 
-@agent_required
+@functools.partial(agent_required, roles=auth.ROLES)
 async def api_logout(request: web.Request) -> web.Response:
     await auth.logout(request.app[ENGINE], request.cookies[SESSION_COOKIE])
     resp = jsonr({"ok": True})
@@ -78,7 +78,7 @@ async def api_logout(request: web.Request) -> web.Response:
     return resp
 
 
-@agent_required
+@functools.partial(agent_required, roles=auth.ROLES)
 async def api_me(request: web.Request) -> web.Response:
     a = request["agent"]
     return jsonr({k: a[k] for k in ("id", "name", "number", "role")})
@@ -279,6 +279,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     agent = await current_agent(request)
     if agent is None:
         raise web.HTTPUnauthorized(text="login required")
+    if agent["role"] not in CONSOLE_ROLES:
+        raise web.HTTPForbidden(text="not a console account")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
     hub.agents[ws] = agent

@@ -13,7 +13,7 @@ from aiohttp import web
 from desk import queries
 from desk.httputil import RateLimit, jsonr
 from desk.keys import CONFIG, DESK, SHOPPER_COOKIE, UPLOAD_LIMITS
-from desk.middlewares import current_agent, origin_allowed, shopper_buyer
+from desk.middlewares import CONSOLE_ROLES, current_agent, origin_allowed, shopper_buyer
 from desk.service import Desk
 from desk.tokens import verify_media
 
@@ -136,7 +136,7 @@ async def media(request: web.Request) -> web.StreamResponse:
     conv_id, name = request.match_info["conv"], request.match_info["name"]
     if not (conv_id.isascii() and conv_id.isalnum() and name.isascii() and name.replace(".", "").isalnum()):
         raise web.HTTPNotFound()
-    allowed = await current_agent(request) is not None
+    allowed = (await current_agent(request) or {}).get("role") in CONSOLE_ROLES
     if not allowed:
         allowed = verify_media(config.secret, f"{conv_id}/{name}", request.query.get("e"), request.query.get("s"),
                                now=config.clock().timestamp())

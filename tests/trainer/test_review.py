@@ -103,3 +103,27 @@ def test_cli_review_correct_export(tmp_path, tracker_db, monkeypatch, capsys):
     assert main(["correct", "shopper-miss", "7", "ask_invoice"]) == 1
     assert main(["export"]) == 0
     assert "- 这个能开专票吗我电话138****5678" in (tmp_path / "reviewed.yml").read_text()
+
+
+@pytest.mark.parametrize("text, hidden, kept", [
+    ("我住北京朝阳区望京SOHO T1 1205", ["SOHO", "1205"], "北京朝阳区"),
+    ("寄到 广州天河 体育西路 103号维多利广场", ["体育西路", "103", "维多利"], "广州"),
+    ("寄到杭州市余杭区仓前街道梦想小镇", ["仓前", "梦想小镇"], "杭州市余杭区"),
+    ("地址换成 朝阳区建国路88号SOHO现代城B座1802", ["建国路", "1802", "B座"], "朝阳"),
+    ("我家在成都武侯区玉林小区5栋2单元能送货上门吗", ["玉林小区", "5栋"], "能送货上门吗"),
+    ("买2台送到苏州工业园区星湖街328号", ["星湖街", "328"], "买2台送到苏州"),
+    ("收件人电话 138 1234 5678,地址 杭州滨江江南大道3850号", ["1234", "3850", "江南大道"], "地址"),
+])
+def test_free_text_addresses_masked(text, hidden, kept):
+    from trainer.masking import mask_text
+    out = mask_text(text)
+    assert not any(h in out for h in hidden), out
+    assert kept in out and "*****" not in out, out
+    assert mask_text(out) == out     # stored corrections are masked again: nothing changes
+
+
+@pytest.mark.parametrize("text", ["偏远地区3天能到吗", "杭州发货到广州要几天", "2号线地铁口附近", "这个路由器多少钱",
+                                  "寄到北京 朝阳区", "深圳的售后中心在哪", "普洱茶叶3饼多少钱", "大连到沈阳几天"])
+def test_questions_about_places_stay_readable(text):
+    from trainer.masking import mask_text
+    assert mask_text(text) == text
