@@ -18,7 +18,6 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
@@ -119,27 +118,19 @@ class WidgetChannel(OutboundChannel):
 
 
 class RasaTrigger(BotNotifier):
-    """Rasa's external event: the shopper's answer is read with the order in the tracker."""
+    """Rasa's external event: the shopper's answer is read with the order in the tracker.
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10) -> None:
-        self.session, self.url, self.token = session, url.rstrip("/"), token
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+    Sent through the desk's RasaClient, so it goes to the Rasa worker that holds the
+    shopper's conversation (XIAOER_RASA_URL may list several; issue 12)."""
+
+    def __init__(self, rasa) -> None:
+        self.rasa = rasa
 
     async def followup_sent(self, conversation_id: str, kind: str, order_id: Optional[str]) -> bool:
         intent = EXTERNAL.get(kind)
         if intent is None:
             return False
-        body = {"name": intent, "entities": {"order_id": order_id} if order_id else {}}
-        try:
-            async with self.session.post(f"{self.url}/conversations/{conversation_id}/trigger_intent",
-                                         params={"token": self.token} if self.token else {}, json=body,
-                                         timeout=self.timeout) as r:
-                if r.status >= 300:
-                    log.warning("trigger_intent %s for %s: HTTP %s", intent, conversation_id, r.status)
-                return r.status < 300
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            log.warning("trigger_intent %s for %s: %s", intent, conversation_id, e)
-            return False
+        return await self.rasa.trigger(conversation_id, intent, {"order_id": order_id} if order_id else {})
 
 
 class ConsoleAlerts(AgentNotifier):
@@ -176,9 +167,8 @@ async def followups_ctx(app: web.Application):
     desk, config = app[DESK], app[CONFIG]
     fconfig = app.get(FOLLOWUP_CONFIG) or load_config()
     engine = await open_followup_db(followup_db_url(config.db_url, fconfig.db_url if fconfig.db_url_set else ""))
-    session = aiohttp.ClientSession()
     scheduler = Scheduler(fconfig, engine, WidgetChannel(desk), shop=desk.shop, store=desk.store, clock=desk.clock,
-                          bot=RasaTrigger(session, config.rasa_url, config.rasa_token, config.rasa_timeout),
+                          bot=RasaTrigger(desk.rasa),
                           agents=ConsoleAlerts(desk))
     app[FOLLOWUPS] = scheduler
     task = None
@@ -191,7 +181,6 @@ async def followups_ctx(app: web.Application):
             await task
         except (asyncio.CancelledError, Exception):
             pass
-    await session.close()
     await engine.dispose()
 
 
