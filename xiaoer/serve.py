@@ -134,6 +134,10 @@ def run_rasa() -> None:
     from rasa.utils.common import configure_logging_and_warnings
 
     configure_logging_and_warnings(logging.INFO)
+    # the action server's answers are validated against a schema checked once, not per call
+    from xiaoer.schema_check import install
+
+    install()
     model = os.environ.get("XIAOER_MODEL") or str(REPO / "models" / "current.tar.gz")
     endpoints = os.environ.get("XIAOER_ENDPOINTS") or str(REPO / "endpoints.yml")
     credentials = os.environ.get("XIAOER_CREDENTIALS") or str(REPO / "credentials.yml")
