@@ -570,6 +570,16 @@ async def main(argv: Optional[List[str]] = None) -> int:
     if len(sides) == 2 and best[sides[0]] and best.get("stock"):
         print(f"ratio {sides[0]} / stock: {best[sides[0]] / best['stock']:.1f}x "
               f"(bounded by the N steps measured)")
+    # on a box too busy for the target, these still compare the two at the same load
+    for side in sides:
+        peak = max((len(s.latencies) / s.seconds for s in results[side] if not s.skipped), default=0.0)
+        print(f"{side}: most answers per second in one step {peak:.1f}")
+    if len(sides) == 2:
+        both = [(a, b) for a, b in zip(results[sides[0]], results["stock"]) if not a.skipped and not b.skipped
+                and a.latencies and b.latencies]
+        for a, b in both:
+            print(f"  N={a.n}: p95 stock / {sides[0]} = {pct(b.latencies, 95) / pct(a.latencies, 95):.1f}x, "
+                  f"answers/s {sides[0]} / stock = {len(a.latencies) / max(len(b.latencies), 1):.1f}x")
     if args.json:
         args.json.write_text(json.dumps({side: [{"n": s.n, "skipped": s.skipped, "p50": pct(s.latencies, 50),
                                                  "p95": pct(s.latencies, 95), "p99": pct(s.latencies, 99),
