@@ -42,7 +42,6 @@ import random
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -240,7 +239,7 @@ async def run_step(side: str, n: int, args, target: str, secret: str, tag: str) 
     step = Step(n, side, tag=tag)
     rng = random.Random(f"{tag}-{side}-{n}")
     buyers = buyers_for(n, tag)
-    counted = [0]
+    counted = [0]  # messages sent over the desk
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
         start = time.monotonic()
@@ -320,7 +319,7 @@ def listeners() -> Dict[int, int]:
 def stack_processes(desk: str, rasa_urls: str, action_ports: str) -> Dict[str, int]:
     ports = listeners()
     procs = {}
-    for name, url in [("desk", desk)] + [(f"rasa", u) for u in rasa_urls.split(",") if u.strip()]:
+    for name, url in [("desk", desk)] + [("rasa", u) for u in rasa_urls.split(",") if u.strip()]:
         port = int(url.rstrip("/").rsplit(":", 1)[1])
         if port in ports:
             procs[f"{name}:{port}"] = ports[port]
@@ -344,6 +343,7 @@ def rss_mb(pid: int) -> float:
 
 # innermost match wins: (stage, regex over "function (file:line)")
 STAGES: List[Tuple[str, re.Pattern]] = [(s, re.compile(p)) for s, p in [
+    ("action answer: schema check", r"jsonschema"),
     ("NLG + guard", r"(/guard/|rasa_ext/nlg\.py|rasa/core/nlg/)"),
     ("tracker load", r"(def |^|;)?(retrieve|_retrieve|retrieve_full_tracker|get_or_create_tracker|"
                      r"fetch_tracker_with_initial_session|fetch_tracker_and_update_session|"
@@ -488,14 +488,13 @@ async def sequential_probe(args, secret: str, tag: str, count: int = 20) -> None
 
 
 def largest(steps: List[Step]) -> Optional[int]:
-    good = [s.n for s in steps if s.ok]
-    # the largest N that passes with every smaller measured N passing too
+    """The largest N that meets the target with every smaller measured N meeting it too."""
     best = None
     for s in sorted(steps, key=lambda s: s.n):
         if not s.ok:
             break
         best = s.n
-    return best if best is not None else (max(good) if good else None)
+    return best
 
 
 async def main(argv: Optional[List[str]] = None) -> int:
@@ -517,6 +516,7 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="only the running stack")
     ap.add_argument("--baseline-only", action="store_true")
     ap.add_argument("--label", default="xiaoer", help="name of the stack's side in the table")
+    ap.add_argument("--keep-going", action="store_true", help="measure every N even after a side failed badly")
     ap.add_argument("--profile", action="store_true", help="attribute per-turn time to stages (py-spy)")
     ap.add_argument("--profile-n", type=int, default=50)
     ap.add_argument("--rate", type=int, default=67, help="py-spy samples per second")
@@ -551,7 +551,7 @@ async def main(argv: Optional[List[str]] = None) -> int:
     try:
         for n in [int(x) for x in args.n.split(",") if x.strip()]:
             for side in sides:
-                if results[side] and results[side][-1].hopeless:
+                if results[side] and results[side][-1].hopeless and not args.keep_going:
                     s = Step(n, side, skipped=True)
                 else:
                     target = stock.url if side == "stock" else args.desk

@@ -88,7 +88,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
     async def _save_new_events(self, tracker: DialogueStateTracker,
                                cached: Tuple[Marker, DialogueStateTracker]) -> None:
         sender_id = tracker.sender_id
-        (count, _), known = cached
+        known = cached[1]
         stored = len(known.events)
         events = list(tracker.events)
         with self.session_scope() as session:

@@ -1,5 +1,4 @@
 """The caching tracker store stores and returns exactly what Rasa's SQL store does."""
-import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
