@@ -176,6 +176,27 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         self._resource = resource
         self.vectorizer = vectorizer
         self.model = model
+        self._weights = None
+
+    def predict_proba(self, features: Any) -> Any:
+        """`self.model.predict_proba(features)`, faster: sklearn multiplies the sparse
+        features by `coef_.T`, a transposed view that scipy copies on every call (27 of a
+        28 ms parse under load, README "How fast"); here it is transposed once. Same
+        softmax of the same scores; the one-vs-rest case is left to sklearn."""
+        import numpy as np
+
+        m = self.model
+        ovr = m.multi_class in ("ovr", "warn") or (
+            m.multi_class == "auto" and (len(m.classes_) <= 2 or m.solver == "liblinear"))
+        if ovr:
+            return m.predict_proba(features)
+        if self._weights is None:
+            self._weights = np.ascontiguousarray(m.coef_.T)
+        scores = np.asarray(features @ self._weights) + m.intercept_
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -222,7 +243,7 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         if not pairs:
             return None
         parts = [p for pair in pairs for p in pair]
-        probs = self.model.predict_proba(self.vectorizer.transform(parts))
+        probs = self.predict_proba(self.vectorizer.transform(parts))
         best = None
         for i in range(len(pairs)):
             pl, pr = probs[2 * i], probs[2 * i + 1]
@@ -241,7 +262,7 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
             return messages
         w = float(self._config["weight"])
         texts = [(m.get(TEXT) or "").lower() for m in messages]
-        probs = self.model.predict_proba(self.vectorizer.transform(texts))
+        probs = self.predict_proba(self.vectorizer.transform(texts))
         for message, text, row in zip(messages, texts, probs, strict=False):
             scores = {label: w * float(p) for label, p in zip(self.model.classes_, row, strict=False)}
             for r in message.get(INTENT_RANKING_KEY) or []:

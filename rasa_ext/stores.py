@@ -136,3 +136,13 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker) -> None:  # type: ignore[override]
         # idempotent: Rasa's save adds only the events the database does not hold yet
         await self._retrying("save", lambda: super(ResilientSQLTrackerStore, self).save(tracker))
+
+
+from rasa_ext.tracker_store import CachingSQLTrackerStore  # noqa: E402  (after the classes it combines with)
+
+
+class CachingResilientSQLTrackerStore(ResilientSQLTrackerStore, CachingSQLTrackerStore):
+    """Both: the retries wrap the cached retrieve/save (method order: retries, cache, Rasa's SQL).
+
+    endpoints.yml `tracker_store: type: rasa_ext.stores.CachingResilientSQLTrackerStore`,
+    the keys of Rasa's SQL store plus `retry_seconds` and `cache_size`."""

@@ -136,6 +136,15 @@ def run_rasa() -> None:
     from rasa.utils.common import configure_logging_and_warnings
 
     configure_logging_and_warnings(logging.INFO)
+    # what `rasa run` does: structlog at INFO too. Unconfigured, structlog wrote every debug
+    # event (tracker states at each prediction, ~2 MB a minute under load) and spent CPU on it.
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)
+    # the action server's answers are validated against a schema checked once, not per call
+    from xiaoer.schema_check import install
+
+    install()
     model = os.environ.get("XIAOER_MODEL") or str(REPO / "models" / "current.tar.gz")
     endpoints = os.environ.get("XIAOER_ENDPOINTS") or str(REPO / "endpoints.yml")
     credentials = os.environ.get("XIAOER_CREDENTIALS") or str(REPO / "credentials.yml")
