@@ -28,7 +28,7 @@ export XIAOER_LOCK_STORE_PASSWORD ?=
 NLU_LEXICON := lexicon/typos.yml lexicon/words.txt lexicon/entities.yml lexicon/places.yml lexicon/clauses.yml
 TRAINING_INPUTS := config.yml $(shell find domain data -type f -name '*.yml' 2>/dev/null) $(NLU_LEXICON) rasa_ext/nlu.py xiaoer/text.py xiaoer/lexicon.py xiaoer/geo.py
 
-.PHONY: help install run stop status run-scaled test train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
+.PHONY: help install run stop status run-scaled test format train evaluate validate lint-replies bench lock clean demo-data shell review review-export compare-models
 
 help:
 	@echo "make run    - install, train if needed, start every service (supervised; make stop / make status)"
@@ -96,6 +96,11 @@ stop:
 status:
 	@scripts/run.sh status
 
+# lint fixes and formatting (ruff.toml); `make test` fails on a tree that needs this
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
 shell: $(MODEL)
 	$(RASA) shell --model $(MODEL)
 
@@ -104,6 +109,7 @@ test: $(MODEL)
 	@scripts/ensure-chromium.sh || echo "chromium could not be installed: the desk's browser test will say so and skip"
 	@scripts/ensure-services.sh || echo "postgresql/redis-server could not be installed: the integration suite will say so and skip"
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 	$(RASA) data validate --domain domain
 	$(PY) scripts/evaluate_nlu.py --model $(MODEL) --no-misses --gate tests/nlu/dev.yml=0.90 --gate tests/nlu/holdout.yml=0.95 --gate tests/nlu/wild.yml=0.88 --gate tests/nlu/multi.yml=0.88

@@ -1,5 +1,6 @@
 """A new delivery address typed by the shopper (O6), parsed, masked for the
 reply and carried in the `pending_value` slot until they confirm."""
+
 from __future__ import annotations
 
 import re
@@ -13,10 +14,10 @@ from xiaoer.text import normalize
 
 # name, phone, address in either order: "张三 13800001234 浙江省杭州市…" / "13800001234 张三 浙江省…"
 _SEP = r"[\s,,:;;]"
-ADDRESS_RE = re.compile(
-    r"(?P<name>[\u4e00-\u9fa5]{2,4})%s*(?P<phone>1[3-9]\d{9})%s*(?P<addr>\S.{5,})" % (_SEP, _SEP))
+ADDRESS_RE = re.compile(r"(?P<name>[\u4e00-\u9fa5]{2,4})%s*(?P<phone>1[3-9]\d{9})%s*(?P<addr>\S.{5,})" % (_SEP, _SEP))
 ADDRESS_RE_PHONE_FIRST = re.compile(
-    r"(?P<phone>1[3-9]\d{9})%s*(?P<name>[\u4e00-\u9fa5]{2,4})%s+(?P<addr>\S.{5,})" % (_SEP, _SEP))
+    r"(?P<phone>1[3-9]\d{9})%s*(?P<name>[\u4e00-\u9fa5]{2,4})%s+(?P<addr>\S.{5,})" % (_SEP, _SEP)
+)
 
 
 def parse_address(text: str) -> Optional[AddressInput]:
@@ -32,8 +33,14 @@ def parse_address(text: str) -> Optional[AddressInput]:
         return None
     prov = r.group("prov") or province
     city = r.group("city") or prov
-    return AddressInput(recipient=m.group("name"), phone=m.group("phone"), province=prov, city=city,
-                        district=r.group("dist") or "", detail=r.group("detail").strip())
+    return AddressInput(
+        recipient=m.group("name"),
+        phone=m.group("phone"),
+        province=prov,
+        city=city,
+        district=r.group("dist") or "",
+        detail=r.group("detail").strip(),
+    )
 
 
 def address_to_value(a: AddressInput) -> str:

@@ -6,6 +6,7 @@ only if resale is unaffected, the buyer pays the return shipping. Outside
 the window: explain and offer a person. A refund the buyer is entitled to is
 never refused (A4): every eligible decision ends in an offer to file it.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Text
@@ -23,19 +24,28 @@ from xiaoer.phrases import phrases
 
 S = OrderStatus
 
+
 def is_quality(turn: Turn) -> bool:
     # the complaint keywords of lexicon/subtopics.yml name quality problems (坏了, 不充电 ...)
     return matches(turn.tracker, "complaint_category", str(phrases()["quality_category"]))
 
 
 @carries_out(*RETURNS)
-async def carry_out_return(turn: Turn, order: Order, step: Step, value: Optional[str] = None,
-                           values: Optional[Dict[str, str]] = None) -> None:
+async def carry_out_return(
+    turn: Turn, order: Order, step: Step, value: Optional[str] = None, values: Optional[Dict[str, str]] = None
+) -> None:
     """File the return/refund the shopper just confirmed."""
     reason = ReturnReason.QUALITY if step is Step.RETURN_QUALITY else ReturnReason.NON_QUALITY
     description = turn.tracker.get_slot("pending_value") or turn.text
-    await turn.call(lambda b: b.request_return(order.order_id, buyer_id=turn.buyer_id, reason=reason,
-                                               description=description, conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.request_return(
+            order.order_id,
+            buyer_id=turn.buyer_id,
+            reason=reason,
+            description=description,
+            conversation_id=turn.conversation,
+        )
+    )
     values = order_values(order)
     if step is Step.REFUND_ONLY:
         turn.say("utter_refund_requested", **values)

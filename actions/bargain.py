@@ -1,4 +1,5 @@
 """Price and bargaining (P2, P3, P4, P8)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

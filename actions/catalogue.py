@@ -5,6 +5,7 @@ A sold-out variant is the store category's word ({sold_out}: 断码 for apparel,
 for accessories; seed 003: never 缺货), with the restock date
 when known and alternatives that are in stock.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class Named:
 
 def short_name(product: Product) -> str:
     prefix = store().short_name
-    return product.name[len(prefix):] if prefix and product.name.startswith(prefix) else product.name
+    return product.name[len(prefix) :] if prefix and product.name.startswith(prefix) else product.name
 
 
 async def named_product(turn: Turn) -> Named:
@@ -66,10 +67,10 @@ def spec_list(skus) -> str:
 
 
 def faq_answer(product: Product, text: str) -> Optional[str]:
-    pairs = {text[i:i + 2] for i in range(len(text) - 1)}
+    pairs = {text[i : i + 2] for i in range(len(text) - 1)}
     best, score = None, 0
     for entry in product.faq:
-        shared = len(pairs & {entry.q[i:i + 2] for i in range(len(entry.q) - 1)})
+        shared = len(pairs & {entry.q[i : i + 2] for i in range(len(entry.q) - 1)})
         if shared > score:
             best, score = entry, shared
     return best.a if best is not None and score >= MIN_FAQ_OVERLAP else None
@@ -82,8 +83,7 @@ def product_missing(turn: Turn, named: Named) -> bool:
     if not named.candidates:
         turn.say("utter_product_not_found", product=named.category)
     else:
-        turn.say("utter_product_choices", product=named.category,
-                 options=SEP.join(p.name for p in named.candidates))
+        turn.say("utter_product_choices", product=named.category, options=SEP.join(p.name for p in named.candidates))
     return True
 
 
@@ -116,8 +116,11 @@ async def answer_price(turn: Turn, named: Named) -> None:
     q = price_quote(p, sku, now=now())
     chosen = p.sku(q.sku_id)
     values: Dict[str, Any] = {
-        "product_name": p.name, "spec": chosen.spec if chosen else "", "list_price": yuan_text(q.list_price),
-        "unit_price": yuan_text(q.unit_price), "final_total": yuan_text(q.final_total),
+        "product_name": p.name,
+        "spec": chosen.spec if chosen else "",
+        "list_price": yuan_text(q.list_price),
+        "unit_price": yuan_text(q.unit_price),
+        "final_total": yuan_text(q.final_total),
     }
     if q.promotion is None:
         turn.say("utter_product_price_plain", **values)
@@ -128,8 +131,7 @@ async def answer_price(turn: Turn, named: Named) -> None:
     if q.coupon_threshold is None:
         turn.say("utter_product_price_promotion", **values)
         return
-    values.update(coupon_threshold=yuan_text(q.coupon_threshold),
-                  coupon_amount=yuan_text(q.promotion.coupon.amount))
+    values.update(coupon_threshold=yuan_text(q.coupon_threshold), coupon_amount=yuan_text(q.promotion.coupon.amount))
     if q.coupon_amount > 0:
         turn.say("utter_product_price_coupon", **values)
     else:

@@ -1,4 +1,5 @@
 """Helpers shared by the actions: store access, entities, subtopic keywords."""
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,14 @@ ORDER_REQUEST_SLOT = "order_request"
 # for is kept in the order_purpose / order_request slots by the action that
 # listed it; a bare number in the next message continues that request
 # (order_pick), whatever intent the NLU gives the number.
-PURPOSE_ACTION = {"query": "action_look_up_order", "delay": "action_look_up_order", "change": "action_change_order",
-                  "cancel": "action_cancel_order", "return": "action_request_return",
-                  "quality": "action_report_quality_issue"}
+PURPOSE_ACTION = {
+    "query": "action_look_up_order",
+    "delay": "action_look_up_order",
+    "change": "action_change_order",
+    "cancel": "action_cancel_order",
+    "return": "action_request_return",
+    "quality": "action_report_quality_issue",
+}
 
 
 def store() -> StoreConfig:

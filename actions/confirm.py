@@ -2,6 +2,7 @@
 A2-A4): only now is the order changed, cancelled, intercepted, returned or
 investigated. What each step does is registered in actions.steps by the
 feature that asks it."""
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Text
@@ -21,12 +22,19 @@ AFFIRM = "affirm"
 
 
 async def yes_in_other_words(turn: Turn, steps: Sequence[Step]) -> bool:
-    """"确定取消", "好的帮我改吧", "帮我拦截" right after our question about
+    """ "确定取消", "好的帮我改吧", "帮我拦截" right after our question about
     one of `steps` is a yes, even though the NLU files it under the topic's
     intent; handled as one. True when answered."""
     tracker = turn.tracker
-    if not (tracker.get_slot(AWAITING_SLOT) and Step.of(tracker.get_slot(STEP_SLOT)) in steps
-            and asked_just_now(tracker)) or order_ids_in(tracker) or PHONE_RE.search(normalize(turn.text)):
+    if (
+        not (
+            tracker.get_slot(AWAITING_SLOT)
+            and Step.of(tracker.get_slot(STEP_SLOT)) in steps
+            and asked_just_now(tracker)
+        )
+        or order_ids_in(tracker)
+        or PHONE_RE.search(normalize(turn.text))
+    ):
         return False
     if latest_entity(tracker, "color") or latest_entity(tracker, "size") or parse_address(turn.text):
         return False

@@ -1,4 +1,5 @@
 """Low confidence and off-topic messages (G6, G9, G10, C7)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -80,6 +81,7 @@ class ActionHandleOutOfScope(Action):
             return repaired
         kind: Optional[str] = subtopic(tracker, "out_of_scope")
         response = {"invitation": "utter_decline_invitation", "personal": "utter_agent_number"}.get(
-            kind or "", "utter_out_of_scope")
+            kind or "", "utter_out_of_scope"
+        )
         dispatcher.utter_message(response=response)
         return []

@@ -5,6 +5,7 @@ EXTERNAL_followup_* (entity order_id). This action notes which follow-up is
 open (slot followup_asked) and says nothing; while it is set, the rules in
 data/rules/followups.yml send the shopper's answer here and the seed's script
 for that case is given (followup/answers.py). "别再发了" stores the opt-out."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -22,15 +23,26 @@ from actions.turn import now
 # sent by the scheduler, not by this action (listed so every response has its sender)
 SENT_BY_SCHEDULER = ("utter_followup_delivery_check", "utter_followup_unpaid", "utter_followup_promise_late")
 # every response this action can send (followup/answers.py picks one; a test keeps both in step)
-SENDS = ("utter_followup_satisfied", "utter_followup_unsatisfied", "utter_followup_signed_by_other",
-         "utter_followup_about_to_sign", "utter_investigation_opened_check_family", "utter_followup_no_order",
-         "utter_followup_opted_out")
+SENDS = (
+    "utter_followup_satisfied",
+    "utter_followup_unsatisfied",
+    "utter_followup_signed_by_other",
+    "utter_followup_about_to_sign",
+    "utter_investigation_opened_check_family",
+    "utter_followup_no_order",
+    "utter_followup_opted_out",
+)
 EXTERNAL = {"EXTERNAL_followup_delivery_check": "delivery_check", "EXTERNAL_followup_unpaid": "unpaid"}
 # The 回访 is answered by the shopper's next message only. A shopper who talked about something
 # else first has left it: their later "很满意" / "我要投诉" is not about the 回访, and gets what
 # the ordinary rules give (data/rules/chitchat.yml, handoff.yml, orders.yml).
-ORDINARY_ACTION = {"praise": "action_acknowledge_praise", "thank": "utter_thank", "affirm": "utter_ok_anything_else",
-                   "complain": "action_start_handoff", "query_order": "action_look_up_order"}
+ORDINARY_ACTION = {
+    "praise": "action_acknowledge_praise",
+    "thank": "utter_thank",
+    "affirm": "utter_ok_anything_else",
+    "complain": "action_start_handoff",
+    "query_order": "action_look_up_order",
+}
 
 
 def followup_left(tracker: Tracker) -> bool:
@@ -95,8 +107,16 @@ class ActionAnswerFollowup(Action):
                 # about another order: the normal order lookup answers
                 return [SlotSet("followup_asked", None), FollowupAction("action_look_up_order")]
         response, values = await answer(
-            case, shop=await get_backend(), buyer_id=buyer, order_id=tracker.get_slot("order_id"), now=now(),
-            tz=store().timezone, follow_up_hours=FOLLOW_UP_HOURS, default_courier=store().default_courier,
-            conversation_id=tracker.sender_id, text=text)
+            case,
+            shop=await get_backend(),
+            buyer_id=buyer,
+            order_id=tracker.get_slot("order_id"),
+            now=now(),
+            tz=store().timezone,
+            follow_up_hours=FOLLOW_UP_HOURS,
+            default_courier=store().default_courier,
+            conversation_id=tracker.sender_id,
+            text=text,
+        )
         dispatcher.utter_message(response=response, **values)
         return [SlotSet("followup_asked", None)]

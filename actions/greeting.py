@@ -1,4 +1,5 @@
 """Opening, addressing the shopper, thanks, praise, suggestions, closing (G1-G4, G7)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

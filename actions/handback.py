@@ -7,6 +7,7 @@ bot could not otherwise answer (out_of_scope, nlu_fallback: data/rules/handback.
 and "刚才那个问题怎么样了" (ask_case_progress): about the resolved case
 (xiaoer/handback.py decides), the agent's resolution is acknowledged and a human
 chat offered again; otherwise the ordinary answer."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -29,9 +30,13 @@ def now():
 
 
 def open_case(tracker: Tracker) -> Handback:
-    return Handback(summary=tracker.get_slot("handback_summary") or "",
-                    category=tracker.get_slot("handback_category"), order_id=tracker.get_slot("order_id"),
-                    agent_number=tracker.get_slot("handback_agent"), at=parse_at(tracker.get_slot("handback_at")))
+    return Handback(
+        summary=tracker.get_slot("handback_summary") or "",
+        category=tracker.get_slot("handback_category"),
+        order_id=tracker.get_slot("order_id"),
+        agent_number=tracker.get_slot("handback_agent"),
+        at=parse_at(tracker.get_slot("handback_at")),
+    )
 
 
 def ordinary_action(intent: str) -> Action:
@@ -42,7 +47,8 @@ def ordinary_action(intent: str) -> Action:
     from actions.orders import ActionLookUpOrder
 
     return {"nlu_fallback": ActionHandleFallback(), PROGRESS_INTENT: ActionLookUpOrder()}.get(
-        intent, ActionHandleOutOfScope())
+        intent, ActionHandleOutOfScope()
+    )
 
 
 class ActionNoteHandback(Action):
@@ -51,9 +57,13 @@ class ActionNoteHandback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         case = Handback.from_entities(tracker.latest_message.get("entities") or [], now())
-        events = [SlotSet("handback_open", True), SlotSet("handback_summary", case.summary or None),
-                  SlotSet("handback_category", case.category), SlotSet("handback_agent", case.agent_number),
-                  SlotSet("handback_at", case.at.isoformat())]
+        events = [
+            SlotSet("handback_open", True),
+            SlotSet("handback_summary", case.summary or None),
+            SlotSet("handback_category", case.category),
+            SlotSet("handback_agent", case.agent_number),
+            SlotSet("handback_at", case.at.isoformat()),
+        ]
         if case.order_id:
             events.append(SlotSet("order_id", case.order_id))
         return events
@@ -86,8 +96,11 @@ class ActionContinueHandback(Action):
             about = not named or bool(case.order_id and case.order_id.lower() in named)
         if not about:
             return await ordinary_action(intent).run(dispatcher, tracker, domain)
-        values = {"handback_agent": case.agent_number or "", "handback_summary": case.summary,
-                  "handback_category": case.category or ""}
+        values = {
+            "handback_agent": case.agent_number or "",
+            "handback_summary": case.summary,
+            "handback_category": case.category or "",
+        }
         if case.summary and case.order_id:
             dispatcher.utter_message(response="utter_handback_resolved_order", order_id=case.order_id, **values)
         elif case.summary:

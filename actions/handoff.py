@@ -4,6 +4,7 @@ The bot acknowledges with the documented wording and hands the conversation
 over with a `handoff` payload (reason, category, priority, summary, deadline)
 that the desk puts in the agents' queue.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Invoices (I1-I3): always available and free; type and title; delays get a
 concrete reissue time with postage paid by the store."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -23,7 +24,10 @@ class ActionAnswerInvoice(Action):
         topic = subtopic(tracker, "invoice")
         if topic == DELAY:
             # I3: the reissue promise is recorded so it is kept (F4)
-            await promise(tracker, "invoice_reissue: " + (tracker.latest_message.get("text") or ""),
-                          store().invoice_reissue_days * 24)
+            await promise(
+                tracker,
+                "invoice_reissue: " + (tracker.latest_message.get("text") or ""),
+                store().invoice_reissue_days * 24,
+            )
         dispatcher.utter_message(response="utter_invoice_" + topic if topic else "utter_ask_invoice")
         return []

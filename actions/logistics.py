@@ -4,6 +4,7 @@ Fees and transit come from shop.rules (store.yml); with a product named, its
 weight and free-shipping flag decide the fee (a free-shipping item is never
 said to be not free). Transit times are usual times, never a guarantee.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -34,8 +35,7 @@ def _specified_courier_reply(dispatcher: CollectingDispatcher, city: Optional[st
     s = store()
     if city and s.specified_courier.policy == "surcharge":
         quote = shipping_fee(s, destination=city, courier=s.specified_courier.courier)  # first kg
-        dispatcher.utter_message(response="utter_specified_courier_fee", city=city,
-                                 fee=yuan_text(quote.courier_fee))
+        dispatcher.utter_message(response="utter_specified_courier_fee", city=city, fee=yuan_text(quote.courier_fee))
     else:
         dispatcher.utter_message(response="utter_specified_courier")
 
@@ -107,8 +107,9 @@ class ActionAnswerShippingFee(Action):
         return []
 
 
-def _product_fee_reply(dispatcher: CollectingDispatcher, product: Any, city: Optional[str],
-                       courier: Optional[str]) -> None:
+def _product_fee_reply(
+    dispatcher: CollectingDispatcher, product: Any, city: Optional[str], courier: Optional[str]
+) -> None:
     """L2/L3 for one product: computed by shop.rules.shipping_fee from its weight and flag."""
     q = shipping_fee(store(), destination=city, items=[FeeItem.of(product)], courier=courier)
     values = {"product_name": product.name, "city": city, "courier": q.courier}
@@ -120,8 +121,12 @@ def _product_fee_reply(dispatcher: CollectingDispatcher, product: Any, city: Opt
         return
     if q.specified and courier and (q.free_shipping or not city):
         if city:
-            dispatcher.utter_message(response="utter_product_specified_courier_fee", fee=yuan_text(q.fee),
-                                     weight_kg=str(q.weight_kg), **values)
+            dispatcher.utter_message(
+                response="utter_product_specified_courier_fee",
+                fee=yuan_text(q.fee),
+                weight_kg=str(q.weight_kg),
+                **values,
+            )
         else:
             _specified_courier_reply(dispatcher, None)
         return
@@ -136,8 +141,9 @@ def _product_fee_reply(dispatcher: CollectingDispatcher, product: Any, city: Opt
     if city:
         dispatcher.utter_message(response="utter_product_shipping_fee", fee=yuan_text(q.fee), **values)
     else:
-        dispatcher.utter_message(response="utter_product_shipping_fee_any", product_name=product.name,
-                                 fee=yuan_text(q.base_fee))
+        dispatcher.utter_message(
+            response="utter_product_shipping_fee_any", product_name=product.name, fee=yuan_text(q.base_fee)
+        )
 
 
 class ActionAnswerDeliveryTime(Action):

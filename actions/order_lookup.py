@@ -6,6 +6,7 @@ the backend answers every order question for that buyer only, and an order
 of someone else reads exactly like an unknown number (seed 003: 只和拍下的账号
 核对信息).
 """
+
 from __future__ import annotations
 
 import re
@@ -53,15 +54,28 @@ PURPOSE_STATUSES = {
     "delay": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "change": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
     "cancel": (S.UNPAID, S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY),
-    "return": (S.PAID, S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.REFUND_REQUESTED,
-               S.RETURNING, S.REFUNDED),
+    "return": (
+        S.PAID,
+        S.SHIPPED,
+        S.IN_TRANSIT,
+        S.OUT_FOR_DELIVERY,
+        S.DELIVERED,
+        S.COMPLETED,
+        S.REFUND_REQUESTED,
+        S.RETURNING,
+        S.REFUNDED,
+    ),
     "quality": (S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED),
 }
 RECENT_LIMIT = 5
 # orders looked at to find the ones with the product the shopper named
 PRODUCT_SEARCH_LIMIT = 20
-GENERAL_REPLY = {"query": "utter_query_order", "delay": "utter_query_order", "change": "utter_change_order",
-                 "cancel": "utter_cancel_order"}
+GENERAL_REPLY = {
+    "query": "utter_query_order",
+    "delay": "utter_query_order",
+    "change": "utter_change_order",
+    "cancel": "utter_cancel_order",
+}
 
 
 def contains_any(text: str, words: Sequence[str]) -> bool:
@@ -113,8 +127,9 @@ def order_values(order: Order) -> Dict[str, str]:
         "event_text": latest.text if latest else "",
         "station": (latest.station or latest.city) if latest else "",
         "signed_by": order.signed_by or "",
-        "delivered_time": local_text(order.delivered_at or order.completed_at) if (
-            order.delivered_at or order.completed_at) else "",
+        "delivered_time": local_text(order.delivered_at or order.completed_at)
+        if (order.delivered_at or order.completed_at)
+        else "",
         "paid_time": local_text(order.paid_at) if order.paid_at else "",
         "ship_deadline": local_text(deadline) if deadline else "",
         "requested_time": local_text(order.refund_requested_at) if order.refund_requested_at else "",
@@ -155,8 +170,7 @@ async def recent_orders(turn: Turn, purpose: str) -> List[Order]:
 
 
 def order_buttons(orders: Sequence[Order]) -> List[Dict[str, str]]:
-    return [{"title": " ".join((o.order_id, o.status.label_zh, o.item_summary)), "payload": o.order_id}
-            for o in orders]
+    return [{"title": " ".join((o.order_id, o.status.label_zh, o.item_summary)), "payload": o.order_id} for o in orders]
 
 
 def remember_purpose(turn: Turn, purpose: str) -> None:
@@ -173,8 +187,7 @@ async def product_first(turn: Turn, purpose: str) -> List[Order]:
     if not category:
         return await recent_orders(turn, purpose)
     statuses = PURPOSE_STATUSES.get(purpose)
-    orders = await turn.call(lambda b: b.recent_orders(turn.buyer_id, limit=PRODUCT_SEARCH_LIMIT,
-                                                       statuses=statuses))
+    orders = await turn.call(lambda b: b.recent_orders(turn.buyer_id, limit=PRODUCT_SEARCH_LIMIT, statuses=statuses))
     categories: Dict[str, Optional[str]] = {}
     for o in orders:
         for item in o.items:
@@ -190,8 +203,9 @@ async def product_first(turn: Turn, purpose: str) -> List[Order]:
     return (with_product + others)[:RECENT_LIMIT]
 
 
-async def resolve_order(turn: Turn, purpose: str, *, allow_slot: bool = True, list_when_missing: bool = True
-                        ) -> Optional[Order]:
+async def resolve_order(
+    turn: Turn, purpose: str, *, allow_slot: bool = True, list_when_missing: bool = True
+) -> Optional[Order]:
     """The buyer's order this message is about, or None after telling the
     shopper why not (not logged in, not their order, ask which one)."""
     if matches(turn.tracker, "orders", "not_own_account"):
@@ -202,8 +216,7 @@ async def resolve_order(turn: Turn, purpose: str, *, allow_slot: bool = True, li
         if not turn.buyer_id:
             turn.say("utter_login_required")
             return None
-        turn.say("utter_which_order", count=str(len(ids)),
-                 buttons=[{"title": oid, "payload": oid} for oid in ids])
+        turn.say("utter_which_order", count=str(len(ids)), buttons=[{"title": oid, "payload": oid} for oid in ids])
         remember_purpose(turn, purpose)
         return None
     if not ids:

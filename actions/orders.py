@@ -6,6 +6,7 @@ actions.turn; the open yes/no question is actions.steps, answered by
 actions.confirm. Replies are domain responses filled with the order's
 (masked) data.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Text
@@ -91,19 +92,28 @@ class ActionLookUpOrder(BackendAction):
         t = now()
         text = turn.text
         if order.status == S.PAID and is_shipment_delayed(order, t, store()):
-            await turn.call(lambda b: b.record_urge(order.order_id, buyer_id=turn.buyer_id, note=text,
-                                                    conversation_id=turn.conversation))
+            await turn.call(
+                lambda b: b.record_urge(
+                    order.order_id, buyer_id=turn.buyer_id, note=text, conversation_id=turn.conversation
+                )
+            )
             due = await follow_up(turn, order, "ship_overdue")
             # A6: the store is at fault, the configured coupon is owed (recorded, so someone issues it)
             await follow_up(turn, order, "compensation_coupon")
             turn.say("utter_order_ship_overdue", follow_up_time=due, **values)
         elif order.status == S.PAID and matches(tracker, "orders", "urge"):
-            await turn.call(lambda b: b.record_urge(order.order_id, buyer_id=turn.buyer_id, note=text,
-                                                    conversation_id=turn.conversation))
+            await turn.call(
+                lambda b: b.record_urge(
+                    order.order_id, buyer_id=turn.buyer_id, note=text, conversation_id=turn.conversation
+                )
+            )
             turn.say("utter_order_urge_recorded", **values)
         elif order.status in SHIPPED_STATES and is_transit_stalled(order, t, stall_hours(store())):
-            await turn.call(lambda b: b.record_courier_follow_up(order.order_id, buyer_id=turn.buyer_id, note=text,
-                                                                 conversation_id=turn.conversation))
+            await turn.call(
+                lambda b: b.record_courier_follow_up(
+                    order.order_id, buyer_id=turn.buyer_id, note=text, conversation_id=turn.conversation
+                )
+            )
             due = await follow_up(turn, order, "courier_follow_up")
             turn.say("utter_order_stalled", follow_up_time=due, **values)
         elif order.status in (S.DELIVERED, S.COMPLETED) and matches(tracker, "orders", "not_received"):
@@ -117,8 +127,6 @@ class ActionLookUpOrder(BackendAction):
             if delayed and order.status in (S.PAID, *SHIPPED_STATES):
                 turn.say("utter_sorry_for_delay")
             turn.say(STATUS_RESPONSE[order.status], **values)
-
-
 
 
 # ---- O6: changes, O8: notes ------------------------------------------------------------------
@@ -144,8 +152,7 @@ async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
         if not candidates:
             continue
         new = candidates[0]
-        values = {"order_id": order.order_id, "product_name": item.name, "old_value": item.spec,
-                  "new_value": new.spec}
+        values = {"order_id": order.order_id, "product_name": item.name, "old_value": item.spec, "new_value": new.spec}
         if current is not None and new.price != current.price:
             turn.say("utter_change_spec_price_differs", **values)
             return {}
@@ -159,8 +166,13 @@ async def spec_change(turn: Turn, order: Order) -> Optional[Dict[str, Any]]:
     item = order.items[0]
     product = await turn.call(lambda b, pid=item.product_id: b.get_product(pid))
     options = SEP.join(s.spec for s in product.skus if not s.sold_out) if product else item.spec
-    turn.say("utter_change_spec_unavailable", order_id=order.order_id, product_name=item.name,
-             wanted=" ".join(p for p in (color, size) if p), options=options)
+    turn.say(
+        "utter_change_spec_unavailable",
+        order_id=order.order_id,
+        product_name=item.name,
+        wanted=" ".join(p for p in (color, size) if p),
+        options=options,
+    )
     return {}
 
 
@@ -174,11 +186,13 @@ async def add_note(turn: Turn, order: Order) -> None:
     note = PHONE_RE.sub(lambda m: mask_phone(m.group()), pattern("order_ref").sub(" ", raw)).strip(" ,,。:")  # noqa: B005 - a set of characters
     note = " ".join(pattern("note_prefix").sub("", note).split()) or note
     kind = next((k for k, words in note_kinds().items() if contains_any(turn.text, words)), "other")
-    await turn.call(lambda b: b.add_order_note(order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note,
-                                               conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.add_order_note(
+            order.order_id, buyer_id=turn.buyer_id, kind=kind, text=note, conversation_id=turn.conversation
+        )
+    )
     turn.say("utter_order_note_added", order_id=order.order_id, note=note)
     turn.events += pending()
-
 
 
 class ActionChangeOrder(BackendAction):
@@ -284,9 +298,10 @@ class ActionCancelOrder(BackendAction):
 
 
 @answers(Step.ASK_ADDRESS, Step.ASK_DETAIL)
-async def take_new_address(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str],
-                           intent: Optional[str]) -> bool:
-    """"新地址是?" answered with an address (also after "您想修改什么?")."""
+async def take_new_address(
+    turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str], intent: Optional[str]
+) -> bool:
+    """ "新地址是?" answered with an address (also after "您想修改什么?")."""
     address = parse_address(turn.tracker.latest_message.get("text") or "")
     if step is Step.ASK_DETAIL and address is None:
         return False  # a yes or no to "您想修改什么?"
@@ -299,11 +314,15 @@ async def take_new_address(turn: Turn, order: Order, step: Step, value: Optional
 
 
 @answers(Step.INVESTIGATE)
-async def open_investigation(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str],
-                             intent: Optional[str]) -> bool:
+async def open_investigation(
+    turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str], intent: Optional[str]
+) -> bool:
     """O5 "是家人代签吗?": whatever the answer, the courier is asked."""
-    await turn.call(lambda b: b.open_courier_investigation(
-        order.order_id, buyer_id=turn.buyer_id, note=turn.text, conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.open_courier_investigation(
+            order.order_id, buyer_id=turn.buyer_id, note=turn.text, conversation_id=turn.conversation
+        )
+    )
     due = await follow_up(turn, order, "courier_investigation")
     response = "utter_investigation_opened_check_family" if intent == "affirm" else "utter_investigation_opened"
     turn.say(response, follow_up_time=due, **values)
@@ -313,8 +332,11 @@ async def open_investigation(turn: Turn, order: Order, step: Step, value: Option
 
 @carries_out(Step.CANCEL)
 async def cancel(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str]) -> None:
-    outcome = await turn.call(lambda b: b.cancel_order(order.order_id, buyer_id=turn.buyer_id, reason=turn.text,
-                                                       conversation_id=turn.conversation))
+    outcome = await turn.call(
+        lambda b: b.cancel_order(
+            order.order_id, buyer_id=turn.buyer_id, reason=turn.text, conversation_id=turn.conversation
+        )
+    )
     if outcome.kind == "cancelled":
         turn.say("utter_order_cancelled", **values)
     elif outcome.kind == "refund_requested":
@@ -329,16 +351,20 @@ async def cancel(turn: Turn, order: Order, step: Step, value: Optional[str], val
 
 @carries_out(Step.INTERCEPT)
 async def intercept(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str]) -> None:
-    await turn.call(lambda b: b.request_interception(order.order_id, buyer_id=turn.buyer_id, reason=turn.text,
-                                                     conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.request_interception(
+            order.order_id, buyer_id=turn.buyer_id, reason=turn.text, conversation_id=turn.conversation
+        )
+    )
     due = await follow_up(turn, order, "interception")
     turn.say("utter_interception_requested", follow_up_time=due, **values)
 
 
 @carries_out(Step.CHANGE_PHONE)
 async def change_phone(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str]) -> None:
-    await turn.call(lambda b: b.change_phone(order.order_id, buyer_id=turn.buyer_id, phone=value,
-                                             conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.change_phone(order.order_id, buyer_id=turn.buyer_id, phone=value, conversation_id=turn.conversation)
+    )
     turn.say("utter_order_changed", order_id=order.order_id, new_value=mask_phone(value))
 
 
@@ -349,13 +375,19 @@ async def change_address(turn: Turn, order: Order, step: Step, value: Optional[s
         turn.say("utter_ask_new_address")
         turn.events += pending(Step.ASK_ADDRESS, order.order_id)
         return
-    await turn.call(lambda b: b.change_address(order.order_id, buyer_id=turn.buyer_id, address=address,
-                                               conversation_id=turn.conversation))
+    await turn.call(
+        lambda b: b.change_address(
+            order.order_id, buyer_id=turn.buyer_id, address=address, conversation_id=turn.conversation
+        )
+    )
     turn.say("utter_order_changed", order_id=order.order_id, new_value=masked_address_text(address))
 
 
 @carries_out(Step.CHANGE_SPEC)
 async def change_spec(turn: Turn, order: Order, step: Step, value: Optional[str], values: Dict[str, str]) -> None:
-    record = await turn.call(lambda b: b.change_spec(order.order_id, buyer_id=turn.buyer_id, new_sku_id=value,
-                                                     conversation_id=turn.conversation))
+    record = await turn.call(
+        lambda b: b.change_spec(
+            order.order_id, buyer_id=turn.buyer_id, new_sku_id=value, conversation_id=turn.conversation
+        )
+    )
     turn.say("utter_order_changed", order_id=order.order_id, new_value=record.data.get("to", ""))

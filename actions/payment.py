@@ -1,4 +1,5 @@
 """Payment help (P6): methods, card and instalments, cash on delivery, failures."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

@@ -5,6 +5,7 @@ questions (C7), suggestions (G7), promised follow-ups with their deadline
 Records go to the shop backend (shop/); tests inject a temporary one with
 `set_backend()`. The buyer id only ever comes from message metadata.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,11 +58,13 @@ def due_in(hours: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(hours=hours)
 
 
-def record_promise(backend: Any, tracker: Tracker, topic: str, due: datetime, order_id: Optional[str] = None
-                   ) -> Awaitable[Any]:
+def record_promise(
+    backend: Any, tracker: Tracker, topic: str, due: datetime, order_id: Optional[str] = None
+) -> Awaitable[Any]:
     """The one way a promise to come back to this shopper is recorded (F4)."""
-    return backend.promise_follow_up(buyer_id=buyer_id(tracker), topic=topic, due_at=due, order_id=order_id,
-                                     conversation_id=tracker.sender_id)
+    return backend.promise_follow_up(
+        buyer_id=buyer_id(tracker), topic=topic, due_at=due, order_id=order_id, conversation_id=tracker.sender_id
+    )
 
 
 async def promise(tracker: Tracker, topic: str, within_hours: float, order_id: Optional[str] = None) -> Any:

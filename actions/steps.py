@@ -10,6 +10,7 @@ Handlers live beside the feature they belong to (actions/orders.py,
 actions/aftersales.py) and register with `@step_handler`; this module imports
 neither, so features depend on it and never on each other.
 """
+
 from __future__ import annotations
 
 import enum
@@ -59,8 +60,12 @@ RETURNS = (Step.RETURN_QUALITY, Step.RETURN_NONQUALITY, Step.REFUND_ONLY)
 
 def pending(step: Optional[Step] = None, order_id: Optional[str] = None, value: Optional[str] = None) -> List[Dict]:
     """Open (or, without a step, close) the yes/no question about an order."""
-    return [SlotSet(AWAITING_SLOT, step is not None), SlotSet(STEP_SLOT, step.value if step else None),
-            SlotSet(ORDER_SLOT, order_id if step else None), SlotSet(VALUE_SLOT, value if step else None)]
+    return [
+        SlotSet(AWAITING_SLOT, step is not None),
+        SlotSet(STEP_SLOT, step.value if step else None),
+        SlotSet(ORDER_SLOT, order_id if step else None),
+        SlotSet(VALUE_SLOT, value if step else None),
+    ]
 
 
 def remember(step: Step, value: Optional[str]) -> List[Dict]:

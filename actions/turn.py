@@ -5,6 +5,7 @@
 human-queue offer (G5), never silence. Order, after-sales and catalogue
 actions all run through here.
 """
+
 from __future__ import annotations
 
 import abc
@@ -83,8 +84,9 @@ class Turn:
             raise Unavailable() from exc
 
 
-async def run_turn(dispatcher: CollectingDispatcher, tracker: Tracker,
-                   handle: Callable[[Turn], Awaitable[None]]) -> List[Dict]:
+async def run_turn(
+    dispatcher: CollectingDispatcher, tracker: Tracker, handle: Callable[[Turn], Awaitable[None]]
+) -> List[Dict]:
     """Run `handle` for one turn; a backend that is down or slow gets the
     apology and the human-queue offer, never silence."""
     turn = Turn(dispatcher, tracker, session_buyer_id(tracker))

@@ -32,6 +32,7 @@ process's CPU time (/proc). Then a sequential probe, on an idle stack, compares
 the same message through the desk and straight to Rasa's REST channel.
 
 Figures depend on the box: say whether it was busy (the load average is printed)."""
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,22 @@ sys.path.insert(0, str(REPO))
 from desk.tokens import issue_token  # noqa: E402
 
 # questions the bot answers itself (checked: none of them hands off)
-FAQ = ["发什么快递", "什么时候发货", "怎么开发票", "包邮吗", "你好", "可以用花呗吗", "几天能到", "有赠品吗",
-       "在吗", "能便宜点吗", "有现货吗", "发顺丰吗", "支持七天无理由吗", "谢谢"]
+FAQ = [
+    "发什么快递",
+    "什么时候发货",
+    "怎么开发票",
+    "包邮吗",
+    "你好",
+    "可以用花呗吗",
+    "几天能到",
+    "有赠品吗",
+    "在吗",
+    "能便宜点吗",
+    "有现货吗",
+    "发顺丰吗",
+    "支持七天无理由吗",
+    "谢谢",
+]
 ORDER = ["我的订单到哪了", "帮我查下订单", "查一下物流", "我买的东西发货了吗"]
 ORDER_SHARE = 0.3
 DEMO_BUYERS = [f"buyer_{i:03d}" for i in range(1, 19)]
@@ -108,31 +123,46 @@ class Step:
 
     @property
     def ok(self) -> bool:
-        return not self.skipped and self.error_count == 0 and bool(self.latencies) \
+        return (
+            not self.skipped
+            and self.error_count == 0
+            and bool(self.latencies)
             and pct(self.latencies, 95) <= TARGET_P95
+        )
 
     @property
     def hopeless(self) -> bool:
         total = len(self.latencies) + self.error_count
-        return self.skipped or not total or self.error_count > 0.2 * total \
-            or pct(self.latencies, 95) > 10 * TARGET_P95
+        return self.skipped or not total or self.error_count > 0.2 * total or pct(self.latencies, 95) > 10 * TARGET_P95
 
     def row(self) -> str:
         if self.skipped:
             return f"{self.n:>5} | {self.side:<8} | {'skipped: failed at a smaller N':<44} |"
         lat = self.latencies
         errs = ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) or "0"
-        return (f"{self.n:>5} | {self.side:<8} | {pct(lat, 50) * 1000:>6.0f} {pct(lat, 95) * 1000:>6.0f} "
-                f"{pct(lat, 99) * 1000:>6.0f} ms | {len(lat) / self.seconds:>6.1f} | {errs}")
+        return (
+            f"{self.n:>5} | {self.side:<8} | {pct(lat, 50) * 1000:>6.0f} {pct(lat, 95) * 1000:>6.0f} "
+            f"{pct(lat, 99) * 1000:>6.0f} ms | {len(lat) / self.seconds:>6.1f} | {errs}"
+        )
 
 
 # ---- one shopper on the desk's widget socket ---------------------------------------------------
-async def desk_shopper(session: aiohttp.ClientSession, base: str, secret: str, buyer: str, until: float,
-                       interval: float, timeout: float, rng: random.Random, step: Step,
-                       counted: List[int]) -> None:
+async def desk_shopper(
+    session: aiohttp.ClientSession,
+    base: str,
+    secret: str,
+    buyer: str,
+    until: float,
+    interval: float,
+    timeout: float,
+    rng: random.Random,
+    step: Step,
+    counted: List[int],
+) -> None:
     try:
-        ws = await session.ws_connect(base.replace("http", "ws", 1) + "/ws/shop", headers={"Origin": base},
-                                      heartbeat=None, timeout=timeout)
+        ws = await session.ws_connect(
+            base.replace("http", "ws", 1) + "/ws/shop", headers={"Origin": base}, heartbeat=None, timeout=timeout
+        )
         await ws.send_json({"type": "auth", "token": issue_token(secret, buyer)})
         first = await asyncio.wait_for(ws.receive(), timeout)
         history = json.loads(first.data) if first.type == aiohttp.WSMsgType.TEXT else {}
@@ -146,8 +176,9 @@ async def desk_shopper(session: aiohttp.ClientSession, base: str, secret: str, b
             step.errors["not with the bot at start"] += 1
             return
         step.replaced += 1
-        return await desk_shopper(session, base, secret, f"cap_{step.tag}_{buyer}", until, interval, timeout,
-                                  rng, step, counted)
+        return await desk_shopper(
+            session, base, secret, f"cap_{step.tag}_{buyer}", until, interval, timeout, rng, step, counted
+        )
     frames: asyncio.Queue = asyncio.Queue()
 
     async def reader() -> None:
@@ -204,17 +235,30 @@ async def desk_shopper(session: aiohttp.ClientSession, base: str, secret: str, b
 
 
 # ---- one sender on a plain Rasa's REST channel -------------------------------------------------
-async def rest_shopper(session: aiohttp.ClientSession, rasa: str, sender: str, buyer: str, until: float,
-                       interval: float, timeout: float, rng: random.Random, step: Step,
-                       headers: Dict[str, str]) -> None:
+async def rest_shopper(
+    session: aiohttp.ClientSession,
+    rasa: str,
+    sender: str,
+    buyer: str,
+    until: float,
+    interval: float,
+    timeout: float,
+    rng: random.Random,
+    step: Step,
+    headers: Dict[str, str],
+) -> None:
     await asyncio.sleep(rng.uniform(0, interval))
     nxt = time.monotonic()
     while time.monotonic() < until:
         body = {"sender": sender, "message": pick_message(rng), "metadata": {"buyer_id": buyer}}
         t0 = time.perf_counter()
         try:
-            async with session.post(rasa + "/webhooks/rest/webhook", json=body, headers=headers,
-                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+            async with session.post(
+                rasa + "/webhooks/rest/webhook",
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as r:
                 data = await r.json(content_type=None)
             if r.status != 200:
                 step.errors[f"HTTP {r.status}"] += 1
@@ -245,11 +289,37 @@ async def run_step(side: str, n: int, args, target: str, secret: str, tag: str) 
         start = time.monotonic()
         until = start + args.step_seconds
         if side == "stock":
-            coros = [rest_shopper(session, target, f"cap_{tag}_stock_{n}_{i}", b, until, args.interval,
-                                  args.timeout, random.Random(rng.random()), step, {}) for i, b in enumerate(buyers)]
+            coros = [
+                rest_shopper(
+                    session,
+                    target,
+                    f"cap_{tag}_stock_{n}_{i}",
+                    b,
+                    until,
+                    args.interval,
+                    args.timeout,
+                    random.Random(rng.random()),
+                    step,
+                    {},
+                )
+                for i, b in enumerate(buyers)
+            ]
         else:
-            coros = [desk_shopper(session, target, secret, b, until, args.interval, args.timeout,
-                                  random.Random(rng.random()), step, counted) for b in buyers]
+            coros = [
+                desk_shopper(
+                    session,
+                    target,
+                    secret,
+                    b,
+                    until,
+                    args.interval,
+                    args.timeout,
+                    random.Random(rng.random()),
+                    step,
+                    counted,
+                )
+                for b in buyers
+            ]
         await asyncio.gather(*coros)
         step.seconds = max(args.step_seconds, 1e-9)
     return step
@@ -273,12 +343,33 @@ class StockRasa:
         ep.write_text(json.dumps(endpoints))  # JSON is YAML
         os.chmod(ep, 0o600)
         self.log = open(self.tmp / "rasa.log", "w")
-        env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-                   SQLALCHEMY_SILENCE_UBER_WARNING="1")
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(REPO),
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        )
         self.proc = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "rasa"), "run", "--model", str(model), "--endpoints", str(ep),
-             "--credentials", str(self.tmp / "credentials.yml"), "--port", str(self.port), "-i", "127.0.0.1"],
-            cwd=str(REPO), env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                str(REPO / ".venv" / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(ep),
+                "--credentials",
+                str(self.tmp / "credentials.yml"),
+                "--port",
+                str(self.port),
+                "-i",
+                "127.0.0.1",
+            ],
+            cwd=str(REPO),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     async def wait(self, seconds: float) -> bool:
         async with aiohttp.ClientSession() as s:
@@ -342,40 +433,70 @@ def rss_mb(pid: int) -> float:
 
 
 # innermost match wins: (stage, regex over "function (file:line)")
-STAGES: List[Tuple[str, re.Pattern]] = [(s, re.compile(p)) for s, p in [
-    ("action answer: schema check", r"jsonschema"),
-    ("NLG + guard", r"(/guard/|rasa_ext/nlg\.py|rasa/core/nlg/)"),
-    ("tracker load", r"(def |^|;)?(retrieve|_retrieve|retrieve_full_tracker|get_or_create_tracker|"
-                     r"fetch_tracker_with_initial_session|fetch_tracker_and_update_session|"
-                     r"get_tracker|from_dict|from_parameters|_sqlite_tracker|deserialise_tracker) \(.*"
-                     r"(tracker_store|trackers|events|processor)\.py"),
-    ("tracker save", r"(save|_additional_events|stream_events|save_tracker) \(.*(tracker_store|processor)\.py"),
-    ("policy: TED", r"ted_policy\.py|tensorflow|keras"),
-    ("policy: rules", r"rule_policy\.py"),
-    ("policy: memoization", r"memoization\.py"),
-    ("policy: featurise + ensemble", r"(rasa/core/policies/|rasa/core/featurizers/|rasa/shared/core/generator|"
-                                     r"past_states|policy_ensemble)"),
-    ("NLU", r"(parse_message|_parse_message_with_graph) \(|rasa_ext/nlu\.py|rasa/nlu/|sklearn|jieba"),
-    ("predict (graph)", r"(predict_next_with_tracker_if_should|_predict_next_with_tracker|predict_next_action|"
-                        r"_run_prediction_loop) \("),
-    ("action-server call (Rasa side)", r"(RemoteAction|_action_call_format|current_state \(|"
-                                       r"rasa/utils/endpoints\.py)"),
-    ("channel + HTTP server", r"(sanic|rasa/core/channels|rasa_ext/channels\.py|aiohttp|httptools)"),
-    ("actions (our code)", r"(/actions/|/shop/|rasa_sdk/executor|rasa_sdk/interfaces)"),
-    ("action server (rasa-sdk)", r"rasa_sdk"),
-    ("database (SQLAlchemy)", r"(sqlalchemy|aiosqlite|sqlite3|asyncpg)"),
-    ("desk: hub + websocket", r"desk/hub\.py|web_ws|send_str|send_json"),
-    ("desk → Rasa", r"desk/rasa\.py"),
-    ("desk: service", r"desk/"),
-    ("JSON", r"(json|ujson|orjson)"),
-    ("logging", r"logging/"),
-]]
+STAGES: List[Tuple[str, re.Pattern]] = [
+    (s, re.compile(p))
+    for s, p in [
+        ("action answer: schema check", r"jsonschema"),
+        ("NLG + guard", r"(/guard/|rasa_ext/nlg\.py|rasa/core/nlg/)"),
+        (
+            "tracker load",
+            r"(def |^|;)?(retrieve|_retrieve|retrieve_full_tracker|get_or_create_tracker|"
+            r"fetch_tracker_with_initial_session|fetch_tracker_and_update_session|"
+            r"get_tracker|from_dict|from_parameters|_sqlite_tracker|deserialise_tracker) \(.*"
+            r"(tracker_store|trackers|events|processor)\.py",
+        ),
+        ("tracker save", r"(save|_additional_events|stream_events|save_tracker) \(.*(tracker_store|processor)\.py"),
+        ("policy: TED", r"ted_policy\.py|tensorflow|keras"),
+        ("policy: rules", r"rule_policy\.py"),
+        ("policy: memoization", r"memoization\.py"),
+        (
+            "policy: featurise + ensemble",
+            r"(rasa/core/policies/|rasa/core/featurizers/|rasa/shared/core/generator|"
+            r"past_states|policy_ensemble)",
+        ),
+        ("NLU", r"(parse_message|_parse_message_with_graph) \(|rasa_ext/nlu\.py|rasa/nlu/|sklearn|jieba"),
+        (
+            "predict (graph)",
+            r"(predict_next_with_tracker_if_should|_predict_next_with_tracker|predict_next_action|"
+            r"_run_prediction_loop) \(",
+        ),
+        (
+            "action-server call (Rasa side)",
+            r"(RemoteAction|_action_call_format|current_state \(|"
+            r"rasa/utils/endpoints\.py)",
+        ),
+        ("channel + HTTP server", r"(sanic|rasa/core/channels|rasa_ext/channels\.py|aiohttp|httptools)"),
+        ("actions (our code)", r"(/actions/|/shop/|rasa_sdk/executor|rasa_sdk/interfaces)"),
+        ("action server (rasa-sdk)", r"rasa_sdk"),
+        ("database (SQLAlchemy)", r"(sqlalchemy|aiosqlite|sqlite3|asyncpg)"),
+        ("desk: hub + websocket", r"desk/hub\.py|web_ws|send_str|send_json"),
+        ("desk → Rasa", r"desk/rasa\.py"),
+        ("desk: service", r"desk/"),
+        ("JSON", r"(json|ujson|orjson)"),
+        ("logging", r"logging/"),
+    ]
+]
 
 
 # a sample whose innermost Python frame is the event loop itself: the thread is waiting for
 # I/O or, on a busy box, runnable but waiting for a core (py-spy counts that as active)
-LOOP_LEAVES = {"serve", "run_forever", "_run_once", "select", "poll", "run_until_complete", "run", "run_app",
-               "_run_app", "main", "<module>", "serve_single", "serve_application", "run_rasa", "run_actions"}
+LOOP_LEAVES = {
+    "serve",
+    "run_forever",
+    "_run_once",
+    "select",
+    "poll",
+    "run_until_complete",
+    "run",
+    "run_app",
+    "_run_app",
+    "main",
+    "<module>",
+    "serve_single",
+    "serve_application",
+    "run_rasa",
+    "run_actions",
+}
 WAITING = "(event loop: waiting for I/O or a core)"
 
 
@@ -409,14 +530,39 @@ async def profile(args, secret: str, tag: str) -> None:
         return
     out = Path(tempfile.mkdtemp(prefix="capacity-profile-"))
     # warm up first (lazy loads, caches): the profile is of the steady state
-    await run_step("xiaoer", min(args.profile_n, 10), argparse.Namespace(**{**vars(args), "step_seconds": 10}),
-                   args.desk, secret, tag + "w")
+    await run_step(
+        "xiaoer",
+        min(args.profile_n, 10),
+        argparse.Namespace(**{**vars(args), "step_seconds": 10}),
+        args.desk,
+        secret,
+        tag + "w",
+    )
     print(f"profiling {', '.join(f'{k} (pid {v})' for k, v in procs.items())}; py-spy output in {out}")
     seconds = int(args.step_seconds)
     cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
-    spies = {k: subprocess.Popen([spy, "record", "-p", str(p), "-d", str(seconds), "-r", str(args.rate),
-                                  "-f", "raw", "-o", str(out / f"{k.replace(':', '-')}.txt"), "--nonblocking"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for k, p in procs.items()}
+    spies = {
+        k: subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-p",
+                str(p),
+                "-d",
+                str(seconds),
+                "-r",
+                str(args.rate),
+                "-f",
+                "raw",
+                "-o",
+                str(out / f"{k.replace(':', '-')}.txt"),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for k, p in procs.items()
+    }
     step = await run_step("xiaoer", args.profile_n, args, args.desk, secret, tag + "p")
     for s in spies.values():
         try:
@@ -426,8 +572,10 @@ async def profile(args, secret: str, tag: str) -> None:
     cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in procs.items()}
     turns = max(len(step.latencies), 1)
     errs = ", ".join(f"{k} {v}" for k, v in step.errors.most_common()) or "0"
-    print(f"\n{args.profile_n} shoppers for {seconds} s: {len(step.latencies)} answered, errors: {errs}, "
-          f"p50 {pct(step.latencies, 50) * 1000:.0f} ms, p95 {pct(step.latencies, 95) * 1000:.0f} ms\n")
+    print(
+        f"\n{args.profile_n} shoppers for {seconds} s: {len(step.latencies)} answered, errors: {errs}, "
+        f"p50 {pct(step.latencies, 50) * 1000:.0f} ms, p95 {pct(step.latencies, 95) * 1000:.0f} ms\n"
+    )
     print(f"{'process':<14} {'stage':<34} {'share':>6} {'CPU ms/turn':>12}")
     total_ms = 0.0
     for k in procs:
@@ -436,12 +584,17 @@ async def profile(args, secret: str, tag: str) -> None:
         n = sum(samples.values()) or 1
         ms = cpu[k] * 1000 / turns
         total_ms += ms
-        print(f"{k:<14} {'(all: ' + format(cpu[k], '.1f') + ' s CPU, ' + format(rss_mb(procs[k]), '.0f') + ' MB RSS)':<34} "
-              f"{'':>6} {ms:>10.1f}")
+        print(
+            f"{k:<14} {'(all: ' + format(cpu[k], '.1f') + ' s CPU, ' + format(rss_mb(procs[k]), '.0f') + ' MB RSS)':<34} "  # noqa: E501
+            f"{'':>6} {ms:>10.1f}"
+        )
         for stage, c in samples.most_common():
             if c / n >= 0.01:
                 print(f"{'':<14} {stage:<34} {c / n * 100:>5.0f}% {ms * c / n:>10.1f}")
-    print(f"{'all processes':<14} {'':<34} {'':>6} {total_ms:>10.1f}   (2 cores = {2000 / max(total_ms, 1e-9):.0f} turns/s at most)")
+    print(
+        f"{'all processes':<14} {'':<34} {'':>6} {total_ms:>10.1f}   "
+        f"(2 cores = {2000 / max(total_ms, 1e-9):.0f} turns/s at most)"
+    )
     await sequential_probe(args, secret, tag)
 
 
@@ -476,15 +629,20 @@ async def sequential_probe(args, secret: str, tag: str, count: int = 20) -> None
         await ws.close()
         for m in msgs:
             t0 = time.perf_counter()
-            async with session.post(rasa + "/webhooks/rest/webhook", headers=headers, json={
-                    "sender": f"cap_{tag}_seqrest", "message": m, "metadata": {"buyer_id": f"cap_{tag}_seqrest"}}) as r:
+            async with session.post(
+                rasa + "/webhooks/rest/webhook",
+                headers=headers,
+                json={"sender": f"cap_{tag}_seqrest", "message": m, "metadata": {"buyer_id": f"cap_{tag}_seqrest"}},
+            ) as r:
                 await r.read()
             rest_lat.append(time.perf_counter() - t0)
             await asyncio.sleep(0.3)
-    print(f"\nsequential, idle ({count} messages): through the desk p50 {pct(desk_lat, 50) * 1000:.0f} ms "
-          f"p95 {pct(desk_lat, 95) * 1000:.0f} ms; Rasa REST alone p50 {pct(rest_lat, 50) * 1000:.0f} ms "
-          f"p95 {pct(rest_lat, 95) * 1000:.0f} ms; the desk adds p50 "
-          f"{(pct(desk_lat, 50) - pct(rest_lat, 50)) * 1000:.0f} ms")
+    print(
+        f"\nsequential, idle ({count} messages): through the desk p50 {pct(desk_lat, 50) * 1000:.0f} ms "
+        f"p95 {pct(desk_lat, 95) * 1000:.0f} ms; Rasa REST alone p50 {pct(rest_lat, 50) * 1000:.0f} ms "
+        f"p95 {pct(rest_lat, 95) * 1000:.0f} ms; the desk adds p50 "
+        f"{(pct(desk_lat, 50) - pct(rest_lat, 50)) * 1000:.0f} ms"
+    )
 
 
 def largest(steps: List[Step]) -> Optional[int]:
@@ -502,12 +660,20 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     port = os.environ.get("XIAOER_DESK_PORT") or "8080"
     ap.add_argument("--desk", default=f"http://127.0.0.1:{port}", help="the running desk")
-    ap.add_argument("--rasa-urls", default=os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005",
-                    help="the stack's Rasa worker(s), comma-separated (for --profile)")
-    ap.add_argument("--action-ports", default=os.environ.get("XIAOER_ACTION_PORT") or "5055",
-                    help="the stack's action server port(s), comma-separated (for --profile)")
+    ap.add_argument(
+        "--rasa-urls",
+        default=os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005",
+        help="the stack's Rasa worker(s), comma-separated (for --profile)",
+    )
+    ap.add_argument(
+        "--action-ports",
+        default=os.environ.get("XIAOER_ACTION_PORT") or "5055",
+        help="the stack's action server port(s), comma-separated (for --profile)",
+    )
     ap.add_argument("--action-url", help="the action server the baseline calls (default the first of --action-ports)")
-    ap.add_argument("--model", type=Path, default=Path(os.environ.get("XIAOER_MODEL") or REPO / "models" / "current.tar.gz"))
+    ap.add_argument(
+        "--model", type=Path, default=Path(os.environ.get("XIAOER_MODEL") or REPO / "models" / "current.tar.gz")
+    )
     ap.add_argument("--n", default="20,50,100,150,200,250", help="numbers of shoppers, one step each")
     ap.add_argument("--step-seconds", type=float, default=60.0)
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between a shopper's messages")
@@ -528,8 +694,10 @@ async def main(argv: Optional[List[str]] = None) -> int:
 
     secret = desk_secret()
     tag = f"{int(time.time()) % 10**7}"
-    print(f"capacity benchmark {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores, load average "
-          f"{loadavg()}; {args.step_seconds:g} s per step, one message per shopper every {args.interval:g} s")
+    print(
+        f"capacity benchmark {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores, load average "
+        f"{loadavg()}; {args.step_seconds:g} s per step, one message per shopper every {args.interval:g} s"
+    )
     if args.profile:
         await profile(args, secret, tag)
         return 0
@@ -538,8 +706,10 @@ async def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_baseline:
         action_url = args.action_url or f"http://127.0.0.1:{args.action_ports.split(',')[0]}/webhook"
         stock = StockRasa(args.model, action_url, get_secret("action"))
-        print(f"stock baseline: plain `rasa run` on {stock.url} (REST channel, in-memory lock store, SQL tracker "
-              f"store on SQLite), model {args.model}; log {stock.tmp}/rasa.log")
+        print(
+            f"stock baseline: plain `rasa run` on {stock.url} (REST channel, in-memory lock store, SQL tracker "
+            f"store on SQLite), model {args.model}; log {stock.tmp}/rasa.log"
+        )
         if not await stock.wait(300):
             print(f"the stock Rasa did not start; see {stock.tmp}/rasa.log", file=sys.stderr)
             stock.stop()
@@ -568,24 +738,44 @@ async def main(argv: Optional[List[str]] = None) -> int:
     for side in sides:
         print(f"{side}: largest N with p95 <= {args.p95_ms:.0f} ms and 0 errors: {best[side] or 'none of the steps'}")
     if len(sides) == 2 and best[sides[0]] and best.get("stock"):
-        print(f"ratio {sides[0]} / stock: {best[sides[0]] / best['stock']:.1f}x "
-              f"(bounded by the N steps measured)")
+        print(f"ratio {sides[0]} / stock: {best[sides[0]] / best['stock']:.1f}x (bounded by the N steps measured)")
     # on a box too busy for the target, these still compare the two at the same load
     for side in sides:
         peak = max((len(s.latencies) / s.seconds for s in results[side] if not s.skipped), default=0.0)
         print(f"{side}: most answers per second in one step {peak:.1f}")
     if len(sides) == 2:
-        both = [(a, b) for a, b in zip(results[sides[0]], results["stock"]) if not a.skipped and not b.skipped
-                and a.latencies and b.latencies]
+        both = [
+            (a, b)
+            for a, b in zip(results[sides[0]], results["stock"], strict=False)
+            if not a.skipped and not b.skipped and a.latencies and b.latencies
+        ]
         for a, b in both:
-            print(f"  N={a.n}: p95 stock / {sides[0]} = {pct(b.latencies, 95) / pct(a.latencies, 95):.1f}x, "
-                  f"answers/s {sides[0]} / stock = {len(a.latencies) / max(len(b.latencies), 1):.1f}x")
+            print(
+                f"  N={a.n}: p95 stock / {sides[0]} = {pct(b.latencies, 95) / pct(a.latencies, 95):.1f}x, "
+                f"answers/s {sides[0]} / stock = {len(a.latencies) / max(len(b.latencies), 1):.1f}x"
+            )
     if args.json:
-        args.json.write_text(json.dumps({side: [{"n": s.n, "skipped": s.skipped, "p50": pct(s.latencies, 50),
-                                                 "p95": pct(s.latencies, 95), "p99": pct(s.latencies, 99),
-                                                 "answered": len(s.latencies), "errors": dict(s.errors),
-                                                 "seconds": s.seconds} for s in steps]
-                                          for side, steps in results.items()}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    side: [
+                        {
+                            "n": s.n,
+                            "skipped": s.skipped,
+                            "p50": pct(s.latencies, 50),
+                            "p95": pct(s.latencies, 95),
+                            "p99": pct(s.latencies, 99),
+                            "answered": len(s.latencies),
+                            "errors": dict(s.errors),
+                            "seconds": s.seconds,
+                        }
+                        for s in steps
+                    ]
+                    for side, steps in results.items()
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -10,6 +10,7 @@ the desk's overhead is a ratio.
 The desk runs as its own process (`python -m desk`) on a temporary database. Rasa is the one at
 $XIAOER_RASA_URL (default http://127.0.0.1:5005) if it answers, otherwise an
 in-process fake Rasa with a fixed delay, and the output says so."""
+
 from __future__ import annotations
 
 import argparse
@@ -86,19 +87,19 @@ def pct(values: List[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def desk_shopper(session, base: str, secret: str, i: int, run: str, messages: int, interval: float,
-                       timeout: float) -> Tuple[List[float], int]:
+async def desk_shopper(
+    session, base: str, secret: str, i: int, run: str, messages: int, interval: float, timeout: float
+) -> Tuple[List[float], int]:
     lat, errors = [], 0
     token = issue_token(secret, f"bench_{run}_{i}")
     try:
-        ws = await session.ws_connect(base.replace("http", "ws") + "/ws/shop",
-                                      headers={"Origin": base}, heartbeat=None)
+        ws = await session.ws_connect(base.replace("http", "ws") + "/ws/shop", headers={"Origin": base}, heartbeat=None)
         await ws.send_json({"type": "auth", "token": token})  # the token travels in the first frame
     except aiohttp.ClientError:
         return [], messages
     try:
         await asyncio.wait_for(ws.receive(), timeout)  # history
-        for k in range(messages):
+        for _k in range(messages):
             await asyncio.sleep(random.uniform(0, interval))
             text = random.choice(MESSAGES)
             t0 = time.perf_counter()
@@ -125,17 +126,22 @@ async def desk_shopper(session, base: str, secret: str, i: int, run: str, messag
     return lat, errors
 
 
-async def rasa_sender(session, rasa: str, i: int, run: str, messages: int, interval: float,
-                      timeout: float) -> Tuple[List[float], int]:
+async def rasa_sender(
+    session, rasa: str, i: int, run: str, messages: int, interval: float, timeout: float
+) -> Tuple[List[float], int]:
     lat, errors = [], 0
-    for k in range(messages):
+    for _k in range(messages):
         await asyncio.sleep(random.uniform(0, interval))
-        body = {"sender": f"bench_direct_{run}_{i}", "message": random.choice(MESSAGES),
-                "metadata": {"buyer_id": f"bench_{run}_{i}"}}
+        body = {
+            "sender": f"bench_direct_{run}_{i}",
+            "message": random.choice(MESSAGES),
+            "metadata": {"buyer_id": f"bench_{run}_{i}"},
+        }
         t0 = time.perf_counter()
         try:
-            async with session.post(rasa + "/webhooks/rest/webhook", json=body,
-                                    timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+            async with session.post(
+                rasa + "/webhooks/rest/webhook", json=body, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as r:
                 data = await r.json(content_type=None)
                 if r.status != 200 or not data:
                     raise ValueError("no reply")
@@ -149,10 +155,12 @@ async def run_n(n: int, base: str, secret: str, rasa: str, messages: int, interv
     run = f"{n}_{int(time.time())}"
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
-        desk = await asyncio.gather(*(desk_shopper(session, base, secret, i, run, messages, interval, timeout)
-                                      for i in range(n)))
-        direct = await asyncio.gather(*(rasa_sender(session, rasa, i, run, messages, interval, timeout)
-                                        for i in range(n)))
+        desk = await asyncio.gather(
+            *(desk_shopper(session, base, secret, i, run, messages, interval, timeout) for i in range(n))
+        )
+        direct = await asyncio.gather(
+            *(rasa_sender(session, rasa, i, run, messages, interval, timeout) for i in range(n))
+        )
     d_lat = [x for lat, _ in desk for x in lat]
     r_lat = [x for lat, _ in direct for x in lat]
     return (d_lat, sum(e for _, e in desk)), (r_lat, sum(e for _, e in direct))
@@ -180,15 +188,19 @@ async def main(argv: Optional[List[str]] = None) -> int:
     if args.fake or not await rasa_up(rasa):
         # its own process too, so that neither side's load slows the other
         fport = free_port()
-        fake = subprocess.Popen([sys.executable, __file__, "--serve-fake-rasa", str(fport),
-                                 "--fake-delay", str(args.fake_delay)], cwd=str(REPO))
+        fake = subprocess.Popen(
+            [sys.executable, __file__, "--serve-fake-rasa", str(fport), "--fake-delay", str(args.fake_delay)],
+            cwd=str(REPO),
+        )
         rasa = f"http://127.0.0.1:{fport}"
         for _ in range(60):
             if await rasa_up(rasa):
                 break
             await asyncio.sleep(0.5)
-        print(f"Rasa: FAKE (separate process, answers after {args.fake_delay * 1000:.0f} ms) — "
-              f"no real Rasa answered or --fake; figures show the desk's own overhead only")
+        print(
+            f"Rasa: FAKE (separate process, answers after {args.fake_delay * 1000:.0f} ms) — "
+            f"no real Rasa answered or --fake; figures show the desk's own overhead only"
+        )
     else:
         print(f"Rasa: real, at {rasa}")
 
@@ -196,9 +208,15 @@ async def main(argv: Optional[List[str]] = None) -> int:
     tmp = tempfile.mkdtemp(prefix="desk-bench-")
     secret = "bench-secret"
     port = free_port()
-    env = dict(os.environ, XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp}/desk.db", XIAOER_RASA_URL=rasa,
-               XIAOER_DESK_SECRET=secret, XIAOER_DESK_PORT=str(port), XIAOER_DESK_HOST="127.0.0.1",
-               XIAOER_DESK_AGENT_PASSWORD="bench-password")
+    env = dict(
+        os.environ,
+        XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp}/desk.db",
+        XIAOER_RASA_URL=rasa,
+        XIAOER_DESK_SECRET=secret,
+        XIAOER_DESK_PORT=str(port),
+        XIAOER_DESK_HOST="127.0.0.1",
+        XIAOER_DESK_AGENT_PASSWORD="bench-password",
+    )
     log = open(Path(tmp) / "desk.log", "w")
     if args.desk:
         secret, base = os.environ["XIAOER_DESK_SECRET"], args.desk.rstrip("/")
@@ -210,16 +228,23 @@ async def main(argv: Optional[List[str]] = None) -> int:
         if not await wait_health(base, 180):
             print(f"the desk did not start; see {tmp}/desk.log", file=sys.stderr)
             return 1
-        print(f"desk: separate process at {base} (pid {desk.pid}), SQLite {tmp}/desk.db; {args.messages} "
-              f"messages per shopper, one every 0-{args.interval:g} s\n")
-        print(f"{'N':>5} | {'desk p50':>9} {'p95':>8} {'err':>5} | {'rasa p50':>9} {'p95':>8} {'err':>5} | "
-              f"{'ratio p50':>9} {'p95':>6}")
+        print(
+            f"desk: separate process at {base} (pid {desk.pid}), SQLite {tmp}/desk.db; {args.messages} "
+            f"messages per shopper, one every 0-{args.interval:g} s\n"
+        )
+        print(
+            f"{'N':>5} | {'desk p50':>9} {'p95':>8} {'err':>5} | {'rasa p50':>9} {'p95':>8} {'err':>5} | "
+            f"{'ratio p50':>9} {'p95':>6}"
+        )
         for n in [int(x) for x in args.n.split(",") if x.strip()]:
             (d, de), (r, re_) = await run_n(n, base, secret, rasa, args.messages, args.interval, args.timeout)
             dp50, dp95, rp50, rp95 = pct(d, 50), pct(d, 95), pct(r, 50), pct(r, 95)
-            print(f"{n:>5} | {dp50 * 1000:>7.0f}ms {dp95 * 1000:>6.0f}ms {de:>5} | {rp50 * 1000:>7.0f}ms "
-                  f"{rp95 * 1000:>6.0f}ms {re_:>5} | {dp50 / rp50 if r else float('nan'):>9.2f} "
-                  f"{dp95 / rp95 if r else float('nan'):>6.2f}", flush=True)
+            print(
+                f"{n:>5} | {dp50 * 1000:>7.0f}ms {dp95 * 1000:>6.0f}ms {de:>5} | {rp50 * 1000:>7.0f}ms "
+                f"{rp95 * 1000:>6.0f}ms {re_:>5} | {dp50 / rp50 if r else float('nan'):>9.2f} "
+                f"{dp95 / rp95 if r else float('nan'):>6.2f}",
+                flush=True,
+            )
     finally:
         desk.terminate()
         try:

@@ -27,6 +27,7 @@ Below the table: shopper messages stored twice in the desk's database and desk
 turns stored twice in Rasa's tracker (its user events carry the desk's turn id).
 Goal: 0 lost, 0 doubled, every shopper answered or queued, each component back <= 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,11 +50,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 S = Path(os.environ.get("XIAOER_SCALED_DIR", ROOT / "var" / "scaled"))
 RUN = str(ROOT / "scripts" / "run.sh")
-TEXTS = ["你好", "这件衣服有货吗", "什么时候发货", "可以便宜点吗", "发什么快递", "能开发票吗", "在吗", "怎么付款",
-         "有优惠券吗", "几天能到"]
-HUMAN_STATES = {"conversation.queued": "queued", "conversation.waiting_offline": "waiting_offline",
-                "conversation.assigned": "assigned", "conversation.resolved": "resolved",
-                "conversation.returned_to_bot": "bot"}
+TEXTS = [
+    "你好",
+    "这件衣服有货吗",
+    "什么时候发货",
+    "可以便宜点吗",
+    "发什么快递",
+    "能开发票吗",
+    "在吗",
+    "怎么付款",
+    "有优惠券吗",
+    "几天能到",
+]
+HUMAN_STATES = {
+    "conversation.queued": "queued",
+    "conversation.waiting_offline": "waiting_offline",
+    "conversation.assigned": "assigned",
+    "conversation.resolved": "resolved",
+    "conversation.returned_to_bot": "bot",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 2000
 
 
@@ -67,6 +82,7 @@ def programs() -> List[str]:
 
 def http_ok(url: str) -> bool:
     import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=1.0) as r:
             return r.status == 200
@@ -87,8 +103,12 @@ class Bench:
         self.desk_ports = [args.desk_port + i for i in range(args.desks)]
         self.secret = (S / "desk_secret").read_text().strip()
         self.password = os.environ.get("XIAOER_DESK_AGENT_PASSWORD") or (S / "desk_agent_password").read_text().strip()
-        self.pg = dict(host="127.0.0.1", port=int(ports["XIAOER_PG_PORT"]), user="xiaoer",
-                       password=(S / "pg_password").read_text().strip())
+        self.pg = dict(
+            host="127.0.0.1",
+            port=int(ports["XIAOER_PG_PORT"]),
+            user="xiaoer",
+            password=(S / "pg_password").read_text().strip(),
+        )
         self.redis_port = int(ports["XIAOER_REDIS_PORT"])
         self.phase = "warm-up"
         self.sent: Dict[str, List[Sent]] = defaultdict(list)  # conversation id -> what its shopper sent
@@ -98,13 +118,15 @@ class Bench:
     # ---- shoppers ----------------------------------------------------------------------------
     async def shopper(self, i: int, session: aiohttp.ClientSession) -> None:
         from desk.tokens import issue_token
+
         token = issue_token(self.secret, f"bench_fault_{i:03d}")
         k = i % len(self.desk_ports)
         while not self.stop.is_set():
             port = self.desk_ports[k]
             try:
-                ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws/shop",
-                                              headers={"Origin": f"http://127.0.0.1:{port}"}, timeout=5)
+                ws = await session.ws_connect(
+                    f"http://127.0.0.1:{port}/ws/shop", headers={"Origin": f"http://127.0.0.1:{port}"}, timeout=5
+                )
                 await ws.send_json({"type": "auth", "token": token})
                 hello = await ws.receive_json(timeout=15)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError, TypeError, ValueError):
@@ -161,19 +183,24 @@ class Bench:
             port = self.desk_ports[-1 - k]
             origin = {"Origin": f"http://127.0.0.1:{port}"}
             try:
-                r = await session.post(f"http://127.0.0.1:{port}/api/login", headers=origin,
-                                       json={"name": "agent8", "password": self.password})
+                r = await session.post(
+                    f"http://127.0.0.1:{port}/api/login",
+                    headers=origin,
+                    json={"name": "agent8", "password": self.password},
+                )
                 if r.status != 200:
                     raise aiohttp.ClientError(f"login {r.status}")
                 while not self.stop.is_set():
                     q = await (await session.get(f"http://127.0.0.1:{port}/api/queue")).json()
                     for c in q.get("queue", []):
                         if c["status"] in ("queued", "waiting_offline"):
-                            await session.post(f"http://127.0.0.1:{port}/api/conversations/{c['id']}/claim",
-                                               headers=origin)
+                            await session.post(
+                                f"http://127.0.0.1:{port}/api/conversations/{c['id']}/claim", headers=origin
+                            )
                         if c["status"] in ("queued", "waiting_offline", "assigned"):
-                            await session.post(f"http://127.0.0.1:{port}/api/conversations/{c['id']}/handback",
-                                               headers=origin)
+                            await session.post(
+                                f"http://127.0.0.1:{port}/api/conversations/{c['id']}/handback", headers=origin
+                            )
                     await asyncio.sleep(1)
             except (aiohttp.ClientError, OSError, ValueError, KeyError, asyncio.TimeoutError):
                 k = (k + 1) % len(self.desk_ports)
@@ -187,8 +214,11 @@ class Bench:
         for kind, label in (("desk:", "desk"), ("rasa:", "Rasa worker"), ("actions:", "action server")):
             for p in (x for x in progs if x.startswith(kind)):
                 out.append((f"kill -9 {label} :{p.rsplit('-', 1)[1]}", "kill", p))
-        out += [("restart PostgreSQL", "restart", "postgres"), ("restart Redis", "restart", "redis"),
-                ("upload disk full", "disk", "")]
+        out += [
+            ("restart PostgreSQL", "restart", "postgres"),
+            ("restart Redis", "restart", "redis"),
+            ("upload disk full", "disk", ""),
+        ]
         if self.args.only:
             out = [f for f in out if any(o in f[0].lower() for o in self.args.only.split(","))]
         return out
@@ -201,6 +231,7 @@ class Bench:
             return http_ok(f"http://127.0.0.1:{port}/")
         if component == "postgres":
             import psycopg2
+
             try:
                 with psycopg2.connect(dbname="desk", connect_timeout=1, **self.pg) as c, c.cursor() as cur:
                     cur.execute("SELECT 1")
@@ -209,6 +240,7 @@ class Bench:
                 return False
         if component == "redis":
             import redis
+
             try:
                 return bool(redis.Redis(port=self.redis_port, socket_timeout=1).ping())
             except redis.RedisError:
@@ -241,14 +273,17 @@ class Bench:
 
     async def upload(self, session, i: int) -> Tuple[int, str]:
         from desk.tokens import issue_token
+
         port = self.desk_ports[i % len(self.desk_ports)]
         fd = aiohttp.FormData()
         fd.add_field("photo", PNG, filename="p.png", content_type="image/png")
         token = issue_token(self.secret, f"bench_upload_{i:04d}")
         try:
-            async with session.post(f"http://127.0.0.1:{port}/api/shop/upload", data=fd,
-                                    headers={"Authorization": f"Bearer {token}",
-                                             "Origin": f"http://127.0.0.1:{port}"}) as r:
+            async with session.post(
+                f"http://127.0.0.1:{port}/api/shop/upload",
+                data=fd,
+                headers={"Authorization": f"Bearer {token}", "Origin": f"http://127.0.0.1:{port}"},
+            ) as r:
                 return r.status, (await r.json(content_type=None)).get("text", "")
         except (aiohttp.ClientError, ValueError) as e:
             return 0, str(e)
@@ -256,12 +291,14 @@ class Bench:
     async def disk_full(self, session) -> Tuple[Optional[float], str]:
         """A tmpfs just above the desks' free-space floor over their upload folder, filled."""
         import yaml
+
         limits = yaml.safe_load((ROOT / "desk" / "config.yml").read_text()).get("limits", {})
         floor = int(limits.get("min_free_disk_mb", 500))
         uploads = ROOT / "var" / "desk_uploads"
         uploads.mkdir(parents=True, exist_ok=True)
-        mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={floor + 8}m", "tmpfs", str(uploads)],
-                               capture_output=True, text=True)
+        mount = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={floor + 8}m", "tmpfs", str(uploads)], capture_output=True, text=True
+        )
         if mount.returncode != 0:
             return None, f"skipped: cannot mount a tmpfs ({mount.stderr.strip()})"
         note = []
@@ -279,8 +316,10 @@ class Bench:
             free = shutil.disk_usage(uploads).free
             refused = [await self.upload(session, n + 1 + j) for j in range(4)]
             polite = all(s == 413 and "上传失败" in t for s, t in refused)
-            note.append(f"full ({free // 1024} KiB free): {sum(s == 413 for s, _ in refused)}/4 refused, "
-                        f"{'all' if polite else 'NOT all'} with 上传失败")
+            note.append(
+                f"full ({free // 1024} KiB free): {sum(s == 413 for s, _ in refused)}/4 refused, "
+                f"{'all' if polite else 'NOT all'} with 上传失败"
+            )
             await asyncio.sleep(self.args.window / 2)  # text chat goes on meanwhile (counted)
             t0 = time.monotonic()
             filler.unlink()
@@ -298,9 +337,12 @@ class Bench:
     def mark(self) -> None:
         """Where this run starts in each table: earlier runs of the same shoppers are not counted."""
         import psycopg2
+
         with psycopg2.connect(dbname="desk", **self.pg) as conn, conn.cursor() as cur:
-            cur.execute("SELECT (SELECT coalesce(max(id), 0) FROM desk_messages), "
-                        "(SELECT coalesce(max(id), 0) FROM desk_events)")
+            cur.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM desk_messages), "
+                "(SELECT coalesce(max(id), 0) FROM desk_events)"
+            )
             desk = cur.fetchone()
         with psycopg2.connect(dbname="rasa", **self.pg) as conn, conn.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM events")
@@ -309,23 +351,33 @@ class Bench:
 
     def check(self) -> Dict[str, Dict[str, int]]:
         import psycopg2
+
         rows: Dict[str, list] = defaultdict(list)
         events: Dict[str, list] = defaultdict(list)
         with psycopg2.connect(dbname="desk", **self.pg) as conn, conn.cursor() as cur:
             ids = list(self.sent)
-            cur.execute("SELECT conversation_id, id, sender, text, data, created_at FROM desk_messages "
-                        "WHERE conversation_id = ANY(%s) AND id > %s ORDER BY id", (ids, self.first_ids[0]))
+            cur.execute(
+                "SELECT conversation_id, id, sender, text, data, created_at FROM desk_messages "
+                "WHERE conversation_id = ANY(%s) AND id > %s ORDER BY id",
+                (ids, self.first_ids[0]),
+            )
             for cid, mid, sender, text, data, at in cur.fetchall():
                 data = data if isinstance(data, dict) else json.loads(data or "{}")
                 rows[cid].append((mid, sender, text, bool(data.get("hidden")), at))
-            cur.execute("SELECT conversation_id, name, created_at FROM desk_events WHERE conversation_id = ANY(%s) "
-                        "AND id > %s ORDER BY id", (ids, self.first_ids[1]))
+            cur.execute(
+                "SELECT conversation_id, name, created_at FROM desk_events WHERE conversation_id = ANY(%s) "
+                "AND id > %s ORDER BY id",
+                (ids, self.first_ids[1]),
+            )
             for cid, name, at in cur.fetchall():
                 events[cid].append((name, at))
         rasa_user: Dict[str, List[str]] = defaultdict(list)
         with psycopg2.connect(dbname="rasa", **self.pg) as conn, conn.cursor() as cur:
-            cur.execute("SELECT sender_id, data FROM events WHERE sender_id = ANY(%s) AND type_name = 'user' "
-                        "AND id > %s ORDER BY id", (ids, self.first_ids[2]))
+            cur.execute(
+                "SELECT sender_id, data FROM events WHERE sender_id = ANY(%s) AND type_name = 'user' "
+                "AND id > %s ORDER BY id",
+                (ids, self.first_ids[2]),
+            )
             for cid, data in cur.fetchall():
                 d = json.loads(data)
                 rasa_user[cid].append((d.get("metadata") or {}).get("desk_turn") or "")
@@ -354,7 +406,7 @@ class Bench:
                     continue
                 k = stored[n]
                 after = []
-                for r in rows[cid][k + 1:]:
+                for r in rows[cid][k + 1 :]:
                     if r[1] == "shopper":
                         break
                     if not r[3]:
@@ -371,16 +423,20 @@ class Bench:
                     o["humans"] += 1
                 else:
                     o["lost"] += 1
-                    self.unanswered.append(f"{cid[:8]} #{rows[cid][k][0]} {s.text} at {at:%H:%M:%S.%f} "
-                                           f"({s.phase}, socket: {s.reply}, state {state})")
+                    self.unanswered.append(
+                        f"{cid[:8]} #{rows[cid][k][0]} {s.text} at {at:%H:%M:%S.%f} "
+                        f"({s.phase}, socket: {s.reply}, state {state})"
+                    )
         return out
 
     async def run(self) -> None:
         faults = self.faults()
         self.mark()
         conn = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=conn) as session, \
-                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_session:
+        async with (
+            aiohttp.ClientSession(connector=conn) as session,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_session,
+        ):
             tasks = [asyncio.ensure_future(self.shopper(i, session)) for i in range(self.args.shoppers)]
             tasks.append(asyncio.ensure_future(self.stand_in_agent(agent_session)))
             await asyncio.sleep(self.args.warmup)
@@ -414,17 +470,23 @@ class Bench:
         for name, _, _ in faults:
             c = counts.get(name, {})
             back, note = backs.get(name, (None, ""))
-            waits = sorted(x.seconds for v in self.sent.values() for x in v
-                           if x.phase == name and x.seconds is not None and x.reply in ("bot", "humans"))
+            waits = sorted(
+                x.seconds
+                for v in self.sent.values()
+                for x in v
+                if x.phase == name and x.seconds is not None and x.reply in ("bot", "humans")
+            )
             pct = (f"{waits[len(waits) // 2]:.1f} / {waits[int(len(waits) * 0.95)]:.1f} s") if waits else "-"
-            print(f"| {name} | {c.get('sent', 0)} | {c.get('bot', 0)} | {c.get('humans', 0)} | {c.get('lost', 0)} "
-                  f"| {c.get('slow', 0)} | {pct} "
-                  f"| {'-' if back is None else f'{back:.1f} s'} |")
+            print(
+                f"| {name} | {c.get('sent', 0)} | {c.get('bot', 0)} | {c.get('humans', 0)} | {c.get('lost', 0)} "
+                f"| {c.get('slow', 0)} | {pct} "
+                f"| {'-' if back is None else f'{back:.1f} s'} |"
+            )
         other = {k: dict(v) for k, v in counts.items() if k not in {f[0] for f in faults}}
         if other:
             # warm-up and settle; (all): shopper messages stored twice in the desk, user turns twice in Rasa
             print("outside the fault windows:", json.dumps(other, ensure_ascii=False))
-        for name, (back, note) in backs.items():
+        for name, (_back, note) in backs.items():
             if note:
                 print(f"{name}: {note}")
         for line in self.unanswered:
@@ -444,8 +506,11 @@ def main() -> None:
     ap.add_argument("--desks", type=int, default=int(os.environ.get("XIAOER_DESK_WORKERS", 2)))
     args = ap.parse_args()
     ports = dict(line.split("=") for line in (S / "ports.env").read_text().split())
-    print(f"{args.shoppers} shoppers on {args.desks} desks, {args.window:.0f} s per fault, "
-          f"think {args.think:.0f} s, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"{args.shoppers} shoppers on {args.desks} desks, {args.window:.0f} s per fault, "
+        f"think {args.think:.0f} s, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     asyncio.run(Bench(args, ports).run())
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine is shared: times are pessimistic)")
 

@@ -12,6 +12,7 @@ was at git REF (default 01babf3, the guard before issue 16), in a subprocess wit
 that guard/ first on the path. Before and now run alternately in fresh processes,
 `--rounds` times; the median run of each is printed side by side.
 """
+
 from __future__ import annotations
 
 import sys
@@ -60,9 +61,12 @@ def corpus():
                 out.append((entry["text"], Context(platform=platform, store=store).resolved()))
     blind = ROOT / "tests" / "guard" / "blind_variants.yml"
     if blind.exists():
-        for family, block in (yaml.safe_load(blind.read_text(encoding="utf-8")) or {}).items():
-            items = block if isinstance(block, list) else [i for k in ("violating", "legitimate")
-                                                          for i in (block or {}).get(k) or []]
+        for _family, block in (yaml.safe_load(blind.read_text(encoding="utf-8")) or {}).items():
+            items = (
+                block
+                if isinstance(block, list)
+                else [i for k in ("violating", "legitimate") for i in (block or {}).get(k) or []]
+            )
             for item in items:
                 out.append((item["text"], Context(platform="tmall", store=get_store(), speaker="agent").resolved()))
     return out
@@ -96,9 +100,17 @@ def measure(messages, seconds: float) -> dict:
     elapsed = clock() - start
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
-    return {"rules": len(checker.rulebook.rules), "compile_s": compile_s, "n": n, "elapsed": elapsed,
-            "rate": n / elapsed, "chars": chars / n, "p50": q[49] * 1000, "p95": q[94] * 1000,
-            "max": latencies[-1] * 1000}
+    return {
+        "rules": len(checker.rulebook.rules),
+        "compile_s": compile_s,
+        "n": n,
+        "elapsed": elapsed,
+        "rate": n / elapsed,
+        "chars": chars / n,
+        "p50": q[49] * 1000,
+        "p95": q[94] * 1000,
+        "max": latencies[-1] * 1000,
+    }
 
 
 def measure_in_subprocess(messages, seconds: float, ref: str = "") -> dict:
@@ -108,14 +120,26 @@ def measure_in_subprocess(messages, seconds: float, ref: str = "") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         guard_dir = str(ROOT)
         if ref:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "guard"], check=True,
-                                     capture_output=True).stdout
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", ref, "guard"], check=True, capture_output=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
             guard_dir = tmp
         corpus_file = Path(tmp) / "corpus.pickle"
         # contexts are rebuilt in the subprocess from plain data (that guard's Context class)
-        plain = [(text, {"platform": c.platform, "item": dict(c.item), "speaker": c.speaker,
-                         "conversation": dict(c.conversation), "store": c.store}) for text, c in messages]
+        plain = [
+            (
+                text,
+                {
+                    "platform": c.platform,
+                    "item": dict(c.item),
+                    "speaker": c.speaker,
+                    "conversation": dict(c.conversation),
+                    "store": c.store,
+                },
+            )
+            for text, c in messages
+        ]
         corpus_file.write_bytes(pickle.dumps(plain))
         code = (
             "import sys, json, pickle\n"
@@ -129,16 +153,23 @@ def measure_in_subprocess(messages, seconds: float, ref: str = "") -> dict:
             "msgs = [(t, Context(**c).resolved()) for t, c in plain]\n"
             f"print(json.dumps(bench.measure(msgs, {seconds!r})))\n"
         )
-        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True,
-                              env=dict(os.environ, PYTHONPATH=f"{guard_dir}:{ROOT}"))
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=f"{guard_dir}:{ROOT}"),
+        )
         if proc.returncode:
             raise SystemExit(f"measuring guard {ref or '(this tree)'} failed:\n{proc.stderr[-2000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _line(label: str, r: dict) -> str:
-    return (f"{label:22} {r['rate']:8.0f} msg/s   p50 {r['p50']:.2f} ms   p95 {r['p95']:.2f} ms   "
-            f"max {r['max']:.1f} ms   ({r['rules']} rules)")
+    return (
+        f"{label:22} {r['rate']:8.0f} msg/s   p50 {r['p50']:.2f} ms   p95 {r['p95']:.2f} ms   "
+        f"max {r['max']:.1f} ms   ({r['rules']} rules)"
+    )
 
 
 def main() -> None:
@@ -150,8 +181,10 @@ def main() -> None:
     args = parser.parse_args()
 
     messages = corpus()
-    print(f"corpus: {len(messages)} messages (domain x {len(PLATFORMS)} platforms, rule examples, seed replies, "
-          f"blind variants); one core, {args.seconds:.0f} CPU-s per run, each in a fresh process")
+    print(
+        f"corpus: {len(messages)} messages (domain x {len(PLATFORMS)} platforms, rule examples, seed replies, "
+        f"blind variants); one core, {args.seconds:.0f} CPU-s per run, each in a fresh process"
+    )
     if args.no_baseline:
         print(_line("now (this tree)", measure_in_subprocess(messages, args.seconds)))
         return

@@ -6,6 +6,7 @@ subscriber connection, messages the size of a desk update (~1 KB of Chinese JSON
     .venv/bin/python benchmarks/hub_latency.py --redis redis://127.0.0.1:6379/2 \\
         --pg postgresql://xiaoer:PW@127.0.0.1:5432/desk --n 500
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAYLOAD = json.dumps({"type": "message", "conversation_id": "c" * 32,
-                      "message": {"id": 1, "sender": "bot", "text": "亲,您的订单已经发货啦,预计明天送达。" * 12}},
-                     ensure_ascii=False)
+PAYLOAD = json.dumps(
+    {
+        "type": "message",
+        "conversation_id": "c" * 32,
+        "message": {"id": 1, "sender": "bot", "text": "亲,您的订单已经发货啦,预计明天送达。" * 12},
+    },
+    ensure_ascii=False,
+)
 
 
 def pct(xs, p):
@@ -33,7 +39,7 @@ async def bench_redis(url: str, n: int):
     ps = sub.pubsub(ignore_subscribe_messages=True)
     await ps.subscribe("bench")
     lat = []
-    for i in range(n):
+    for _i in range(n):
         t0 = time.perf_counter()
         await pub.publish("bench", PAYLOAD)
         while True:
@@ -54,7 +60,7 @@ async def bench_pg(url: str, n: int):
     q: asyncio.Queue = asyncio.Queue()
     await sub.add_listener("bench", lambda *a: q.put_nowait(a[-1]))
     lat = []
-    for i in range(n):
+    for _i in range(n):
         t0 = time.perf_counter()
         await pub.execute("SELECT pg_notify('bench', $1)", PAYLOAD)
         await asyncio.wait_for(q.get(), 5)
@@ -72,16 +78,21 @@ def main() -> None:
     a = ap.parse_args()
     if not (a.redis and a.pg):
         s = ROOT / "var" / "scaled"
-        ports = dict(l.split("=") for l in (s / "ports.env").read_text().split())
+        ports = dict(line.split("=") for line in (s / "ports.env").read_text().split())
         a.redis = a.redis or f"redis://127.0.0.1:{ports['XIAOER_REDIS_PORT']}/2"
-        a.pg = a.pg or f"postgresql://xiaoer:{(s / 'pg_password').read_text().strip()}@127.0.0.1:{ports['XIAOER_PG_PORT']}/desk"
+        a.pg = (
+            a.pg
+            or f"postgresql://xiaoer:{(s / 'pg_password').read_text().strip()}@127.0.0.1:{ports['XIAOER_PG_PORT']}/desk"
+        )
     print(f"{a.n} updates of {len(PAYLOAD.encode())} bytes, publish -> received on another connection")
     for name, fn, url in (("redis pub/sub", bench_redis, a.redis), ("pg LISTEN/NOTIFY", bench_pg, a.pg)):
         t0 = time.perf_counter()
         lat = asyncio.run(fn(url, a.n))
         wall = time.perf_counter() - t0
-        print(f"  {name:<17} p50 {statistics.median(lat) * 1000:6.2f} ms  p95 {pct(lat, 0.95) * 1000:6.2f} ms  "
-              f"max {max(lat) * 1000:6.1f} ms  {a.n / wall:6.0f} msg/s sequential")
+        print(
+            f"  {name:<17} p50 {statistics.median(lat) * 1000:6.2f} ms  p95 {pct(lat, 0.95) * 1000:6.2f} ms  "
+            f"max {max(lat) * 1000:6.1f} ms  {a.n / wall:6.0f} msg/s sequential"
+        )
     print("  baseline: the desk's own budget for 'agent on desk B sees it' is 1000 ms")
 
 

@@ -7,6 +7,7 @@ Starts its own action server and Rasa server on spare ports (the running
 `make run` is not disturbed), sends N sequential development-set messages to
 /model/parse and to the REST webhook, prints p50/p95 and stops the servers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,31 +77,68 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--train", action="store_true", help="time a clean training run first (6-10 min)")
     args = ap.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+    )
     tmp = Path(tempfile.mkdtemp(prefix="xiaoer-bench-"))
     model = args.model
     print("xiaoer benchmark:", " ".join(sys.argv))
     if args.train:
         env_train = dict(env, RASA_CACHE_DIRECTORY=str(tmp / "cache"))
         t0 = time.perf_counter()
-        subprocess.run([str(VENV_BIN / "rasa"), "train", "--domain", "domain", "--out", str(tmp),
-                        "--fixed-model-name", "bench"], cwd=ROOT, env=env_train, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(VENV_BIN / "rasa"), "train", "--domain", "domain", "--out", str(tmp), "--fixed-model-name", "bench"],
+            cwd=ROOT,
+            env=env_train,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         print(f"training wall time (clean cache): {time.perf_counter() - t0:.0f} s")
         model = str(tmp / "bench.tar.gz")
     print(f"model size: {os.path.getsize(model) / 1e6:.1f} MB ({model})")
 
     rasa_port, action_port = free_port(), free_port()
-    env_run = dict(env, XIAOER_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
-                   XIAOER_TRACKER_DIALECT="sqlite", XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
-                   XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{tmp / 'shop.db'}")
+    env_run = dict(
+        env,
+        XIAOER_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
+        XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{tmp / 'shop.db'}",
+    )
     procs = [
-        subprocess.Popen([str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(action_port)],
-                         cwd=ROOT, env=env_run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([str(VENV_BIN / "rasa"), "run", "--model", model, "--port", str(rasa_port), "--interface",
-                          "127.0.0.1", "--enable-api", "--endpoints", "endpoints.yml", "--credentials",
-                          "credentials.yml"], cwd=ROOT, env=env_run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+            cwd=ROOT,
+            env=env_run,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                model,
+                "--port",
+                str(rasa_port),
+                "--interface",
+                "127.0.0.1",
+                "--enable-api",
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+            cwd=ROOT,
+            env=env_run,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
     try:
         t0 = time.perf_counter()
@@ -118,14 +156,20 @@ def main() -> int:
         replies, empty = [], 0
         for i, text in enumerate(messages):
             t = time.perf_counter()
-            out = post(f"{base}/webhooks/rest/webhook",
-                       {"sender": f"bench-{i // 10}", "message": text, "metadata": {"buyer_id": "buyer_001"}})
+            out = post(
+                f"{base}/webhooks/rest/webhook",
+                {"sender": f"bench-{i // 10}", "message": text, "metadata": {"buyer_id": "buyer_001"}},
+            )
             replies.append((time.perf_counter() - t) * 1000)
             empty += not out
-        print(f"NLU parse latency ({len(parse)} sequential /model/parse): "
-              f"p50 {statistics.median(parse):.0f} ms, p95 {pct(parse, 95):.0f} ms")
-        print(f"bot reply latency ({len(replies)} sequential REST webhook messages, 10 per conversation): "
-              f"p50 {statistics.median(replies):.0f} ms, p95 {pct(replies, 95):.0f} ms, empty replies {empty}")
+        print(
+            f"NLU parse latency ({len(parse)} sequential /model/parse): "
+            f"p50 {statistics.median(parse):.0f} ms, p95 {pct(parse, 95):.0f} ms"
+        )
+        print(
+            f"bot reply latency ({len(replies)} sequential REST webhook messages, 10 per conversation): "
+            f"p50 {statistics.median(replies):.0f} ms, p95 {pct(replies, 95):.0f} ms, empty replies {empty}"
+        )
     finally:
         for p in procs:
             p.terminate()

@@ -15,6 +15,7 @@ Measured 2026-12-02 on the 2-core machine (load ~7 from other work), the shop's 
     during PUT /model   parses  30  p50 15 ms  longest wait 22.9 s
 Rasa 3.6 loads the model inside the request, on its event loop: nobody gets an answer meanwhile.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def free_port() -> int:
 
 
 def call(url: str, body: dict, method: str = "POST", timeout: float = 300.0) -> int:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status
 
@@ -65,13 +67,28 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="swap-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not (k.startswith("XIAOER_") and k.endswith("_SECRET"))}
-    env.update(PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               XIAOER_SECRETS_DIR=str(tmp / "secrets"), XIAOER_RASA_PORT=str(port), XIAOER_MODEL=a.model,
-               XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook", XIAOER_TRACKER_DIALECT="sqlite",
-               XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}", XIAOER_LOCK_STORE="in_memory",
-               XIAOER_LOCK_STORE_HOST="127.0.0.1", XIAOER_LOCK_STORE_PORT="6379", XIAOER_LOCK_STORE_PASSWORD="")
-    proc = subprocess.Popen([sys.executable, "-m", "xiaoer.serve", "rasa"], cwd=ROOT, env=env,
-                            stdout=open(tmp / "rasa.log", "wb"), stderr=subprocess.STDOUT)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        XIAOER_SECRETS_DIR=str(tmp / "secrets"),
+        XIAOER_RASA_PORT=str(port),
+        XIAOER_MODEL=a.model,
+        XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
+        XIAOER_LOCK_STORE="in_memory",
+        XIAOER_LOCK_STORE_HOST="127.0.0.1",
+        XIAOER_LOCK_STORE_PORT="6379",
+        XIAOER_LOCK_STORE_PASSWORD="",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xiaoer.serve", "rasa"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp / "rasa.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         t0 = time.monotonic()
@@ -104,8 +121,10 @@ def main() -> int:
             stop.set()
             th.join()
             waits.sort()
-            print(f"{phase:<22} parses {len(waits):>4}  p50 {waits[len(waits) // 2] * 1000:7.0f} ms"
-                  f"  longest wait {waits[-1]:6.1f} s")
+            print(
+                f"{phase:<22} parses {len(waits):>4}  p50 {waits[len(waits) // 2] * 1000:7.0f} ms"
+                f"  longest wait {waits[-1]:6.1f} s"
+            )
     finally:
         proc.terminate()
         try:

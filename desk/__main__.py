@@ -1,6 +1,7 @@
 """python -m desk                      run the desk (storefront, widget, console)
 python -m desk create-agent NAME --role agent|supervisor [--number 8]
                                      (password from $XIAOER_DESK_NEW_PASSWORD or asked)"""
+
 from __future__ import annotations
 
 import argparse
@@ -13,9 +14,9 @@ import sys
 from aiohttp import web
 
 from desk import auth
+from desk.app import create_app
 from desk.config import load_config
 from desk.db import open_engine
-from desk.app import create_app
 
 
 async def _create_agent(args) -> int:
@@ -23,8 +24,9 @@ async def _create_agent(args) -> int:
     password = os.environ.get("XIAOER_DESK_NEW_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
     engine = await open_engine(config.db_url)
     try:
-        agent = await auth.create_agent(engine, args.name, password, role=args.role, number=args.number,
-                                        at=config.clock())
+        agent = await auth.create_agent(
+            engine, args.name, password, role=args.role, number=args.number, at=config.clock()
+        )
     except auth.AccountError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
     sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from xiaoer.serve import lock_down
+
     lock_down()  # desk.db, uploads and logs/desk.log: this user only
     config = load_config()
     if getattr(args, "port", None):

@@ -6,6 +6,7 @@ backend, the Desk service over them, the escalation timer. Start-up steps that a
 not resources (the guard's warm-up, the demo accounts) are on_startup handlers.
 Routes: desk/routes.py; handlers: desk/views/.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,6 +54,7 @@ async def shop_ctx(app: web.Application):
     if shop is None and config.shop_enabled:
         try:
             from shop.config import load_backend
+
             shop = load_backend()
             await shop.start()
             owned = True
@@ -67,8 +69,7 @@ async def shop_ctx(app: web.Application):
 
 async def desk_ctx(app: web.Application):
     config = app[CONFIG]
-    rasa = RasaClient(app[RASA_SESSION], config.rasa_url, config.rasa_token, config.rasa_timeout,
-                      config.channel_secret)
+    rasa = RasaClient(app[RASA_SESSION], config.rasa_url, config.rasa_token, config.rasa_timeout, config.channel_secret)
     app[DESK] = Desk(config, app[ENGINE], rasa, app[HUB], app[SHOP])
     yield
 
@@ -112,11 +113,15 @@ def create_app(config: DeskConfig) -> web.Application:
     app.on_startup.append(warm_up_guard)
     setup_routes(app)
     from desk import followups  # F1-F4: scheduler (one cleanup_ctx) + console routes, desk/followups.py
+
     followups.setup(app)
     from desk import trainer_views  # issue 14: the bot trainer's loop (routes + one cleanup_ctx)
+
     trainer_views.setup(app)
     from desk import team_views  # issue 13: search, history, take-over, reports (desk/team_views.py)
+
     team_views.setup(app)
     from desk import widget  # issue 13: the widget's words (desk/widget.py)
+
     widget.setup(app)
     return app

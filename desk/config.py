@@ -1,6 +1,7 @@
 """Desk settings: desk/config.yml for what a store edits, the environment for
 secrets and addresses. Tests build a `DeskConfig` with a temporary database,
 store, clock and Rasa URL instead of patching anything."""
+
 from __future__ import annotations
 
 import os

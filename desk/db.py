@@ -1,5 +1,6 @@
 """The desk's own database (SQLAlchemy 1.4 Core, async): SQLite by default,
 PostgreSQL by URL. Every message, status change, note, rating and warning."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,7 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table,
-                        Text)
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xiaoer.db import open_engine as sqlite_engine
@@ -17,25 +17,28 @@ log = logging.getLogger("xiaoer.desk.db")
 metadata = MetaData()
 
 agents = Table(
-    "desk_agents", metadata,
+    "desk_agents",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), unique=True, nullable=False),
-    Column("number", String(16), nullable=False),        # 工号, the only thing a shopper sees (G10)
-    Column("role", String(16), nullable=False),          # agent | supervisor
+    Column("number", String(16), nullable=False),  # 工号, the only thing a shopper sees (G10)
+    Column("role", String(16), nullable=False),  # agent | supervisor
     Column("password_hash", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 sessions = Table(
-    "desk_sessions", metadata,
-    Column("token_hash", String(64), primary_key=True),   # only a hash: a DB leak is no login
+    "desk_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # only a hash: a DB leak is no login
     Column("agent_id", Integer, ForeignKey("desk_agents.id"), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 conversations = Table(
-    "desk_conversations", metadata,
-    Column("id", String(64), primary_key=True),           # also the Rasa sender id
+    "desk_conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),  # also the Rasa sender id
     Column("buyer_id", String(64), nullable=False, index=True),
     Column("status", String(24), nullable=False),
     Column("reason", String(32)),
@@ -56,28 +59,31 @@ conversations = Table(
 )
 
 messages = Table(
-    "desk_messages", metadata,
+    "desk_messages",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("conversation_id", String(64), ForeignKey("desk_conversations.id"), nullable=False, index=True),
-    Column("sender", String(12), nullable=False),         # shopper | bot | agent | system | note
+    Column("sender", String(12), nullable=False),  # shopper | bot | agent | system | note
     Column("agent_id", Integer),
     Column("text", Text, nullable=False, default=""),
-    Column("data", JSON),                                 # buttons, image, photos, custom payload
+    Column("data", JSON),  # buttons, image, photos, custom payload
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 events = Table(
-    "desk_events", metadata,
+    "desk_events",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
-    Column("name", String(48), nullable=False),           # conversation.queued, conversation.assigned ...
+    Column("name", String(48), nullable=False),  # conversation.queued, conversation.assigned ...
     Column("actor", String(64)),
     Column("data", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 ratings = Table(
-    "desk_ratings", metadata,
+    "desk_ratings",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
     Column("agent_id", Integer),
@@ -87,18 +93,19 @@ ratings = Table(
 )
 
 warnings = Table(
-    "desk_warnings", metadata,
+    "desk_warnings",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("conversation_id", String(64), nullable=False, index=True),
-    Column("trigger", String(16), nullable=False),        # unsatisfied | deadline
+    Column("trigger", String(16), nullable=False),  # unsatisfied | deadline
     Column("problem", Text, nullable=False),
     Column("handling", Text, nullable=False),
     Column("unhappy", Text, nullable=False),
-    Column("step", Integer, nullable=False, default=0),   # index into the ladder
+    Column("step", Integer, nullable=False, default=0),  # index into the ladder
     Column("step_due_at", DateTime(timezone=True), nullable=False),
     Column("close_due_at", DateTime(timezone=True), nullable=False),
     Column("overdue", Boolean, nullable=False, default=False),
-    Column("outcome", String(16)),                        # None open | satisfied | unsatisfied
+    Column("outcome", String(16)),  # None open | satisfied | unsatisfied
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
 )
@@ -106,7 +113,8 @@ warnings = Table(
 # Every login attempt (kind fail | ok | locked) and every supervisor unlock: the
 # throttle counts recent failures from here, and it is the log of who tried what.
 login_attempts = Table(
-    "desk_login_attempts", metadata,
+    "desk_login_attempts",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, index=True),
     Column("address", String(64), nullable=False, index=True),
@@ -119,7 +127,8 @@ login_attempts = Table(
 # Agent presence (online | away | offline) in the database, not in one process's memory:
 # every desk process reads the same status when it assigns waiting conversations.
 presence = Table(
-    "desk_presence", metadata,
+    "desk_presence",
+    metadata,
     Column("agent_id", Integer, ForeignKey("desk_agents.id"), primary_key=True),
     Column("status", String(8), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -209,8 +218,10 @@ class Database:
 def _dropped(e) -> bool:
     """The server dropped the connection under a statement: nothing was committed."""
     from sqlalchemy.exc import InterfaceError
-    return bool(e.connection_invalidated or isinstance(e, InterfaceError)
-                or "another operation is in progress" in str(e.orig))
+
+    return bool(
+        e.connection_invalidated or isinstance(e, InterfaceError) or "another operation is in progress" in str(e.orig)
+    )
 
 
 async def open_engine(url: str) -> Database:

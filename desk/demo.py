@@ -1,4 +1,5 @@
 """Demo set-up of a fresh desk, a step of its own (registered by desk/app.py)."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,15 @@ async def create_demo_accounts(app: web.Application) -> None:
     password = config.demo_agent_password or secrets.token_urlsafe(9)
     for spec in (config.demo_agent, config.demo_supervisor):
         if spec:
-            await auth.create_agent(engine, spec["name"], password, role=spec.get("role", "agent"),
-                                    number=str(spec.get("number")), at=config.clock(),
-                                    hasher=auth.make_hasher(config.argon2))
+            await auth.create_agent(
+                engine,
+                spec["name"],
+                password,
+                role=spec.get("role", "agent"),
+                number=str(spec.get("number")),
+                at=config.clock(),
+                hasher=auth.make_hasher(config.argon2),
+            )
     if not config.demo_agent_password:
         note = config.demo_password_file
         try:
@@ -34,7 +41,12 @@ async def create_demo_accounts(app: web.Application) -> None:
         except OSError:
             note = None
         # never the password itself: this goes to logs/desk.log
-        print(f"desk: demo accounts {config.demo_agent.get('name')} / {config.demo_supervisor.get('name')} created; "
-              + (f"password in {note} (readable by this user only)" if note else
-                 "password not shown: set XIAOER_DESK_AGENT_PASSWORD or use `python -m desk create-agent`"),
-              flush=True)
+        print(
+            f"desk: demo accounts {config.demo_agent.get('name')} / {config.demo_supervisor.get('name')} created; "
+            + (
+                f"password in {note} (readable by this user only)"
+                if note
+                else "password not shown: set XIAOER_DESK_AGENT_PASSWORD or use `python -m desk create-agent`"
+            ),
+            flush=True,
+        )

@@ -11,12 +11,12 @@ Several desk processes may run this: each job is claimed under a lease in the
 follow-up database, so each fires once. A shopper's socket lives in one
 process; a message waiting for their visit is delivered by that process.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, Optional, Set
 
 from aiohttp import web
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from desk import db as desk_db
 from desk.service import Desk
 from desk.status import Status
-from desk.web import CONFIG, DESK, HUB, STATIC, agent_required, guard_check, jsonr
+from desk.web import CONFIG, DESK, STATIC, agent_required, guard_check, jsonr
 from followup import BotNotifier, Delivery, OutboundChannel, Scheduler, load_config, open_followup_db
 from followup.channels import AgentNotifier
 from followup.config import followup_db_url
@@ -34,14 +34,17 @@ log = logging.getLogger("xiaoer.desk.followups")
 
 FOLLOWUPS = web.AppKey("followups", Scheduler)
 FOLLOWUP_CONFIG = web.AppKey("followup_config", object)  # a FollowupConfig; default followup/config.yml
-EXTERNAL = {JobKind.DELIVERY_CHECK.value: "EXTERNAL_followup_delivery_check",
-            JobKind.UNPAID.value: "EXTERNAL_followup_unpaid"}
+EXTERNAL = {
+    JobKind.DELIVERY_CHECK.value: "EXTERNAL_followup_delivery_check",
+    JobKind.UNPAID.value: "EXTERNAL_followup_unpaid",
+}
 # a person holds (or is about to take) the conversation: the bot does not talk over them
 BUSY = (Status.QUEUED.value, Status.WAITING_OFFLINE.value, Status.ASSIGNED.value)
 
 
 class WidgetChannel(OutboundChannel):
     """Into the storefront widget, stored in the desk like every bot message."""
+
     name = "widget"
 
     def __init__(self, desk: Desk) -> None:
@@ -52,17 +55,22 @@ class WidgetChannel(OutboundChannel):
         if not ids:
             return {}
         async with self.desk.engine.connect() as conn:
-            rows = (await conn.execute(select(desk_db.conversations.c.buyer_id, desk_db.conversations.c.id)
-                                       .where(desk_db.conversations.c.buyer_id.in_(ids))
-                                       .order_by(desk_db.conversations.c.created_at))).all()
+            rows = (
+                await conn.execute(
+                    select(desk_db.conversations.c.buyer_id, desk_db.conversations.c.id)
+                    .where(desk_db.conversations.c.buyer_id.in_(ids))
+                    .order_by(desk_db.conversations.c.created_at)
+                )
+            ).all()
         return {b: c for b, c in rows}  # the newest wins, as in conversation_for_buyer
 
     async def online_buyers(self, buyer_ids: Iterable[str]) -> Set[str]:
         convs = await self._conversations(buyer_ids)
         return {b for b, c in convs.items() if self.desk.hub.shoppers.get(c)}
 
-    async def deliver(self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str,
-                      speaker: str = "bot") -> Delivery:
+    async def deliver(
+        self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str, speaker: str = "bot"
+    ) -> Delivery:
         conv = await self.desk.conversation_for_buyer(buyer_id)
         if conv["status"] in BUSY or conv["awaiting_rating"]:
             return Delivery("busy", conv["id"])
@@ -72,8 +80,9 @@ class WidgetChannel(OutboundChannel):
         if message.get("buttons"):
             data["buttons"] = message["buttons"]
         async with self.desk.lock(conv["id"]):  # after a shopper turn in progress, not in its middle
-            msg = await self.desk.add_message(conv["id"], "agent" if speaker == "agent" else "bot",
-                                              message["text"], data)
+            msg = await self.desk.add_message(
+                conv["id"], "agent" if speaker == "agent" else "bot", message["text"], data
+            )
         await self.desk.record_event(conv["id"], "followup.sent", "followup", kind=kind, job_id=job_id)
         return Delivery("delivered", conv["id"], msg["id"])
 
@@ -89,6 +98,7 @@ class WidgetChannel(OutboundChannel):
 
     async def writes_traditional(self, buyer_id: str) -> bool:
         from xiaoer.text import has_han, is_traditional
+
         cid = (await self._conversations([buyer_id])).get(buyer_id)
         if cid is None:
             return False
@@ -100,20 +110,29 @@ class WidgetChannel(OutboundChannel):
     async def shopper_messages(self, after_id: int, limit: int = 500):
         m, c = desk_db.messages, desk_db.conversations
         async with self.desk.engine.connect() as conn:
-            rows = (await conn.execute(select(m.c.id, c.c.buyer_id, m.c.text)
-                                       .select_from(m.join(c, c.c.id == m.c.conversation_id))
-                                       .where(m.c.sender == "shopper", m.c.id > after_id)
-                                       .order_by(m.c.id).limit(limit))).all()
+            rows = (
+                await conn.execute(
+                    select(m.c.id, c.c.buyer_id, m.c.text)
+                    .select_from(m.join(c, c.c.id == m.c.conversation_id))
+                    .where(m.c.sender == "shopper", m.c.id > after_id)
+                    .order_by(m.c.id)
+                    .limit(limit)
+                )
+            ).all()
         return [(i, b, t or "") for i, b, t in rows]
-
 
     async def agent_messages(self, after_id: int, limit: int = 500):
         m, c = desk_db.messages, desk_db.conversations
         async with self.desk.engine.connect() as conn:
-            rows = (await conn.execute(select(m.c.id, c.c.buyer_id, c.c.id, m.c.text, m.c.created_at)
-                                       .select_from(m.join(c, c.c.id == m.c.conversation_id))
-                                       .where(m.c.sender == "agent", m.c.id > after_id)
-                                       .order_by(m.c.id).limit(limit))).all()
+            rows = (
+                await conn.execute(
+                    select(m.c.id, c.c.buyer_id, c.c.id, m.c.text, m.c.created_at)
+                    .select_from(m.join(c, c.c.id == m.c.conversation_id))
+                    .where(m.c.sender == "agent", m.c.id > after_id)
+                    .order_by(m.c.id)
+                    .limit(limit)
+                )
+            ).all()
         return [(i, b, cid, t or "", at) for i, b, cid, t, at in rows]
 
 
@@ -139,10 +158,17 @@ class ConsoleAlerts(AgentNotifier):
 
     async def alert(self, kind: str, promise: Dict[str, Any]) -> None:
         roles = ("supervisor",) if kind == "promise.overdue" else None
-        await self.desk.hub.to_agents({"type": "followup", "event": kind, "promise_id": promise["id"],
-                                       "conversation_id": promise.get("conversation_id"),
-                                       "topic": promise.get("topic"), "due_at": promise.get("due_at")},
-                                      roles=roles)
+        await self.desk.hub.to_agents(
+            {
+                "type": "followup",
+                "event": kind,
+                "promise_id": promise["id"],
+                "conversation_id": promise.get("conversation_id"),
+                "topic": promise.get("topic"),
+                "due_at": promise.get("due_at"),
+            },
+            roles=roles,
+        )
 
 
 async def _loop(scheduler: Scheduler) -> None:
@@ -167,9 +193,16 @@ async def followups_ctx(app: web.Application):
     desk, config = app[DESK], app[CONFIG]
     fconfig = app.get(FOLLOWUP_CONFIG) or load_config()
     engine = await open_followup_db(followup_db_url(config.db_url, fconfig.db_url if fconfig.db_url_set else ""))
-    scheduler = Scheduler(fconfig, engine, WidgetChannel(desk), shop=desk.shop, store=desk.store, clock=desk.clock,
-                          bot=RasaTrigger(desk.rasa),
-                          agents=ConsoleAlerts(desk))
+    scheduler = Scheduler(
+        fconfig,
+        engine,
+        WidgetChannel(desk),
+        shop=desk.shop,
+        store=desk.store,
+        clock=desk.clock,
+        bot=RasaTrigger(desk.rasa),
+        agents=ConsoleAlerts(desk),
+    )
     app[FOLLOWUPS] = scheduler
     task = None
     if fconfig.enabled and config.start_escalation_task:  # tests drive tick() themselves
@@ -185,16 +218,38 @@ async def followups_ctx(app: web.Application):
 
 
 def _public(p: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: p[k] for k in ("id", "record_id", "buyer_id", "conversation_id", "order_id", "topic", "state",
-                              "due_at", "remind_at", "reminded_at", "overdue_at", "kept_at", "kept_by", "overdue",
-                              "due_seconds") if k in p}
+    return {
+        k: p[k]
+        for k in (
+            "id",
+            "record_id",
+            "buyer_id",
+            "conversation_id",
+            "order_id",
+            "topic",
+            "state",
+            "due_at",
+            "remind_at",
+            "reminded_at",
+            "overdue_at",
+            "kept_at",
+            "kept_by",
+            "overdue",
+            "due_seconds",
+        )
+        if k in p
+    }
 
 
 @agent_required
 async def api_promises(request: web.Request) -> web.Response:
     s = request.app[FOLLOWUPS]
-    return jsonr({"promises": [_public(p) for p in await s.promises(open_only=request.query.get("all") != "1")],
-                  "now": s.clock().isoformat()})
+    return jsonr(
+        {
+            "promises": [_public(p) for p in await s.promises(open_only=request.query.get("all") != "1")],
+            "now": s.clock().isoformat(),
+        }
+    )
 
 
 @agent_required
@@ -202,8 +257,20 @@ async def api_jobs(request: web.Request) -> web.Response:
     s = request.app[FOLLOWUPS]
     buyer = request.query.get("buyer_id") or None
     jobs = await s.jobs(buyer_id=buyer[:64] if buyer else None)
-    keep = ("id", "kind", "state", "buyer_id", "order_id", "promise_id", "conversation_id", "due_at", "sent_at",
-            "note", "text", "attempts")
+    keep = (
+        "id",
+        "kind",
+        "state",
+        "buyer_id",
+        "order_id",
+        "promise_id",
+        "conversation_id",
+        "due_at",
+        "sent_at",
+        "note",
+        "text",
+        "attempts",
+    )
     return jsonr({"jobs": [{k: j[k] for k in keep} for j in jobs]})
 
 
@@ -217,6 +284,7 @@ async def api_promise_kept(request: web.Request) -> web.Response:
     except ValueError:
         return jsonr({"error": "bad_request"}, 400)
     from desk.service import clean_text
+
     text = clean_text(text) if isinstance(text, str) else ""
     if len(text) > int(request.app[CONFIG].limit("message_chars")):
         return jsonr({"error": "too_long"}, 400)

@@ -4,6 +4,7 @@ continued, not answered as out of scope (actions/handback.py, domain/handback.ym
 
 Rasa's extension point: the external event EXTERNAL_handback posted with
 trigger_intent after the resume; its entities are the agent's resolution."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,13 @@ def resolution_summary(messages: List[Dict[str, Any]], given: Optional[str] = No
     return shorten(replies[-1]) if replies else ""
 
 
-def entities(conv: Dict[str, Any], agent: Dict[str, Any], messages: List[Dict[str, Any]], order_id: Optional[str],
-             summary: Optional[str] = None) -> Dict[str, str]:
+def entities(
+    conv: Dict[str, Any],
+    agent: Dict[str, Any],
+    messages: List[Dict[str, Any]],
+    order_id: Optional[str],
+    summary: Optional[str] = None,
+) -> Dict[str, str]:
     out = {"handback_summary": resolution_summary(messages, summary), "handback_agent": str(agent.get("number") or "")}
     if conv.get("category"):
         out["handback_category"] = str(conv["category"])

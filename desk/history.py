@@ -10,6 +10,7 @@
 What an agent reads here is masked like the conversation view: phone numbers in full only
 for the agent who owns the conversation and for supervisors.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class Query:
     order: str = ""
     status: str = ""
     day_from: Optional[date] = None
-    day_to: Optional[date] = None      # inclusive
+    day_to: Optional[date] = None  # inclusive
     active_since: Optional[datetime] = None
     active_until: Optional[datetime] = None
     limit: int = 50
@@ -48,6 +49,7 @@ class BadQuery(ValueError):
 
 def parse_query(params: Dict[str, str]) -> Query:
     """From the URL's query (?q=&buyer=&order=&status=&from=YYYY-MM-DD&to=YYYY-MM-DD)."""
+
     def text(key: str, n: int = 100) -> str:
         v = (params.get(key) or "").strip()
         # control characters (NUL ...) are no search: PostgreSQL refuses them in text
@@ -70,8 +72,14 @@ def parse_query(params: Dict[str, str]) -> Query:
     status = text("status", 24)
     if status and status not in {s.value for s in Status}:
         raise BadQuery("status")
-    q = Query(text=text("q"), buyer=text("buyer", 64), order=text("order", 40), status=status,
-              day_from=day("from"), day_to=day("to"))
+    q = Query(
+        text=text("q"),
+        buyer=text("buyer", 64),
+        order=text("order", 40),
+        status=status,
+        day_from=day("from"),
+        day_to=day("to"),
+    )
     if q.day_from and q.day_to and q.day_from > q.day_to:
         raise BadQuery("to")
     return q
@@ -113,8 +121,12 @@ async def search(engine, query: Query, viewer: Dict[str, Any], *, tz: str = "Asi
         msg_where.append(m.c.text.like(_like(query.text), escape="\\"))
     if query.order:
         # named in the text, or in the bot's handoff payload (stored as JSON)
-        msg_where.append(or_(m.c.text.like(_like(query.order), escape="\\"),
-                             cast(m.c.data, String).like(_like(query.order), escape="\\")))
+        msg_where.append(
+            or_(
+                m.c.text.like(_like(query.order), escape="\\"),
+                cast(m.c.data, String).like(_like(query.order), escape="\\"),
+            )
+        )
     if query.day_from:
         msg_where.append(m.c.created_at >= _day_bounds(query.day_from, zone))
     if query.day_to:
@@ -128,11 +140,21 @@ async def search(engine, query: Query, viewer: Dict[str, Any], *, tz: str = "Asi
     found: Dict[str, Dict[str, Any]] = {}
     async with engine.connect() as conn:
         if msg_where:
-            rows = (await conn.execute(
-                select(*cols, m.c.id.label("m_id"), m.c.sender.label("m_sender"), m.c.text.label("m_text"),
-                       m.c.created_at.label("m_at"))
-                .select_from(joined.join(m, m.c.conversation_id == c.c.id))
-                .where(and_(*conv_where, *msg_where)).order_by(m.c.id.desc()).limit(2000))).all()
+            rows = (
+                await conn.execute(
+                    select(
+                        *cols,
+                        m.c.id.label("m_id"),
+                        m.c.sender.label("m_sender"),
+                        m.c.text.label("m_text"),
+                        m.c.created_at.label("m_at"),
+                    )
+                    .select_from(joined.join(m, m.c.conversation_id == c.c.id))
+                    .where(and_(*conv_where, *msg_where))
+                    .order_by(m.c.id.desc())
+                    .limit(2000)
+                )
+            ).all()
             for r in rows:
                 hit = found.get(r.id)
                 if hit is None:
@@ -151,15 +173,26 @@ async def search(engine, query: Query, viewer: Dict[str, Any], *, tz: str = "Asi
         conv = dict(r._mapping)
         full = _visible(conv, viewer)
         show = (lambda t: t) if full else mask_phones
-        item = {"id": conv["id"], "buyer_id": conv["buyer_id"], "status": conv["status"],
-                "reason": conv["reason"], "category": conv["category"], "priority": conv["priority"],
-                "summary": show(conv["summary"] or ""), "agent": conv["agent_name"],
-                "updated_at": aware(conv["updated_at"]).isoformat(), "matches": hit["matches"]}
+        item = {
+            "id": conv["id"],
+            "buyer_id": conv["buyer_id"],
+            "status": conv["status"],
+            "reason": conv["reason"],
+            "category": conv["category"],
+            "priority": conv["priority"],
+            "summary": show(conv["summary"] or ""),
+            "agent": conv["agent_name"],
+            "updated_at": aware(conv["updated_at"]).isoformat(),
+            "matches": hit["matches"],
+        }
         if "m_id" in conv:
             needle = query.text or query.order
-            item["match"] = {"id": conv["m_id"], "sender": conv["m_sender"],
-                             "text": show(_snippet(conv["m_text"] or "", needle)),
-                             "at": aware(conv["m_at"]).isoformat()}
+            item["match"] = {
+                "id": conv["m_id"],
+                "sender": conv["m_sender"],
+                "text": show(_snippet(conv["m_text"] or "", needle)),
+                "at": aware(conv["m_at"]).isoformat(),
+            }
         out.append(item)
     return out
 
@@ -175,26 +208,33 @@ async def cases(engine, buyer_id: str, viewer: Dict[str, Any]) -> List[Dict[str,
     resolved, and its rating. A case with no resolution yet is the open one (`open`)."""
     c, e, r, a = db.conversations, db.events, db.ratings, db.agents
     async with engine.connect() as conn:
-        convs = {row.id: dict(row._mapping) for row in
-                 (await conn.execute(select(c).where(c.c.buyer_id == buyer_id))).all()}
+        convs = {
+            row.id: dict(row._mapping) for row in (await conn.execute(select(c).where(c.c.buyer_id == buyer_id))).all()
+        }
         if not convs:
             return []
-        evs = (await conn.execute(select(e).where(e.c.conversation_id.in_(list(convs)))
-                                  .order_by(e.c.id))).all()
-        rts = (await conn.execute(select(r).where(r.c.conversation_id.in_(list(convs)))
-                                  .order_by(r.c.id))).all()
+        evs = (await conn.execute(select(e).where(e.c.conversation_id.in_(list(convs))).order_by(e.c.id))).all()
+        rts = (await conn.execute(select(r).where(r.c.conversation_id.in_(list(convs))).order_by(r.c.id))).all()
         names = dict((await conn.execute(select(a.c.id, a.c.name))).all())
     found: List[Dict[str, Any]] = []
-    current: Dict[str, Dict[str, Any]] = {}   # conversation id -> its open case
+    current: Dict[str, Dict[str, Any]] = {}  # conversation id -> its open case
     for ev in evs:
         data = ev.data or {}
         cid = ev.conversation_id
         case = current.get(cid)
         if ev.name in HANDOFF_EVENTS and case is None:
-            case = current[cid] = {"conversation_id": cid, "started_at": aware(ev.created_at),
-                                   "reason": data.get("reason"), "category": data.get("category"),
-                                   "summary": data.get("summary") or "", "agent": None, "resolved_at": None,
-                                   "resolved_by": None, "rating": None, "open": True}
+            case = current[cid] = {
+                "conversation_id": cid,
+                "started_at": aware(ev.created_at),
+                "reason": data.get("reason"),
+                "category": data.get("category"),
+                "summary": data.get("summary") or "",
+                "agent": None,
+                "resolved_at": None,
+                "resolved_by": None,
+                "rating": None,
+                "open": True,
+            }
             found.append(case)
         elif case is None:
             continue
@@ -208,17 +248,28 @@ async def cases(engine, buyer_id: str, viewer: Dict[str, Any]) -> List[Dict[str,
     for rt in rts:
         # a rating answers the last case of its conversation resolved before it
         at = aware(rt.created_at)
-        done = [k for k in found if k["conversation_id"] == rt.conversation_id and k["resolved_at"]
-                and k["resolved_at"] <= at and k["rating"] is None]
+        done = [
+            k
+            for k in found
+            if k["conversation_id"] == rt.conversation_id
+            and k["resolved_at"]
+            and k["resolved_at"] <= at
+            and k["rating"] is None
+        ]
         if done:
             done[-1]["rating"] = rt.score
             done[-1]["rated_agent"] = names.get(rt.agent_id)
     out = []
     for k in reversed(found):
         full = _visible(convs[k["conversation_id"]], viewer)
-        out.append({**k, "summary": k["summary"] if full else mask_phones(k["summary"]),
-                    "started_at": k["started_at"].isoformat(),
-                    "resolved_at": k["resolved_at"].isoformat() if k["resolved_at"] else None})
+        out.append(
+            {
+                **k,
+                "summary": k["summary"] if full else mask_phones(k["summary"]),
+                "started_at": k["started_at"].isoformat(),
+                "resolved_at": k["resolved_at"].isoformat() if k["resolved_at"] else None,
+            }
+        )
     return out
 
 
@@ -226,30 +277,49 @@ async def resolved(engine, viewer: Dict[str, Any], *, limit: int = 50) -> List[D
     """The resolved list: conversations by their latest resolution, newest first, with who
     resolved it and the rating given after it (a rated conversation is the bot's again, so
     this is not the same as status = resolved)."""
-    c, e, r, a = db.conversations, db.events, db.ratings, db.agents
+    c, e, r = db.conversations, db.events, db.ratings
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(c, e.c.actor.label("resolved_by"), e.c.created_at.label("resolved_at"))
-            .select_from(e.join(c, c.c.id == e.c.conversation_id))
-            .where(e.c.name == "conversation.resolved").order_by(e.c.id.desc()).limit(limit * 4))).all()
+        rows = (
+            await conn.execute(
+                select(c, e.c.actor.label("resolved_by"), e.c.created_at.label("resolved_at"))
+                .select_from(e.join(c, c.c.id == e.c.conversation_id))
+                .where(e.c.name == "conversation.resolved")
+                .order_by(e.c.id.desc())
+                .limit(limit * 4)
+            )
+        ).all()
         seen: Dict[str, Any] = {}
         for row in rows:
             if row.id not in seen and len(seen) < limit:
                 seen[row.id] = row
         scores: Dict[str, int] = {}
         if seen:
-            for cid, score, at in (await conn.execute(
+            for cid, score, at in (
+                await conn.execute(
                     select(r.c.conversation_id, r.c.score, r.c.created_at)
-                    .where(r.c.conversation_id.in_(list(seen))).order_by(r.c.id))).all():
+                    .where(r.c.conversation_id.in_(list(seen)))
+                    .order_by(r.c.id)
+                )
+            ).all():
                 if aware(at) >= aware(seen[cid].resolved_at):
                     scores.setdefault(cid, score)
     out = []
     for cid, row in seen.items():
         conv = dict(row._mapping)
         full = _visible(conv, viewer)
-        out.append({"id": cid, "buyer_id": conv["buyer_id"], "status": conv["status"], "reason": conv["reason"],
-                    "category": conv["category"], "priority": conv["priority"],
-                    "summary": (conv["summary"] or "") if full else mask_phones(conv["summary"] or ""),
-                    "resolved_by": conv["resolved_by"], "resolved_at": aware(conv["resolved_at"]).isoformat(),
-                    "rating": scores.get(cid), "updated_at": aware(conv["updated_at"]).isoformat()})
+        out.append(
+            {
+                "id": cid,
+                "buyer_id": conv["buyer_id"],
+                "status": conv["status"],
+                "reason": conv["reason"],
+                "category": conv["category"],
+                "priority": conv["priority"],
+                "summary": (conv["summary"] or "") if full else mask_phones(conv["summary"] or ""),
+                "resolved_by": conv["resolved_by"],
+                "resolved_at": aware(conv["resolved_at"]).isoformat(),
+                "rating": scores.get(cid),
+                "updated_at": aware(conv["updated_at"]).isoformat(),
+            }
+        )
     return out

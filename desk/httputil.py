@@ -1,4 +1,5 @@
 """JSON in and out, and the small rate limiter the sockets and uploads use."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -11,6 +11,7 @@ faster (README "Running bigger"). The database stays the record: a desk that
 misses an update (Redis restarting) still shows it on the next load of the
 queue or the conversation.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """What every request passes: the error middleware, the security headers, the origin
 check and the agent's session (`agent_required`, `supervisor_required`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,9 @@ def origin_allowed(request: web.Request) -> bool:
 
 
 async def current_agent(request: web.Request) -> Optional[Dict[str, Any]]:
-    return await auth.session_agent(request.app[ENGINE], request.cookies.get(SESSION_COOKIE),
-                                    at=request.app[CONFIG].clock())
+    return await auth.session_agent(
+        request.app[ENGINE], request.cookies.get(SESSION_COOKIE), at=request.app[CONFIG].clock()
+    )
 
 
 CONSOLE_ROLES = ("agent", "supervisor")  # a trainer's account is for /trainer only (desk/trainer_views.py)
@@ -60,6 +62,7 @@ def agent_required(handler, roles=CONSOLE_ROLES):
             return jsonr({"error": "bad_origin"}, 403)
         request["agent"] = agent
         return await handler(request)
+
     return wrapper
 
 
@@ -69,6 +72,7 @@ def supervisor_required(handler):
         if request["agent"]["role"] != "supervisor":
             return jsonr({"error": "supervisor_only"}, 403)
         return await handler(request)
+
     return agent_required(wrapper)
 
 
@@ -97,8 +101,10 @@ async def security_headers(request: web.Request, resp: web.StreamResponse) -> No
     """on_response_prepare: every response, also raised 401/403/404s, files and websockets."""
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                            "connect-src 'self' ws: wss:; frame-ancestors 'self'")
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'self'",
+    )
     if request.app[CONFIG].cookies_secure:
         resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -1,5 +1,6 @@
 """Read-only look-ups the console API and the uploads need, kept out of the handlers
 (the writes and the state machine are in desk/service.py)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
@@ -25,8 +26,9 @@ async def buyer_views(engine: Any, *, limit: int = 500) -> List[Dict[str, Any]]:
 async def agents(engine: Any) -> List[Any]:
     """Every account: id, name, number (工号) and role."""
     async with engine.connect() as conn:
-        return (await conn.execute(select(db.agents.c.id, db.agents.c.name, db.agents.c.number,
-                                          db.agents.c.role))).all()
+        return (
+            await conn.execute(select(db.agents.c.id, db.agents.c.name, db.agents.c.number, db.agents.c.role))
+        ).all()
 
 
 async def has_agents(engine: Any) -> bool:
@@ -37,7 +39,10 @@ async def has_agents(engine: Any) -> bool:
 async def events_and_ratings(engine: Any, conversation_id: str) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """A conversation's recorded events in order, and its ratings."""
     async with engine.connect() as conn:
-        evs = (await conn.execute(select(db.events).where(db.events.c.conversation_id == conversation_id)
-                                  .order_by(db.events.c.id))).all()
+        evs = (
+            await conn.execute(
+                select(db.events).where(db.events.c.conversation_id == conversation_id).order_by(db.events.c.id)
+            )
+        ).all()
         rts = (await conn.execute(select(db.ratings).where(db.ratings.c.conversation_id == conversation_id))).all()
     return [dict(e._mapping) for e in evs], [dict(r._mapping) for r in rts]

@@ -1,4 +1,5 @@
 """Rasa over HTTP: the REST channel, the tracker and the tracker events API."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ class RasaClient:
     slow (timeout) is not bypassed: it may still answer, and a second worker would
     answer twice; the desk queues that message to a person instead."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0,
-                 channel_secret: str = "") -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, token: str = "", timeout: float = 10.0, channel_secret: str = ""
+    ) -> None:
         self.session = session
         self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
         self.url = self.urls[0]
@@ -57,8 +59,7 @@ class RasaClient:
     async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
         # a leading "/" is neutralised inside Rasa, after its normalisation (xiaoer.text.neutralise_command)
         turn = uuid.uuid4().hex
-        body = {"sender": sender, "message": text,
-                "metadata": {"buyer_id": buyer_id, "via": "desk", "desk_turn": turn}}
+        body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer_id, "via": "desk", "desk_turn": turn}}
         headers = {CHANNEL_HEADER: self.channel_secret} if self.channel_secret else {}
         workers = self.workers(sender)
         maybe_sent = False
@@ -67,12 +68,14 @@ class RasaClient:
             if maybe_sent:
                 done = await self._finished_turn(url, sender, turn)
                 if done is not None:
-                    log.warning("turn %s of %s was finished before its worker died: replies from the tracker",
-                                turn, sender)
+                    log.warning(
+                        "turn %s of %s was finished before its worker died: replies from the tracker", turn, sender
+                    )
                     return done
             try:
-                async with self.session.post(url + "/webhooks/rest/webhook", json=body, headers=headers,
-                                             timeout=self.timeout) as r:
+                async with self.session.post(
+                    url + "/webhooks/rest/webhook", json=body, headers=headers, timeout=self.timeout
+                ) as r:
                     if r.status != 200:
                         raise RasaUnavailable(f"HTTP {r.status}")
                     data = await r.json(content_type=None)
@@ -98,8 +101,9 @@ class RasaClient:
     async def _finished_turn(self, url: str, sender: str, turn: str) -> Optional[List[Dict[str, Any]]]:
         """The bot's replies to turn `turn` if the shared tracker holds it, else None."""
         try:
-            async with self.session.get(f"{url}/conversations/{sender}/tracker", params=self._params(),
-                                        timeout=self.timeout) as r:
+            async with self.session.get(
+                f"{url}/conversations/{sender}/tracker", params=self._params(), timeout=self.timeout
+            ) as r:
                 if r.status != 200:
                     return None
                 tracker = await r.json(content_type=None)
@@ -114,8 +118,14 @@ class RasaClient:
         """Hand the conversation back to the bot (resume alone breaks rules: RASA-NOTES)."""
         events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
         try:
-            async with await self._request("POST", sender, f"/conversations/{sender}/tracker/events",
-                                           params=self._params(), json=events, timeout=self.timeout) as r:
+            async with await self._request(
+                "POST",
+                sender,
+                f"/conversations/{sender}/tracker/events",
+                params=self._params(),
+                json=events,
+                timeout=self.timeout,
+            ) as r:
                 if r.status >= 300:
                     log.warning("resume %s: HTTP %s", sender, r.status)
                 return r.status < 300
@@ -126,9 +136,14 @@ class RasaClient:
     async def trigger(self, sender: str, intent: str, entities: Dict[str, Any]) -> bool:
         """An external event (Rasa's trigger_intent): e.g. EXTERNAL_handback after a resolve."""
         try:
-            async with await self._request("POST", sender, f"/conversations/{sender}/trigger_intent",
-                                           params=self._params(), json={"name": intent, "entities": entities},
-                                           timeout=self.timeout) as r:
+            async with await self._request(
+                "POST",
+                sender,
+                f"/conversations/{sender}/trigger_intent",
+                params=self._params(),
+                json={"name": intent, "entities": entities},
+                timeout=self.timeout,
+            ) as r:
                 if r.status >= 300:
                     log.warning("trigger %s for %s: HTTP %s", intent, sender, r.status)
                 return r.status < 300
@@ -139,8 +154,13 @@ class RasaClient:
     async def understood(self, sender: str) -> Optional[List[Dict[str, Any]]]:
         """What the bot understood of each shopper message: text, intent, entities."""
         try:
-            async with await self._request("GET", sender, f"/conversations/{sender}/tracker",
-                                           params=self._params(), timeout=aiohttp.ClientTimeout(total=3)) as r:
+            async with await self._request(
+                "GET",
+                sender,
+                f"/conversations/{sender}/tracker",
+                params=self._params(),
+                timeout=aiohttp.ClientTimeout(total=3),
+            ) as r:
                 # the console waits for this: a slow Rasa costs the agent at most 3 s
                 if r.status != 200:
                     return None
@@ -153,12 +173,16 @@ class RasaClient:
                 continue
             parse = ev.get("parse_data") or {}
             intent = parse.get("intent") or {}
-            out.append({
-                "text": ev.get("text"),
-                "intent": intent.get("name"),
-                "confidence": round(float(intent.get("confidence") or 0), 3),
-                "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []],
-            })
+            out.append(
+                {
+                    "text": ev.get("text"),
+                    "intent": intent.get("name"),
+                    "confidence": round(float(intent.get("confidence") or 0), 3),
+                    "entities": [
+                        {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []
+                    ],
+                }
+            )
         return out
 
 

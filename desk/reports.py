@@ -14,6 +14,7 @@ Per day or per ISO week (days in the store's time zone), for a range of days:
 - 预警 by step: warnings raised in the period, by the ladder step they are at now, or
   their outcome once closed.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -39,7 +40,7 @@ SATISFIED = 4  # a score of 4 or 5 counts as satisfied
 class Range:
     period: str
     first: date
-    last: date   # inclusive
+    last: date  # inclusive
     tz: str = "Asia/Shanghai"
 
     @property
@@ -77,8 +78,9 @@ class Range:
             while d <= self.last:
                 k = self._day_key(d)
                 if not keys or keys[-1] != k:
-                    starts.append(datetime.combine(d, time(0), tzinfo=self.zone)
-                                  .astimezone(timezone.utc).replace(tzinfo=None))
+                    starts.append(
+                        datetime.combine(d, time(0), tzinfo=self.zone).astimezone(timezone.utc).replace(tzinfo=None)
+                    )
                     keys.append(k)
                 d += timedelta(days=1)
             self._cache = (starts, keys)
@@ -107,28 +109,71 @@ def _share(part: int, whole: int) -> Optional[float]:
 async def _rows(engine, rng: Range) -> Dict[str, list]:
     m, e, r, w, a = db.messages, db.events, db.ratings, db.warnings, db.agents
     async with engine.connect() as conn:
-        shopper = (await conn.execute(select(m.c.conversation_id, m.c.created_at).where(
-            m.c.sender == "shopper", m.c.created_at >= rng.start, m.c.created_at < rng.end))).all()
-        starts = (await conn.execute(select(e.c.conversation_id).where(
-            e.c.name.in_(CASE_START + ("conversation.taken_over",)),
-            e.c.created_at >= rng.start, e.c.created_at < rng.end).distinct())).all()
+        shopper = (
+            await conn.execute(
+                select(m.c.conversation_id, m.c.created_at).where(
+                    m.c.sender == "shopper", m.c.created_at >= rng.start, m.c.created_at < rng.end
+                )
+            )
+        ).all()
+        starts = (
+            await conn.execute(
+                select(e.c.conversation_id)
+                .where(
+                    e.c.name.in_(CASE_START + ("conversation.taken_over",)),
+                    e.c.created_at >= rng.start,
+                    e.c.created_at < rng.end,
+                )
+                .distinct()
+            )
+        ).all()
         ids = sorted({s[0] for s in starts})
         evs, agent_msgs = [], []
         if ids:
-            evs = (await conn.execute(select(e.c.conversation_id, e.c.name, e.c.data, e.c.created_at).where(
-                e.c.conversation_id.in_(ids), e.c.created_at >= rng.start,
-                e.c.name.in_(CASE_START + ("conversation.taken_over", "conversation.requalified",
-                                           "conversation.resolved"))).order_by(e.c.id))).all()
-            agent_msgs = (await conn.execute(select(m.c.conversation_id, m.c.created_at).where(
-                m.c.conversation_id.in_(ids), m.c.sender == "agent", m.c.created_at >= rng.start)
-                .order_by(m.c.id))).all()
-        ratings = (await conn.execute(select(r.c.agent_id, r.c.score, r.c.created_at).where(
-            r.c.created_at >= rng.start, r.c.created_at < rng.end))).all()
-        warnings = (await conn.execute(select(w.c.step, w.c.outcome, w.c.created_at).where(
-            w.c.created_at >= rng.start, w.c.created_at < rng.end))).all()
+            evs = (
+                await conn.execute(
+                    select(e.c.conversation_id, e.c.name, e.c.data, e.c.created_at)
+                    .where(
+                        e.c.conversation_id.in_(ids),
+                        e.c.created_at >= rng.start,
+                        e.c.name.in_(
+                            CASE_START
+                            + ("conversation.taken_over", "conversation.requalified", "conversation.resolved")
+                        ),
+                    )
+                    .order_by(e.c.id)
+                )
+            ).all()
+            agent_msgs = (
+                await conn.execute(
+                    select(m.c.conversation_id, m.c.created_at)
+                    .where(m.c.conversation_id.in_(ids), m.c.sender == "agent", m.c.created_at >= rng.start)
+                    .order_by(m.c.id)
+                )
+            ).all()
+        ratings = (
+            await conn.execute(
+                select(r.c.agent_id, r.c.score, r.c.created_at).where(
+                    r.c.created_at >= rng.start, r.c.created_at < rng.end
+                )
+            )
+        ).all()
+        warnings = (
+            await conn.execute(
+                select(w.c.step, w.c.outcome, w.c.created_at).where(
+                    w.c.created_at >= rng.start, w.c.created_at < rng.end
+                )
+            )
+        ).all()
         names = dict((await conn.execute(select(a.c.id, a.c.name))).all())
-    return {"shopper": shopper, "events": evs, "agent_msgs": agent_msgs, "ratings": ratings,
-            "warnings": warnings, "names": names}
+    return {
+        "shopper": shopper,
+        "events": evs,
+        "agent_msgs": agent_msgs,
+        "ratings": ratings,
+        "warnings": warnings,
+        "names": names,
+    }
 
 
 def _cases(rng: Range, events: Iterable, agent_msgs: Iterable) -> List[Dict[str, Any]]:
@@ -147,8 +192,13 @@ def _cases(rng: Range, events: Iterable, agent_msgs: Iterable) -> List[Dict[str,
             at = aware(ev.created_at)
             starts = ev.name in CASE_START or (ev.name == "conversation.taken_over" and data.get("from") == "bot")
             if starts and case is None and at < rng.end:
-                case = {"conversation_id": cid, "start": at, "reason": data.get("reason"),
-                        "category": data.get("category"), "end": None}
+                case = {
+                    "conversation_id": cid,
+                    "start": at,
+                    "reason": data.get("reason"),
+                    "category": data.get("category"),
+                    "end": None,
+                }
                 out.append(case)
             elif case is None:
                 continue
@@ -160,8 +210,14 @@ def _cases(rng: Range, events: Iterable, agent_msgs: Iterable) -> List[Dict[str,
                 case = None
     # the first agent reply after each start, before the case ended
     for case in out:
-        first = next((t for t in replies.get(case["conversation_id"], []) if t >= case["start"]
-                      and (case["end"] is None or t <= case["end"])), None)
+        first = next(
+            (
+                t
+                for t in replies.get(case["conversation_id"], [])
+                if t >= case["start"] and (case["end"] is None or t <= case["end"])
+            ),
+            None,
+        )
         case["first_response_s"] = (first - case["start"]).total_seconds() if first else None
         case["resolution_s"] = (case["end"] - case["start"]).total_seconds() if case["end"] else None
     return out
@@ -173,12 +229,19 @@ def _figures(conversations: set, handed: set, cases: List[Dict], ratings: List) 
     scores = [s for s in ratings]
     contained = len(conversations - handed)
     return {
-        "conversations": len(conversations), "handed_over": len(conversations & handed), "contained": contained,
+        "conversations": len(conversations),
+        "handed_over": len(conversations & handed),
+        "contained": contained,
         "containment": _share(contained, len(conversations)),
-        "cases": len(cases), "answered": len(fr), "resolved": len(rs),
-        "first_response_avg_s": _avg(fr), "first_response_median_s": _median(fr),
-        "resolution_avg_s": _avg(rs), "resolution_median_s": _median(rs),
-        "ratings": len(scores), "csat_avg": round(sum(scores) / len(scores), 2) if scores else None,
+        "cases": len(cases),
+        "answered": len(fr),
+        "resolved": len(rs),
+        "first_response_avg_s": _avg(fr),
+        "first_response_median_s": _median(fr),
+        "resolution_avg_s": _avg(rs),
+        "resolution_median_s": _median(rs),
+        "ratings": len(scores),
+        "csat_avg": round(sum(scores) / len(scores), 2) if scores else None,
         "csat_satisfied_share": _share(sum(1 for s in scores if s >= SATISFIED), len(scores)),
     }
 
@@ -211,23 +274,43 @@ async def report(engine, rng: Range, ladder: List[Dict[str, Any]]) -> Dict[str, 
         rows.append({"period": key, **_figures(active[key], handed[key], by_key[key], scores[key])})
     all_active = set().union(*active.values()) if active else set()
     # over the whole range a conversation is contained if no person took part on any day
-    totals = {"period": "total", **_figures(all_active, set().union(*handed.values()) if handed else set(),
-                                            cases, [s for v in scores.values() for s in v])}
-    agents = [{"agent": name, "period": key, "ratings": len(v), "csat_avg": round(sum(v) / len(v), 2),
-               "csat_satisfied_share": _share(sum(1 for s in v if s >= SATISFIED), len(v))}
-              for (name, key), v in sorted(per_agent.items())]
+    totals = {
+        "period": "total",
+        **_figures(
+            all_active,
+            set().union(*handed.values()) if handed else set(),
+            cases,
+            [s for v in scores.values() for s in v],
+        ),
+    }
+    agents = [
+        {
+            "agent": name,
+            "period": key,
+            "ratings": len(v),
+            "csat_avg": round(sum(v) / len(v), 2),
+            "csat_satisfied_share": _share(sum(1 for s in v if s >= SATISFIED), len(v)),
+        }
+        for (name, key), v in sorted(per_agent.items())
+    ]
     complaints: Dict[tuple, int] = {}
     for k in cases:
         if k["reason"] in COMPLAINTS:
-            complaints[(rng.key(k["start"]), k["category"] or "")] = \
+            complaints[(rng.key(k["start"]), k["category"] or "")] = (
                 complaints.get((rng.key(k["start"]), k["category"] or ""), 0) + 1
+            )
     warn: Dict[tuple, int] = {}
     for step, outcome, at in raw["warnings"]:
         label = outcome or (ladder[step]["label"] if step < len(ladder) else str(step))
         warn[(rng.key(at), label)] = warn.get((rng.key(at), label), 0) + 1
     return {
-        "period": rng.period, "from": rng.first.isoformat(), "to": rng.last.isoformat(), "periods": keys,
-        "rows": rows, "totals": totals, "agents": agents,
+        "period": rng.period,
+        "from": rng.first.isoformat(),
+        "to": rng.last.isoformat(),
+        "periods": keys,
+        "rows": rows,
+        "totals": totals,
+        "agents": agents,
         "complaints": [{"period": p, "category": cat, "count": n} for (p, cat), n in sorted(complaints.items())],
         "warnings": [{"period": p, "step": s, "count": n} for (p, s), n in sorted(warn.items())],
         "ladder": [s["label"] for s in ladder],
@@ -235,9 +318,22 @@ async def report(engine, rng: Range, ladder: List[Dict[str, Any]]) -> Dict[str, 
 
 
 # the figures of a row, in the order of the CSV (their words are in labels.yml `report:`)
-ROW_FIGURES = ("conversations", "handed_over", "contained", "containment", "cases", "answered",
-               "first_response_avg_s", "first_response_median_s", "resolved", "resolution_avg_s",
-               "resolution_median_s", "ratings", "csat_avg", "csat_satisfied_share")
+ROW_FIGURES = (
+    "conversations",
+    "handed_over",
+    "contained",
+    "containment",
+    "cases",
+    "answered",
+    "first_response_avg_s",
+    "first_response_median_s",
+    "resolved",
+    "resolution_avg_s",
+    "resolution_median_s",
+    "ratings",
+    "csat_avg",
+    "csat_satisfied_share",
+)
 
 
 def to_csv(rep: Dict[str, Any], words: Dict[str, str]) -> str:

@@ -1,5 +1,6 @@
 """Every URL of the desk. Modules with their own routes add them with a `setup(app)` /
 `routes(r)` of their own (desk/followups.py, desk/trainer_views.py), called by desk/app.py."""
+
 from __future__ import annotations
 
 from aiohttp import web

@@ -1,21 +1,21 @@
 """What the desk does, independent of HTTP: route shopper messages to the bot
 or the humans, the queue, claims, replies, resolution, ratings and the 预警
 (escalation) ladder. The web layer (desk/web.py) only parses and authorises."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import and_, func, or_, select
-from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
+from sqlalchemy import func, select
 
 from desk import db, handback, presence
 from desk.config import DeskConfig
+from desk.db import Database as AsyncEngine  # begin() serialises writes on SQLite
 from desk.hub import Hub
 from desk.presence import PRESENCE
 from desk.rasa import RasaClient, RasaUnavailable
@@ -29,8 +29,14 @@ log = logging.getLogger("xiaoer.desk")
 
 OPEN = (Status.QUEUED.value, Status.WAITING_OFFLINE.value, Status.ASSIGNED.value)
 COMPLAINTS = ("complaint", "abuse", "supervisor")
-REASON_ZH = {"complaint": "投诉", "abuse": "情绪激烈", "supervisor": "要求主管", "request_human": "要求人工",
-             "bot_unavailable": "机器人不可用", "photos": "照片待处理"}
+REASON_ZH = {
+    "complaint": "投诉",
+    "abuse": "情绪激烈",
+    "supervisor": "要求主管",
+    "request_human": "要求人工",
+    "bot_unavailable": "机器人不可用",
+    "photos": "照片待处理",
+}
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -75,9 +81,14 @@ class Desk:
 
     # ---- wording ----------------------------------------------------------------
     def say(self, key: str, **values: Any) -> str:
-        base = {"agent_hours": self.store.agent_hours_text(), "hotline": self.store.hotline,
-                "store": self.store.name, "bot_name": self.store.bot_name, "agent_number": self.store.agent_number,
-                "deadline_hours": self.store.complaint_simple_hours}
+        base = {
+            "agent_hours": self.store.agent_hours_text(),
+            "hotline": self.store.hotline,
+            "store": self.store.name,
+            "bot_name": self.store.bot_name,
+            "agent_number": self.store.agent_number,
+            "deadline_hours": self.store.complaint_simple_hours,
+        }
         base.update({k: v for k, v in values.items() if v is not None})
         return self.config.messages[key].format(**base)
 
@@ -101,31 +112,72 @@ class Desk:
     async def conversation_for_buyer(self, buyer_id: str) -> Dict[str, Any]:
         """The buyer's conversation (one per buyer: the history follows them)."""
         async with self.engine.begin() as conn:
-            row = (await conn.execute(select(db.conversations).where(db.conversations.c.buyer_id == buyer_id)
-                                      .order_by(db.conversations.c.created_at.desc()).limit(1))).first()
+            row = (
+                await conn.execute(
+                    select(db.conversations)
+                    .where(db.conversations.c.buyer_id == buyer_id)
+                    .order_by(db.conversations.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
             if row:
                 return self._conv(row)
             now = self.clock()
             cid = uuid.uuid4().hex
-            await conn.execute(db.conversations.insert().values(
-                id=cid, buyer_id=buyer_id, status=Status.BOT.value, created_at=now, updated_at=now,
-                for_supervisor=False, overdue=False, awaiting_rating=False))
-            await conn.execute(db.events.insert().values(
-                conversation_id=cid, name="conversation.started", actor=buyer_id, data={}, created_at=now))
+            await conn.execute(
+                db.conversations.insert().values(
+                    id=cid,
+                    buyer_id=buyer_id,
+                    status=Status.BOT.value,
+                    created_at=now,
+                    updated_at=now,
+                    for_supervisor=False,
+                    overdue=False,
+                    awaiting_rating=False,
+                )
+            )
+            await conn.execute(
+                db.events.insert().values(
+                    conversation_id=cid, name="conversation.started", actor=buyer_id, data={}, created_at=now
+                )
+            )
         return await self.conversation(cid)
 
-    async def add_message(self, conversation_id: str, sender: str, text: str = "", data: Optional[Dict] = None,
-                          agent_id: Optional[int] = None, *, publish: bool = True) -> Dict[str, Any]:
+    async def add_message(
+        self,
+        conversation_id: str,
+        sender: str,
+        text: str = "",
+        data: Optional[Dict] = None,
+        agent_id: Optional[int] = None,
+        *,
+        publish: bool = True,
+    ) -> Dict[str, Any]:
         now = self.clock()
 
         async def insert(conn):
-            r = await conn.execute(db.messages.insert().values(
-                conversation_id=conversation_id, sender=sender, text=text, data=data or {}, agent_id=agent_id,
-                created_at=now))
+            r = await conn.execute(
+                db.messages.insert().values(
+                    conversation_id=conversation_id,
+                    sender=sender,
+                    text=text,
+                    data=data or {},
+                    agent_id=agent_id,
+                    created_at=now,
+                )
+            )
             return r.inserted_primary_key[0]
+
         mid = await self.engine.write(insert)  # again if PostgreSQL dropped the connection (issue 12)
-        msg = {"id": mid, "conversation_id": conversation_id, "sender": sender, "text": text,
-               "data": data or {}, "agent_id": agent_id, "created_at": now}
+        msg = {
+            "id": mid,
+            "conversation_id": conversation_id,
+            "sender": sender,
+            "text": text,
+            "data": data or {},
+            "agent_id": agent_id,
+            "created_at": now,
+        }
         if publish:
             await self.publish_message(msg)
         return msg
@@ -136,10 +188,22 @@ class Desk:
         out = []
         async with self.engine.begin() as conn:
             for sender, text, data in batch:
-                r = await conn.execute(db.messages.insert().values(
-                    conversation_id=conversation_id, sender=sender, text=text, data=data or {}, created_at=now))
-                out.append({"id": r.inserted_primary_key[0], "conversation_id": conversation_id, "sender": sender,
-                            "text": text, "data": data or {}, "agent_id": None, "created_at": now})
+                r = await conn.execute(
+                    db.messages.insert().values(
+                        conversation_id=conversation_id, sender=sender, text=text, data=data or {}, created_at=now
+                    )
+                )
+                out.append(
+                    {
+                        "id": r.inserted_primary_key[0],
+                        "conversation_id": conversation_id,
+                        "sender": sender,
+                        "text": text,
+                        "data": data or {},
+                        "agent_id": None,
+                        "created_at": now,
+                    }
+                )
         return out
 
     async def publish_message(self, msg: Dict[str, Any]) -> None:
@@ -147,11 +211,18 @@ class Desk:
         if public is not None:
             await self.hub.to_shopper(msg["conversation_id"], {"type": "message", "message": public})
         full = self.agent_message(msg)
-        await self.hub.to_agents({"type": "message", "conversation_id": msg["conversation_id"], "message": full},
-                                 roles=("supervisor",))
+        await self.hub.to_agents(
+            {"type": "message", "conversation_id": msg["conversation_id"], "message": full}, roles=("supervisor",)
+        )
         # agents see phone numbers masked on the live feed; the owner reads them in the conversation
-        await self.hub.to_agents({"type": "message", "conversation_id": msg["conversation_id"],
-                                  "message": {**full, "text": mask_phones(full["text"])}}, roles=("agent",))
+        await self.hub.to_agents(
+            {
+                "type": "message",
+                "conversation_id": msg["conversation_id"],
+                "message": {**full, "text": mask_phones(full["text"])},
+            },
+            roles=("agent",),
+        )
 
     def signed_photos(self, photos: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Photo links for the shopper: signed, valid `photo_link_minutes` (no bearer token in URLs)."""
@@ -168,8 +239,12 @@ class Desk:
         data = msg.get("data") or {}
         if msg["sender"] == "note" or data.get("hidden"):
             return None
-        out = {"id": msg["id"], "sender": msg["sender"], "text": msg["text"],
-               "at": aware(msg["created_at"]).isoformat()}
+        out = {
+            "id": msg["id"],
+            "sender": msg["sender"],
+            "text": msg["text"],
+            "at": aware(msg["created_at"]).isoformat(),
+        }
         for key in ("buttons", "image", "photos", "agent_number", "satisfaction"):
             if data.get(key):
                 out[key] = data[key]
@@ -179,13 +254,24 @@ class Desk:
 
     @staticmethod
     def agent_message(msg: Dict[str, Any]) -> Dict[str, Any]:
-        return {"id": msg["id"], "sender": msg["sender"], "text": msg["text"], "data": msg.get("data") or {},
-                "agent_id": msg.get("agent_id"), "at": aware(msg["created_at"]).isoformat()}
+        return {
+            "id": msg["id"],
+            "sender": msg["sender"],
+            "text": msg["text"],
+            "data": msg.get("data") or {},
+            "agent_id": msg.get("agent_id"),
+            "at": aware(msg["created_at"]).isoformat(),
+        }
 
     async def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(db.messages).where(db.messages.c.conversation_id == conversation_id)
-                                       .order_by(db.messages.c.id))).all()
+            rows = (
+                await conn.execute(
+                    select(db.messages)
+                    .where(db.messages.c.conversation_id == conversation_id)
+                    .order_by(db.messages.c.id)
+                )
+            ).all()
         return [dict(r._mapping) for r in rows]
 
     @staticmethod
@@ -205,21 +291,34 @@ class Desk:
     async def history(self, conversation_id: str) -> List[Dict[str, Any]]:
         return [p for p in (self.public_message(m) for m in await self.messages(conversation_id)) if p]
 
-    async def _move(self, conv: Dict[str, Any], new: Status, *, actor: Optional[str] = None,
-                    event: Optional[str] = None, data: Optional[Dict] = None, **columns: Any) -> Dict[str, Any]:
+    async def _move(
+        self,
+        conv: Dict[str, Any],
+        new: Status,
+        *,
+        actor: Optional[str] = None,
+        event: Optional[str] = None,
+        data: Optional[Dict] = None,
+        **columns: Any,
+    ) -> Dict[str, Any]:
         async with self.engine.begin() as conn:
-            await transition(conn, conv["id"], conv["status"], new, at=self.clock(), actor=actor, event=event,
-                             data=data, **columns)
+            await transition(
+                conn, conv["id"], conv["status"], new, at=self.clock(), actor=actor, event=event, data=data, **columns
+            )
         conv = await self.conversation(conv["id"])
         await self.hub.to_agents({"type": "queue", "conversation_id": conv["id"], "status": conv["status"]})
-        await self.hub.to_shopper(conv["id"], {"type": "status", "status": conv["status"],
-                                               "human": conv["status"] == Status.ASSIGNED.value})
+        await self.hub.to_shopper(
+            conv["id"], {"type": "status", "status": conv["status"], "human": conv["status"] == Status.ASSIGNED.value}
+        )
         return conv
 
     async def record_event(self, conversation_id: str, name: str, actor: Optional[str] = None, **data: Any) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(db.events.insert().values(conversation_id=conversation_id, name=name, actor=actor,
-                                                         data=data, created_at=self.clock()))
+            await conn.execute(
+                db.events.insert().values(
+                    conversation_id=conversation_id, name=name, actor=actor, data=data, created_at=self.clock()
+                )
+            )
 
     # ---- the shopper side -----------------------------------------------------------
     async def shopper_message(self, conv_id: str, text: str, *, photos: Optional[List[Dict]] = None) -> None:
@@ -240,8 +339,12 @@ class Desk:
                     m = PHONE_RE.search(text)
                     if m:
                         await self._set(conv_id, contact=m.group(0))
-                if (text and not photos and conv["reason"] == "photos"
-                        and status in (Status.QUEUED, Status.WAITING_OFFLINE)):
+                if (
+                    text
+                    and not photos
+                    and conv["reason"] == "photos"
+                    and status in (Status.QUEUED, Status.WAITING_OFFLINE)
+                ):
                     # only photos were queued, nobody has read the words yet: the bot
                     # understands them (a complaint re-qualifies the queue item)
                     await self._bot_turn(conv, text, waiting=True)
@@ -253,8 +356,10 @@ class Desk:
                 return
             if photos and not text:
                 # the bot cannot look at photos: a person decides (quality problem)
-                await self._queue(conv, {"reason": "photos", "priority": "normal",
-                                         "summary": "买家上传了照片", "category": "商品质量"})
+                await self._queue(
+                    conv,
+                    {"reason": "photos", "priority": "normal", "summary": "买家上传了照片", "category": "商品质量"},
+                )
                 await self.add_message(conv_id, "system", self.say("photo_received"))
                 await self.auto_assign()
                 return
@@ -275,9 +380,16 @@ class Desk:
                 await self._acknowledge(conv)
                 return
             online = self.store.agents_online(self.clock())
-            await self._queue(conv, {"reason": "bot_unavailable", "priority": "normal",
-                                     "summary": text[:120], "agents_online": online,
-                                     "deadline_hours": self.store.complaint_simple_hours})
+            await self._queue(
+                conv,
+                {
+                    "reason": "bot_unavailable",
+                    "priority": "normal",
+                    "summary": text[:120],
+                    "agents_online": online,
+                    "deadline_hours": self.store.complaint_simple_hours,
+                },
+            )
             await self.add_message(conv_id, "system", self.say("rasa_down" if online else "rasa_down_offline"))
             return
         await self.hub.to_shopper(conv_id, {"type": "typing", "on": False})
@@ -291,8 +403,11 @@ class Desk:
                 continue
             data = {}
             if r.get("buttons"):
-                data["buttons"] = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-                                   for b in r["buttons"] if isinstance(b, dict)]
+                data["buttons"] = [
+                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                    for b in r["buttons"]
+                    if isinstance(b, dict)
+                ]
                 await add_order_cards(self, conv["buyer_id"], data["buttons"])  # desk/widget.py
             if r.get("image"):
                 data["image"] = str(r["image"])
@@ -304,12 +419,17 @@ class Desk:
         for msg in await self.add_messages(conv_id, batch):
             await self.publish_message(msg)
         if handoff is not None:
-            if not waiting and handoff.get("agents_online", True) and self.store.agents_online(self.clock()) \
-                    and not await self._free_agent(handoff.get("for_supervisor") is True):
+            if (
+                not waiting
+                and handoff.get("agents_online", True)
+                and self.store.agents_online(self.clock())
+                and not await self._free_agent(handoff.get("for_supervisor") is True)
+            ):
                 # told before the item appears, so the place counts only those already waiting
                 place = await self.place(conv_id)
-                await self.add_message(conv_id, "system",
-                                       self.say("queue_place" if place["ahead"] else "queue_place_next", **place))
+                await self.add_message(
+                    conv_id, "system", self.say("queue_place" if place["ahead"] else "queue_place_next", **place)
+                )
             await self._queue(conv, handoff)
             await self.auto_assign()
 
@@ -328,14 +448,23 @@ class Desk:
             new, event = Status(conv["status"]), "conversation.requalified"
             now = aware(conv["queued_at"]) or now
         conv = await self._move(
-            conv, new, actor="bot", event=event,
+            conv,
+            new,
+            actor="bot",
+            event=event,
             data={k: handoff.get(k) for k in ("reason", "category", "priority", "summary")},
-            reason=str(handoff.get("reason") or "unresolved")[:32], category=handoff.get("category"),
+            reason=str(handoff.get("reason") or "unresolved")[:32],
+            category=handoff.get("category"),
             priority=handoff.get("priority") if handoff.get("priority") in ("high", "normal", "low") else "normal",
-            summary=str(handoff.get("summary") or "")[:500], deadline_hours=hours,
-            deadline_at=self.agent_deadline(now, hours), queued_at=now, overdue=False,
+            summary=str(handoff.get("summary") or "")[:500],
+            deadline_hours=hours,
+            deadline_at=self.agent_deadline(now, hours),
+            queued_at=now,
+            overdue=False,
             # C5/C6: the bot marks abuse and requests for a supervisor as a supervisor's to take
-            for_supervisor=handoff.get("for_supervisor") is True, assigned_to=None)
+            for_supervisor=handoff.get("for_supervisor") is True,
+            assigned_to=None,
+        )
         return conv
 
     def agent_deadline(self, start: datetime, hours: float) -> datetime:
@@ -368,9 +497,14 @@ class Desk:
         now = self.clock()
         every = timedelta(minutes=float(self.config.queue.get("followup_ack_minutes", 2)))
         async with self.engine.connect() as conn:
-            last = (await conn.execute(select(db.events.c.created_at).where(
-                db.events.c.conversation_id == conv["id"], db.events.c.name == "followup.acknowledged")
-                .order_by(db.events.c.id.desc()).limit(1))).scalar()
+            last = (
+                await conn.execute(
+                    select(db.events.c.created_at)
+                    .where(db.events.c.conversation_id == conv["id"], db.events.c.name == "followup.acknowledged")
+                    .order_by(db.events.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar()
         if last is not None and now - aware(last) < every:
             return
         await self.record_event(conv["id"], "followup.acknowledged", "desk")
@@ -378,8 +512,9 @@ class Desk:
             await self.add_message(conv["id"], "system", self.say("followup_ack_offline"))
         else:
             place = await self.place(conv["id"])
-            await self.add_message(conv["id"], "system",
-                                   self.say("followup_ack" if place["ahead"] else "followup_ack_next", **place))
+            await self.add_message(
+                conv["id"], "system", self.say("followup_ack" if place["ahead"] else "followup_ack_next", **place)
+            )
 
     async def rate(self, conv_id: str, score: int, comment: str = "") -> None:
         """C10: the shopper's 1-5 answer to the satisfaction question."""
@@ -389,13 +524,21 @@ class Desk:
                 raise DeskError("no_rating_asked")
             now = self.clock()
             async with self.engine.begin() as conn:
-                await conn.execute(db.ratings.insert().values(
-                    conversation_id=conv_id, agent_id=conv["assigned_to"], score=score, comment=comment,
-                    created_at=now))
-                await conn.execute(db.conversations.update().where(db.conversations.c.id == conv_id)
-                                   .values(awaiting_rating=False))
-            await self.add_message(conv_id, "shopper", f"{score}分" + (f" {comment}" if comment else ""),
-                                   {"rating": score})
+                await conn.execute(
+                    db.ratings.insert().values(
+                        conversation_id=conv_id,
+                        agent_id=conv["assigned_to"],
+                        score=score,
+                        comment=comment,
+                        created_at=now,
+                    )
+                )
+                await conn.execute(
+                    db.conversations.update().where(db.conversations.c.id == conv_id).values(awaiting_rating=False)
+                )
+            await self.add_message(
+                conv_id, "shopper", f"{score}分" + (f" {comment}" if comment else ""), {"rating": score}
+            )
             unhappy = score <= int(self.config.escalation.get("unsatisfied_score", 2))
             # the shopper is told their opinion goes to a supervisor (rating_sorry): keep that
             # promise whatever the conversation began as (a photo, a request for a person ...)
@@ -422,12 +565,19 @@ class Desk:
         if conv["for_supervisor"] and agent["role"] != "supervisor":
             raise DeskError("supervisor_only", 403)
         try:
-            conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], event=event,
-                                    assigned_to=agent["id"], last_agent_number=agent["number"])
+            conv = await self._move(
+                conv,
+                Status.ASSIGNED,
+                actor=agent["name"],
+                event=event,
+                assigned_to=agent["id"],
+                last_agent_number=agent["number"],
+            )
         except InvalidTransition:
             raise DeskError("already_claimed") from None
-        await self.add_message(conv_id, "system", self.say("agent_joined", agent_number=agent["number"]),
-                               {"agent_number": agent["number"]})
+        await self.add_message(
+            conv_id, "system", self.say("agent_joined", agent_number=agent["number"]), {"agent_number": agent["number"]}
+        )
         return conv
 
     async def reply(self, conv_id: str, agent: Dict[str, Any], text: str, check) -> Dict[str, Any]:
@@ -435,8 +585,9 @@ class Desk:
         await self._agent_conv(conv_id, agent)
         verdict = await check(text)
         if verdict.get("blocked"):
-            await self.record_event(conv_id, "guard.blocked", agent["name"],
-                                    rules=[f.get("rule_id") for f in verdict.get("findings", [])])
+            await self.record_event(
+                conv_id, "guard.blocked", agent["name"], rules=[f.get("rule_id") for f in verdict.get("findings", [])]
+            )
             return {"sent": False, "guard": verdict}
         msg = await self.add_message(conv_id, "agent", text, {"agent_number": agent["number"]}, agent["id"])
         return {"sent": True, "guard": verdict, "message": self.agent_message(msg)}
@@ -450,39 +601,62 @@ class Desk:
     async def transfer(self, conv_id: str, agent: Dict[str, Any], to: str, get_agent) -> Dict[str, Any]:
         conv = await self._agent_conv(conv_id, agent)
         if to == "supervisor":
-            conv = await self._move(conv, Status.QUEUED, actor=agent["name"], event="conversation.transferred",
-                                    data={"to": "supervisor"}, assigned_to=None, for_supervisor=True,
-                                    priority="high")
-            await self.hub.to_agents({"type": "alert", "conversation_id": conv_id,
-                                      "text": f"{agent['name']} 转交主管处理"}, roles=("supervisor",))
+            conv = await self._move(
+                conv,
+                Status.QUEUED,
+                actor=agent["name"],
+                event="conversation.transferred",
+                data={"to": "supervisor"},
+                assigned_to=None,
+                for_supervisor=True,
+                priority="high",
+            )
+            await self.hub.to_agents(
+                {"type": "alert", "conversation_id": conv_id, "text": f"{agent['name']} 转交主管处理"},
+                roles=("supervisor",),
+            )
             await self.auto_assign()
             return conv
         target = await get_agent(name=to)
         if target is None:
             raise DeskError("no_such_agent", 404)
-        conv = await self._move(conv, Status.ASSIGNED, actor=agent["name"], event="conversation.transferred",
-                                data={"to": target["name"]}, assigned_to=target["id"],
-                                last_agent_number=target["number"])
-        await self.add_message(conv_id, "system", self.say("agent_transferred", agent_number=target["number"]),
-                               {"agent_number": target["number"]})
+        conv = await self._move(
+            conv,
+            Status.ASSIGNED,
+            actor=agent["name"],
+            event="conversation.transferred",
+            data={"to": target["name"]},
+            assigned_to=target["id"],
+            last_agent_number=target["number"],
+        )
+        await self.add_message(
+            conv_id,
+            "system",
+            self.say("agent_transferred", agent_number=target["number"]),
+            {"agent_number": target["number"]},
+        )
         return conv
 
-    async def resolve(self, conv_id: str, agent: Dict[str, Any], *, ask_rating: bool = True,
-                      summary: Optional[str] = None) -> Dict[str, Any]:
+    async def resolve(
+        self, conv_id: str, agent: Dict[str, Any], *, ask_rating: bool = True, summary: Optional[str] = None
+    ) -> Dict[str, Any]:
         """Close the human part: back to the bot, which is told what was resolved
         (desk/handback.py), then (C10) the satisfaction question."""
         conv = await self._agent_conv(conv_id, agent)
-        conv = await self._move(conv, Status.RESOLVED, actor=agent["name"], data={"rating_asked": ask_rating},
-                                awaiting_rating=ask_rating)
+        conv = await self._move(
+            conv, Status.RESOLVED, actor=agent["name"], data={"rating_asked": ask_rating}, awaiting_rating=ask_rating
+        )
         resumed = await self.rasa.resume(conv_id)
         if resumed:
             msgs = await self.messages(conv_id)
-            await self.rasa.trigger(conv_id, handback.INTENT,
-                                    handback.entities(conv, agent, msgs, self.discussed_order(msgs), summary))
+            await self.rasa.trigger(
+                conv_id, handback.INTENT, handback.entities(conv, agent, msgs, self.discussed_order(msgs), summary)
+            )
         await self.record_event(conv_id, "bot.resumed" if resumed else "bot.resume_failed", agent["name"])
         if ask_rating:
-            await self.add_message(conv_id, "system", self.say("satisfaction", agent_number=agent["number"]),
-                                   {"satisfaction": True})
+            await self.add_message(
+                conv_id, "system", self.say("satisfaction", agent_number=agent["number"]), {"satisfaction": True}
+            )
         else:
             await self.add_message(conv_id, "system", self.say("back_to_bot"))
         await self.auto_assign()  # a place is free within the agent's cap
@@ -506,10 +680,15 @@ class Desk:
 
     async def _loads(self) -> Dict[int, int]:
         async with self.engine.connect() as conn:
-            return dict((await conn.execute(
-                select(db.conversations.c.assigned_to, func.count())
-                .where(db.conversations.c.status == Status.ASSIGNED.value)
-                .group_by(db.conversations.c.assigned_to))).all())
+            return dict(
+                (
+                    await conn.execute(
+                        select(db.conversations.c.assigned_to, func.count())
+                        .where(db.conversations.c.status == Status.ASSIGNED.value)
+                        .group_by(db.conversations.c.assigned_to)
+                    )
+                ).all()
+            )
 
     async def _free_agent(self, for_supervisor: bool) -> bool:
         """Someone online could take it at once (then no place in the queue is announced)."""
@@ -519,8 +698,7 @@ class Desk:
         if not online:
             return False
         load = await self._loads()
-        return any((a["role"] == "supervisor") == for_supervisor and load.get(a["id"], 0) < self._cap()
-                   for a in online)
+        return any((a["role"] == "supervisor") == for_supervisor and load.get(a["id"], 0) < self._cap() for a in online)
 
     async def auto_assign(self) -> int:
         """Waiting conversations to online agents, oldest first, each agent within
@@ -535,13 +713,20 @@ class Desk:
                 return 0
             load = await self._loads()
             async with self.engine.connect() as conn:
-                waiting = (await conn.execute(select(db.conversations).where(
-                    db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)))
-                    .order_by(db.conversations.c.queued_at, db.conversations.c.created_at))).all()
+                waiting = (
+                    await conn.execute(
+                        select(db.conversations)
+                        .where(db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)))
+                        .order_by(db.conversations.c.queued_at, db.conversations.c.created_at)
+                    )
+                ).all()
             for row in waiting:
                 conv = self._conv(row)
-                fits = [a for a in online if load.get(a["id"], 0) < cap
-                        and (a["role"] == "supervisor") == bool(conv["for_supervisor"])]
+                fits = [
+                    a
+                    for a in online
+                    if load.get(a["id"], 0) < cap and (a["role"] == "supervisor") == bool(conv["for_supervisor"])
+                ]
                 if not fits:
                     continue
                 agent = min(fits, key=lambda a: load.get(a["id"], 0))
@@ -562,28 +747,61 @@ class Desk:
         """File a warning with the seed's contents: problem, handling so far, what the shopper is unhappy with."""
         now = self.clock()
         msgs = await self.messages(conv["id"])
-        handling = [f"[备注] {m['text']}" if m["sender"] == "note" else m["text"]
-                    for m in msgs if m["sender"] in ("agent", "note") and m["text"]][-6:]
+        handling = [
+            f"[备注] {m['text']}" if m["sender"] == "note" else m["text"]
+            for m in msgs
+            if m["sender"] in ("agent", "note") and m["text"]
+        ][-6:]
         said = [m["text"] for m in msgs if m["sender"] == "shopper" and m["text"]][:3]
-        problem = ("".join(f"【{x}】" for x in (conv["category"], REASON_ZH.get(conv["reason"], conv["reason"])) if x)
-                   + (conv["summary"] or "") + (f"(买家:{' / '.join(said)})" if said else ""))
+        problem = (
+            "".join(f"【{x}】" for x in (conv["category"], REASON_ZH.get(conv["reason"], conv["reason"])) if x)
+            + (conv["summary"] or "")
+            + (f"(买家:{' / '.join(said)})" if said else "")
+        )
         async with self.engine.begin() as conn:
-            existing = (await conn.execute(select(db.warnings.c.id).where(
-                db.warnings.c.conversation_id == conv["id"], db.warnings.c.outcome.is_(None)))).first()
+            existing = (
+                await conn.execute(
+                    select(db.warnings.c.id).where(
+                        db.warnings.c.conversation_id == conv["id"], db.warnings.c.outcome.is_(None)
+                    )
+                )
+            ).first()
             if existing:
                 return {"id": existing[0]}
             first = self.ladder[0]["minutes"] if self.ladder else 30
-            row = dict(conversation_id=conv["id"], trigger=trigger, problem=problem or "(未记录)",
-                       handling="\n".join(handling) or "尚未处理", unhappy=unhappy, step=0,
-                       step_due_at=now + timedelta(minutes=first),
-                       close_due_at=now + timedelta(hours=int(self.config.escalation.get("close_within_hours", 48))),
-                       overdue=False, created_at=now)
+            row = dict(
+                conversation_id=conv["id"],
+                trigger=trigger,
+                problem=problem or "(未记录)",
+                handling="\n".join(handling) or "尚未处理",
+                unhappy=unhappy,
+                step=0,
+                step_due_at=now + timedelta(minutes=first),
+                close_due_at=now + timedelta(hours=int(self.config.escalation.get("close_within_hours", 48))),
+                overdue=False,
+                created_at=now,
+            )
             r = await conn.execute(db.warnings.insert().values(**row))
             row["id"] = r.inserted_primary_key[0]
-            await conn.execute(db.events.insert().values(conversation_id=conv["id"], name="warning.raised",
-                                                         actor="desk", data={"trigger": trigger}, created_at=now))
-        await self.hub.to_agents({"type": "warning", "conversation_id": conv["id"], "warning_id": row["id"],
-                                  "problem": row["problem"], "unhappy": unhappy}, roles=("supervisor",))
+            await conn.execute(
+                db.events.insert().values(
+                    conversation_id=conv["id"],
+                    name="warning.raised",
+                    actor="desk",
+                    data={"trigger": trigger},
+                    created_at=now,
+                )
+            )
+        await self.hub.to_agents(
+            {
+                "type": "warning",
+                "conversation_id": conv["id"],
+                "warning_id": row["id"],
+                "problem": row["problem"],
+                "unhappy": unhappy,
+            },
+            roles=("supervisor",),
+        )
         return row
 
     async def warnings(self, *, open_only: bool = True, conversation_id: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -617,12 +835,17 @@ class Desk:
             if close or nxt >= len(self.ladder):
                 values = dict(outcome=close or "satisfied", closed_at=now, overdue=False)
             else:
-                values = dict(step=nxt, step_due_at=now + timedelta(minutes=self.ladder[nxt]["minutes"]),
-                              overdue=False)
+                values = dict(step=nxt, step_due_at=now + timedelta(minutes=self.ladder[nxt]["minutes"]), overdue=False)
             await conn.execute(db.warnings.update().where(db.warnings.c.id == warning_id).values(**values))
-            await conn.execute(db.events.insert().values(conversation_id=w.conversation_id, name="warning.advanced",
-                                                         actor=agent["name"], data={"from_step": w.step,
-                                                         "outcome": values.get("outcome")}, created_at=now))
+            await conn.execute(
+                db.events.insert().values(
+                    conversation_id=w.conversation_id,
+                    name="warning.advanced",
+                    actor=agent["name"],
+                    data={"from_step": w.step, "outcome": values.get("outcome")},
+                    created_at=now,
+                )
+            )
         await self.hub.to_agents({"type": "warning", "warning_id": warning_id}, roles=("supervisor",))
 
     async def tick(self) -> Dict[str, int]:
@@ -630,9 +853,16 @@ class Desk:
         now = self.clock()
         counts = {"overdue": 0, "warnings": 0, "steps_overdue": 0, "closed_unsatisfied": 0}
         async with self.engine.connect() as conn:
-            late = (await conn.execute(select(db.conversations).where(
-                db.conversations.c.status.in_(OPEN), db.conversations.c.overdue.is_(False),
-                db.conversations.c.deadline_at.isnot(None), db.conversations.c.deadline_at < now))).all()
+            late = (
+                await conn.execute(
+                    select(db.conversations).where(
+                        db.conversations.c.status.in_(OPEN),
+                        db.conversations.c.overdue.is_(False),
+                        db.conversations.c.deadline_at.isnot(None),
+                        db.conversations.c.deadline_at < now,
+                    )
+                )
+            ).all()
         for row in late:
             conv = self._conv(row)
             await self._set(conv["id"], overdue=True)
@@ -643,12 +873,24 @@ class Desk:
                 await self.raise_warning(conv, "deadline", f"超过 {conv['deadline_hours']} 小时答复时限仍未解决")
                 counts["warnings"] += 1
         async with self.engine.begin() as conn:
-            steps = (await conn.execute(db.warnings.update().where(
-                db.warnings.c.outcome.is_(None), db.warnings.c.overdue.is_(False), db.warnings.c.step_due_at < now)
-                .values(overdue=True))).rowcount
-            closed = (await conn.execute(db.warnings.update().where(
-                db.warnings.c.outcome.is_(None), db.warnings.c.close_due_at < now)
-                .values(outcome="unsatisfied", closed_at=now))).rowcount
+            steps = (
+                await conn.execute(
+                    db.warnings.update()
+                    .where(
+                        db.warnings.c.outcome.is_(None),
+                        db.warnings.c.overdue.is_(False),
+                        db.warnings.c.step_due_at < now,
+                    )
+                    .values(overdue=True)
+                )
+            ).rowcount
+            closed = (
+                await conn.execute(
+                    db.warnings.update()
+                    .where(db.warnings.c.outcome.is_(None), db.warnings.c.close_due_at < now)
+                    .values(outcome="unsatisfied", closed_at=now)
+                )
+            ).rowcount
         counts["steps_overdue"], counts["closed_unsatisfied"] = steps, closed
         counts["assigned"] = await self.auto_assign()
         if steps or closed:
@@ -659,35 +901,61 @@ class Desk:
     async def queue(self) -> List[Dict[str, Any]]:
         now = self.clock()
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(db.conversations, db.agents.c.name.label("agent_name"))
-                .select_from(db.conversations.outerjoin(db.agents, db.agents.c.id == db.conversations.c.assigned_to))
-                .where(db.conversations.c.status.in_(OPEN)))).all()
+            rows = (
+                await conn.execute(
+                    select(db.conversations, db.agents.c.name.label("agent_name"))
+                    .select_from(
+                        db.conversations.outerjoin(db.agents, db.agents.c.id == db.conversations.c.assigned_to)
+                    )
+                    .where(db.conversations.c.status.in_(OPEN))
+                )
+            ).all()
             # follow-ups written while waiting (since the queue time, no agent yet)
-            since = (await conn.execute(
-                select(db.events.c.conversation_id, func.count())
-                .select_from(db.events.join(db.conversations, db.conversations.c.id == db.events.c.conversation_id))
-                .where(db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)),
-                       db.events.c.name == "followup.received", db.events.c.created_at >= db.conversations.c.queued_at)
-                .group_by(db.events.c.conversation_id))).all()
+            since = (
+                await conn.execute(
+                    select(db.events.c.conversation_id, func.count())
+                    .select_from(db.events.join(db.conversations, db.conversations.c.id == db.events.c.conversation_id))
+                    .where(
+                        db.conversations.c.status.in_((Status.QUEUED.value, Status.WAITING_OFFLINE.value)),
+                        db.events.c.name == "followup.received",
+                        db.events.c.created_at >= db.conversations.c.queued_at,
+                    )
+                    .group_by(db.events.c.conversation_id)
+                )
+            ).all()
         followups = {cid: n for cid, n in since}
         out = []
         for r in rows:
             c = self._conv(r)
-            out.append({
-                "id": c["id"], "buyer_id": c["buyer_id"], "status": c["status"], "reason": c["reason"],
-                "category": c["category"], "priority": c["priority"], "summary": c["summary"],
-                "agent": c["agent_name"], "for_supervisor": c["for_supervisor"], "contact": mask_phone(c["contact"]) if c["contact"] else None,
-                "waited_seconds": int((now - c["queued_at"]).total_seconds()) if c["queued_at"] else 0,
-                "deadline_at": c["deadline_at"].isoformat() if c["deadline_at"] else None,
-                "deadline_seconds": int((c["deadline_at"] - now).total_seconds()) if c["deadline_at"] else None,
-                "overdue": c["overdue"] or bool(c["deadline_at"] and c["deadline_at"] < now),
-                "followups": followups.get(c["id"], 0),
-            })
+            out.append(
+                {
+                    "id": c["id"],
+                    "buyer_id": c["buyer_id"],
+                    "status": c["status"],
+                    "reason": c["reason"],
+                    "category": c["category"],
+                    "priority": c["priority"],
+                    "summary": c["summary"],
+                    "agent": c["agent_name"],
+                    "for_supervisor": c["for_supervisor"],
+                    "contact": mask_phone(c["contact"]) if c["contact"] else None,
+                    "waited_seconds": int((now - c["queued_at"]).total_seconds()) if c["queued_at"] else 0,
+                    "deadline_at": c["deadline_at"].isoformat() if c["deadline_at"] else None,
+                    "deadline_seconds": int((c["deadline_at"] - now).total_seconds()) if c["deadline_at"] else None,
+                    "overdue": c["overdue"] or bool(c["deadline_at"] and c["deadline_at"] < now),
+                    "followups": followups.get(c["id"], 0),
+                }
+            )
         on_duty = self.store.agents_online(now)
         for q in out:
             q["on_duty"] = on_duty  # off duty the countdown stands still (deadlines count agent hours)
         rank = {"high": 0, "normal": 1, "low": 2}
-        out.sort(key=lambda q: (q["status"] == "assigned", q["for_supervisor"] is False,
-                                rank.get(q["priority"] or "normal", 1), -q["waited_seconds"]))
+        out.sort(
+            key=lambda q: (
+                q["status"] == "assigned",
+                q["for_supervisor"] is False,
+                rank.get(q["priority"] or "normal", 1),
+                -q["waited_seconds"],
+            )
+        )
         return out

@@ -1,4 +1,5 @@
 """Conversation status: one enum, one transition function that records an event."""
+
 from __future__ import annotations
 
 import enum
@@ -44,9 +45,18 @@ class InvalidTransition(ValueError):
     pass
 
 
-async def transition(conn: AsyncConnection, conversation_id: str, current: Status, new: Status, *,
-                     at: datetime, actor: Optional[str] = None, event: Optional[str] = None,
-                     data: Optional[Dict[str, Any]] = None, **columns: Any) -> str:
+async def transition(
+    conn: AsyncConnection,
+    conversation_id: str,
+    current: Status,
+    new: Status,
+    *,
+    at: datetime,
+    actor: Optional[str] = None,
+    event: Optional[str] = None,
+    data: Optional[Dict[str, Any]] = None,
+    **columns: Any,
+) -> str:
     """Move a conversation from `current` to `new` (compare-and-set: if someone
     else moved it first, InvalidTransition) and record the dotted event."""
     current, new = Status(current), Status(new)
@@ -60,6 +70,9 @@ async def transition(conn: AsyncConnection, conversation_id: str, current: Statu
     if result.rowcount != 1:
         raise InvalidTransition(f"{conversation_id} is no longer {current.value}")
     name = event or EVENT[new]
-    await conn.execute(db.events.insert().values(
-        conversation_id=conversation_id, name=name, actor=actor, data=data or {}, created_at=at))
+    await conn.execute(
+        db.events.insert().values(
+            conversation_id=conversation_id, name=name, actor=actor, data=data or {}, created_at=at
+        )
+    )
     return name

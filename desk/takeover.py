@@ -3,6 +3,7 @@ passing the shopper's messages to Rasa, as for any conversation a person holds),
 the queue, or from another agent. One transition (desk/status.py) recording
 `conversation.taken_over` with whom it was taken from; the shopper is told the
 supervisor's 工号, the agent who had it gets an alert in the console."""
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -34,13 +35,24 @@ async def take_over(desk: Desk, conv_id: str, supervisor: Dict[str, Any], agent_
             # nothing was queued: the take-over is when a person started, for the reports
             columns["queued_at"] = desk.clock()
         try:
-            conv = await desk._move(conv, Status.ASSIGNED, actor=supervisor["name"], event="conversation.taken_over",
-                                    data={"from": taken_from}, **columns)
+            conv = await desk._move(
+                conv,
+                Status.ASSIGNED,
+                actor=supervisor["name"],
+                event="conversation.taken_over",
+                data={"from": taken_from},
+                **columns,
+            )
         except InvalidTransition:
             raise DeskError("changed") from None
-    await desk.add_message(conv_id, "system", desk.say("agent_joined", agent_number=supervisor["number"]),
-                           {"agent_number": supervisor["number"]})
+    await desk.add_message(
+        conv_id,
+        "system",
+        desk.say("agent_joined", agent_number=supervisor["number"]),
+        {"agent_number": supervisor["number"]},
+    )
     if previous:
-        await desk.hub.to_agents({"type": "taken_over", "conversation_id": conv_id, "agent": previous,
-                                  "by": supervisor["name"]})
+        await desk.hub.to_agents(
+            {"type": "taken_over", "conversation_id": conv_id, "agent": previous, "by": supervisor["name"]}
+        )
     return conv

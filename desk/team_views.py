@@ -11,6 +11,7 @@ in desk/history.py, desk/takeover.py and desk/reports.py.
     GET  /api/reports.csv?...                             the same figures as CSV
     GET  /reports, /reports.js, /reports.css              the charts page
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -47,8 +48,12 @@ async def api_cases(request: web.Request) -> web.Response:
     conv = await desk.conversation(request.match_info["id"])
     if conv is None:
         return jsonr({"error": "not_found"}, 404)
-    return jsonr({"buyer_id": conv["buyer_id"],
-                  "cases": await history.cases(request.app[ENGINE], conv["buyer_id"], request["agent"])})
+    return jsonr(
+        {
+            "buyer_id": conv["buyer_id"],
+            "cases": await history.cases(request.app[ENGINE], conv["buyer_id"], request["agent"]),
+        }
+    )
 
 
 @agent_required
@@ -62,8 +67,9 @@ async def api_live(request: web.Request) -> web.Response:
     if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= 24 * 60):
         return jsonr({"error": "bad_query", "field": "minutes"}, 400)
     desk = request.app[DESK]
-    return jsonr({"results": await history.live(request.app[ENGINE], request["agent"], now=desk.clock(),
-                                                minutes=int(raw))})
+    return jsonr(
+        {"results": await history.live(request.app[ENGINE], request["agent"], now=desk.clock(), minutes=int(raw))}
+    )
 
 
 @supervisor_required
@@ -128,8 +134,12 @@ async def api_reports_csv(request: web.Request) -> web.Response:
     words = dict(request.app[CONFIG].labels.get("report") or {})
     body = reports.to_csv(rep, words)
     name = f"xiaoer-report-{rep['period']}-{rep['from']}-{rep['to']}.csv"
-    return web.Response(text=body, content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return web.Response(
+        text=body,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 async def reports_file(request: web.Request) -> web.StreamResponse:
@@ -158,6 +168,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/takeover", api_takeover)
     r.add_get("/api/reports", api_reports)
     r.add_get("/api/reports.csv", api_reports_csv)
-    r.add_get("/reports", lambda request: web.FileResponse(STATIC / "reports.html",
-                                                           headers={"Cache-Control": "no-cache"}))
+    r.add_get(
+        "/reports", lambda request: web.FileResponse(STATIC / "reports.html", headers={"Cache-Control": "no-cache"})
+    )
     r.add_get(r"/{name:(reports\.js|reports\.css)}", reports_file)

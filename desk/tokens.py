@@ -2,6 +2,7 @@
 
 token = base64url(json {"b": buyer_id, "e": expiry}) + "." + base64url(HMAC-SHA256)
 The page cannot make up another buyer: a changed payload fails the signature."""
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,9 @@ def _unb64(text: str) -> bytes:
 
 
 def issue_token(secret: str, buyer_id: str, *, days: int = 30, now: Optional[float] = None) -> str:
-    payload = _b64(json.dumps({"b": buyer_id, "e": int((now or time.time()) + days * 86400)},
-                              separators=(",", ":")).encode())
+    payload = _b64(
+        json.dumps({"b": buyer_id, "e": int((now or time.time()) + days * 86400)}, separators=(",", ":")).encode()
+    )
     sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{sig}"
 
@@ -39,8 +41,12 @@ def verify_token(secret: str, token: Optional[str], *, now: Optional[float] = No
         data = json.loads(_unb64(payload))
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("b"), str) or not isinstance(data.get("e"), int) \
-            or data["e"] < (now or time.time()):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("b"), str)
+        or not isinstance(data.get("e"), int)
+        or data["e"] < (now or time.time())
+    ):
         return None
     return data["b"]
 
@@ -51,8 +57,9 @@ def sign_media(secret: str, path: str, expires: int) -> str:
     return _b64(mac[:18])
 
 
-def verify_media(secret: str, path: str, expires: Optional[str], sig: Optional[str], *,
-                 now: Optional[float] = None) -> bool:
+def verify_media(
+    secret: str, path: str, expires: Optional[str], sig: Optional[str], *, now: Optional[float] = None
+) -> bool:
     if not expires or not sig or not expires.isascii() or not expires.isdigit() or len(expires) > 12:
         return False
     if not sig.isascii() or int(expires) < (now or time.time()):

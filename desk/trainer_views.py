@@ -20,6 +20,7 @@ module is its HTTP face, the background jobs and the calls to Rasa's model API.
     GET  /api/trainer/report?days=            fallback rate per day, misunderstood messages, intents,
                                               confusion pairs, conversations without a person
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,6 +54,7 @@ TRAINER_ROLES = ("trainer", "supervisor")
 def low_priority() -> List[str]:
     """nice for the CPU, ionice (idle class) for the disk where the machine has it."""
     import shutil
+
     prefix = ["nice", "-n", "19"] if shutil.which("nice") else []
     return prefix + (["ionice", "-c", "3"] if shutil.which("ionice") else [])
 
@@ -60,15 +62,16 @@ def low_priority() -> List[str]:
 @dataclass
 class TrainerSettings:
     """Where the loop reads and writes; tests point all of it at a temporary folder."""
+
     repo: Path = REPO
     tracker_url: str = field(default_factory=tracker_url)
-    trainer_db_url: Optional[str] = None                  # default XIAOER_TRAINER_DB_URL, else the desk's database
-    live_model: str = "models/current.tar.gz"             # what "live" means when Rasa cannot say
+    trainer_db_url: Optional[str] = None  # default XIAOER_TRAINER_DB_URL, else the desk's database
+    live_model: str = "models/current.tar.gz"  # what "live" means when Rasa cannot say
     candidates: str = "models/candidates"
     # low priority: shoppers' chat keeps its speed while a model trains
     nice: List[str] = field(default_factory=lambda: low_priority())
-    train_cmd: Optional[List[str]] = None                 # {out} and {name} are filled in
-    compare_cmd: Optional[List[str]] = None               # {a} {b} {json} are filled in
+    train_cmd: Optional[List[str]] = None  # {out} and {name} are filled in
+    compare_cmd: Optional[List[str]] = None  # {a} {b} {json} are filled in
 
     def path(self, p: str) -> Path:
         q = Path(p)
@@ -92,17 +95,26 @@ class Job:
         self.progress = ""
         self.step = 0
         self.returncode: Optional[int] = None
-        self.pid: Optional[int] = None          # the running command's process (tests read its nice value)
+        self.pid: Optional[int] = None  # the running command's process (tests read its nice value)
 
     def view(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "state": self.state, "progress": self.progress,
-                "step": self.step + 1, "steps": len(self.steps),
-                "started": self.started, "elapsed": round((self.finished or time.time()) - self.started),
-                "log": self.lines[-12:], "result": self.result if self.state != "running" else None}
+        return {
+            "kind": self.kind,
+            "state": self.state,
+            "progress": self.progress,
+            "step": self.step + 1,
+            "steps": len(self.steps),
+            "started": self.started,
+            "elapsed": round((self.finished or time.time()) - self.started),
+            "log": self.lines[-12:],
+            "result": self.result if self.state != "running" else None,
+        }
 
 
-_PROGRESS = re.compile(r"(Epochs:\s*\d+%|progress .*|Started validating.*|Starting to train component '\w+'|"
-                       r"Finished training component '\w+'|Your Rasa model is trained.*)")
+_PROGRESS = re.compile(
+    r"(Epochs:\s*\d+%|progress .*|Started validating.*|Starting to train component '\w+'|"
+    r"Finished training component '\w+'|Your Rasa model is trained.*)"
+)
 
 
 class Trainer:
@@ -112,8 +124,14 @@ class Trainer:
     keeps a second one from starting beside it. The job's state is also written to var/trainer_job.json
     for the other desk processes to show."""
 
-    def __init__(self, settings: TrainerSettings, store: CorrectionStore, session: aiohttp.ClientSession,
-                 rasa_url: str, rasa_token: str) -> None:
+    def __init__(
+        self,
+        settings: TrainerSettings,
+        store: CorrectionStore,
+        session: aiohttp.ClientSession,
+        rasa_url: str,
+        rasa_token: str,
+    ) -> None:
         self.settings, self.store, self.session = settings, store, session
         self.rasa_url, self.rasa_token = rasa_url, rasa_token
         self.job: Optional[Job] = None
@@ -175,7 +193,7 @@ class Trainer:
         if self.job is not None and self.job.started >= other.get("started", 0):
             return self.job.view()
         if other.get("state") == "running" and not self.lock_held_elsewhere():
-            other["state"] = "interrupted"   # its desk process ended before the job did
+            other["state"] = "interrupted"  # its desk process ended before the job did
         return other
 
     def start(self, kind: str, steps: List[List[str]], result: Dict[str, Any]) -> Job:
@@ -189,12 +207,22 @@ class Trainer:
     async def _run(self, job: Job) -> None:
         proc = None
         try:
-            for job.step, cmd in enumerate(job.steps):
+            for job.step, cmd in enumerate(job.steps):  # noqa: B020 (the step number is the job's progress)
                 proc = await asyncio.create_subprocess_exec(
-                    *self.settings.nice, *cmd, cwd=str(self.settings.repo), stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT, pass_fds=(self._lockfile.fileno(),),
-                    env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-                         "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONPATH": str(REPO)})
+                    *self.settings.nice,
+                    *cmd,
+                    cwd=str(self.settings.repo),
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    pass_fds=(self._lockfile.fileno(),),
+                    env={
+                        **os.environ,
+                        "RASA_TELEMETRY_ENABLED": "false",
+                        "TF_CPP_MIN_LOG_LEVEL": "2",
+                        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                        "PYTHONPATH": str(REPO),
+                    },
+                )
                 job.pid = proc.pid
                 async for raw in _lines(proc.stdout):
                     line = raw.strip()
@@ -216,7 +244,7 @@ class Trainer:
                 job.state = "done"
                 if "json" in job.result:
                     job.result["report"] = json.loads(Path(job.result["json"]).read_text(encoding="utf-8"))
-        except asyncio.CancelledError:   # the desk shuts down: so does its job
+        except asyncio.CancelledError:  # the desk shuts down: so does its job
             job.state = "failed"
             if proc is not None and proc.returncode is None:
                 proc.terminate()
@@ -226,7 +254,7 @@ class Trainer:
             job.state, job.lines = "failed", job.lines + [f"{type(e).__name__}: {e}"]
         finally:
             job.finished = time.time()
-            try:   # before the lock goes: a job another process starts next must not be overwritten
+            try:  # before the lock goes: a job another process starts next must not be overwritten
                 self._write_state(job, force=True)
             except OSError:
                 pass
@@ -238,8 +266,9 @@ class Trainer:
 
     async def live_model(self) -> Optional[str]:
         try:
-            async with self.session.get(f"{self.rasa_url}/status", params=self._params(),
-                                        timeout=aiohttp.ClientTimeout(total=5)) as r:
+            async with self.session.get(
+                f"{self.rasa_url}/status", params=self._params(), timeout=aiohttp.ClientTimeout(total=5)
+            ) as r:
                 if r.status == 200:
                     model = (await r.json()).get("model_file")
                     if model:
@@ -260,8 +289,12 @@ class Trainer:
         return name
 
     async def put_model(self, model: str) -> None:
-        async with self.session.put(f"{self.rasa_url}/model", params=self._params(), json={"model_file": model},
-                                    timeout=aiohttp.ClientTimeout(total=600)) as r:
+        async with self.session.put(
+            f"{self.rasa_url}/model",
+            params=self._params(),
+            json={"model_file": model},
+            timeout=aiohttp.ClientTimeout(total=600),
+        ) as r:
             if r.status >= 300:
                 log.warning("Rasa refused model %s: %s %s", model, r.status, await r.text())
                 raise web.HTTPBadGateway(text='{"error": "rasa_refused"}', content_type="application/json")
@@ -289,6 +322,7 @@ def trainer_required(handler):
         if request["agent"]["role"] not in TRAINER_ROLES:
             return jsonr({"error": "trainer_only"}, 403)
         return await handler(request)
+
     return agent_required(wrapper, roles=TRAINER_ROLES)
 
 
@@ -338,7 +372,7 @@ async def api_inbox(request: web.Request) -> web.Response:
     corrected = await off_loop(store.by_conversation)
     ranked = rank(convs, signal=signal, intent=intent, corrected=corrected)
     items = []
-    for c in ranked[offset:offset + limit]:
+    for c in ranked[offset : offset + limit]:
         s = c.summary()
         s["corrected"] = len(corrected.get(c.sender_id, {}))
         items.append(s)
@@ -355,8 +389,9 @@ async def api_conversation(request: web.Request) -> web.Response:
     fixes = {r["turn"]: r for r in await off_loop(_trainer(request).store.latest, sid)}
     for t in data["turns"]:
         r = fixes.get(t["index"])
-        t["correction"] = ({"intent": r["intent"], "entities": r["entities"], "who": r["who"],
-                            "at": r["created_at"]} if r else None)
+        t["correction"] = (
+            {"intent": r["intent"], "entities": r["entities"], "who": r["who"], "at": r["created_at"]} if r else None
+        )
     return jsonr(data)
 
 
@@ -372,10 +407,18 @@ async def api_correct(request: web.Request) -> web.Response:
         return jsonr({"error": "not_found"}, 404)
     names = await off_loop(texport.domain_names, _trainer(request).settings.path("domain"))
     try:
-        row = await off_loop(_trainer(request).store.add, sender_id=sid, turn=turn, text=turns[turn].text,
-                             intent=body.get("intent"), entities=body.get("entities") or [],
-                             who=request["agent"]["name"], predicted=turns[turn].intent,
-                             known_entities=names["entities"], at=request.app[CONFIG].clock())
+        row = await off_loop(
+            _trainer(request).store.add,
+            sender_id=sid,
+            turn=turn,
+            text=turns[turn].text,
+            intent=body.get("intent"),
+            entities=body.get("entities") or [],
+            who=request["agent"]["name"],
+            predicted=turns[turn].intent,
+            known_entities=names["entities"],
+            at=request.app[CONFIG].clock(),
+        )
     except CorrectionError as e:
         return jsonr({"error": "bad_correction", "text": str(e)}, 400)
     row["new_intent"] = row["intent"] not in names["intents"]
@@ -393,8 +436,13 @@ async def api_export(request: web.Request) -> web.Response:
     if not latest:
         return jsonr({"error": "nothing_to_export"}, 400)
     s = t.settings
-    out = await off_loop(texport.export_nlu, latest, s.path("data/nlu/reviewed.yml"),
-                         s.path("domain/reviewed_intents.yml"), s.path("domain"))
+    out = await off_loop(
+        texport.export_nlu,
+        latest,
+        s.path("data/nlu/reviewed.yml"),
+        s.path("domain/reviewed_intents.yml"),
+        s.path("domain"),
+    )
     out["stories"] = []
     actions = (await off_loop(texport.domain_names, s.path("domain")))["actions"]
     for sid in stories:
@@ -403,8 +451,11 @@ async def api_export(request: web.Request) -> web.Response:
             return jsonr({"error": "not_found", "sender_id": sid}, 404)
         fixed = {r["turn"]: r for r in latest if r["sender_id"] == sid}
         answers = await off_loop(texport.rule_actions, s.path("data"))
-        out["stories"].append(await off_loop(texport.export_story, convs[0], fixed,
-                                             s.path("tests/stories/reviewed.yml"), None, actions, answers))
+        out["stories"].append(
+            await off_loop(
+                texport.export_story, convs[0], fixed, s.path("tests/stories/reviewed.yml"), None, actions, answers
+            )
+        )
     for key in ("path",):
         out[key] = str(Path(out[key]).relative_to(s.repo)) if out[key].startswith(str(s.repo)) else out[key]
     return jsonr(out)
@@ -415,10 +466,19 @@ def _compare_cmd(t: Trainer, a: str, b: str, report: Path) -> List[str]:
     """compare_models.py on every development set (tests/nlu/*.yml) and the
     reviewed messages of the repository the trainer works on."""
     s = t.settings
-    cmd = s.compare_cmd or [sys.executable, str(REPO / "scripts" / "compare_models.py"), "{a}", "{b}",
-                            "--json", "{json}", "--progress",
-                            "--reviewed", str(s.path("data/nlu/reviewed.yml")),
-                            "--sets", *sorted(str(p) for p in s.path("tests/nlu").glob("*.yml"))]
+    cmd = s.compare_cmd or [
+        sys.executable,
+        str(REPO / "scripts" / "compare_models.py"),
+        "{a}",
+        "{b}",
+        "--json",
+        "{json}",
+        "--progress",
+        "--reviewed",
+        str(s.path("data/nlu/reviewed.yml")),
+        "--sets",
+        *sorted(str(p) for p in s.path("tests/nlu").glob("*.yml")),
+    ]
     return [c.replace("{a}", a).replace("{b}", b).replace("{json}", str(report)) for c in cmd]
 
 
@@ -435,8 +495,16 @@ async def api_train(request: web.Request) -> web.Response:
     name = "candidate-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = t.settings.path(t.settings.candidates)
     out.mkdir(parents=True, exist_ok=True)
-    cmd = t.settings.train_cmd or [str(Path(sys.executable).parent / "rasa"), "train", "--domain", "domain",
-                                   "--out", "{out}", "--fixed-model-name", "{name}"]
+    cmd = t.settings.train_cmd or [
+        str(Path(sys.executable).parent / "rasa"),
+        "train",
+        "--domain",
+        "domain",
+        "--out",
+        "{out}",
+        "--fixed-model-name",
+        "{name}",
+    ]
     steps = [[c.replace("{out}", str(out)).replace("{name}", name) for c in cmd]]
     model = out / f"{name}.tar.gz"
     result: Dict[str, Any] = {"model": str(model), "by": request["agent"]["name"]}
@@ -486,8 +554,11 @@ async def api_job(request: web.Request) -> web.Response:
 async def api_models(request: web.Request) -> web.Response:
     t = _trainer(request)
     folder = t.settings.path(t.settings.candidates)
-    cands = sorted((str(p.relative_to(t.settings.repo)) for p in folder.glob("*.tar.gz")), reverse=True) \
-        if folder.is_dir() else []
+    cands = (
+        sorted((str(p.relative_to(t.settings.repo)) for p in folder.glob("*.tar.gz")), reverse=True)
+        if folder.is_dir()
+        else []
+    )
     history = await off_loop(t.store.activations)
     return jsonr({"live": await t.live_model(), "candidates": cands, "history": history[:20]})
 
@@ -497,6 +568,7 @@ def _make_current(t: Trainer, model: str) -> Optional[str]:
     `make run` (a restart) serves it too; the replaced one is kept as a candidate
     so that a rollback still finds it. Returns the kept copy."""
     import shutil
+
     current = t.settings.path(t.settings.live_model)
     if Path(model).resolve() == current.resolve():
         return None
@@ -567,6 +639,7 @@ def _guard_every_platform(store: Any, text: str) -> List[Dict[str, Any]]:
 
     from guard import Context, get_checker
     from guard.blind import PLATFORMS
+
     out = []
     for platform in PLATFORMS:
         st = replace(store, platform=platform)
@@ -584,8 +657,11 @@ async def api_save_response(request: web.Request) -> web.Response:
         return jsonr({"error": "bad_request"}, 400)
     body = await json_object(request)
     texts = body.get("variations")
-    if not isinstance(texts, list) or not texts or not all(isinstance(x, str) and x.strip() and len(x) <= 1000
-                                                              for x in texts):
+    if (
+        not isinstance(texts, list)
+        or not texts
+        or not all(isinstance(x, str) and x.strip() and len(x) <= 1000 for x in texts)
+    ):
         return jsonr({"error": "bad_request"}, 400)
     folder = _trainer(request).settings.path("domain/responses")
     responses = await off_loop(_responses, folder)
@@ -613,14 +689,16 @@ async def api_save_response(request: web.Request) -> web.Response:
     def save():
         # round-trip YAML: the file's comments and layout stay as the trainer's colleagues wrote them
         from ruamel.yaml import YAML
+
         rt = YAML()
         rt.width = 1000
         with open(path, encoding="utf-8") as f:
             d = rt.load(f)
-        keep = [v for v in d["responses"][name] if v.get("channel")]   # channel-specific variations stay
+        keep = [v for v in d["responses"][name] if v.get("channel")]  # channel-specific variations stay
         d["responses"][name] = [{"text": t} for t in texts] + keep
         with open(path, "w", encoding="utf-8") as f:
             rt.dump(d, f)
+
     await off_loop(save)
     return jsonr({"ok": True, "name": name, "variations": len(texts), "warnings": warnings})
 
@@ -652,19 +730,30 @@ async def api_report(request: web.Request) -> web.Response:
         if r["predicted"] and r["predicted"] != r["intent"]:
             key = f"{r['predicted']} → {r['intent']}"
             pairs[key] = pairs.get(key, 0) + 1
-    days_out = [{"day": k, **v, "rate": round(v["fallback"] / v["messages"], 4),
-                 "missed": sorted(missed.get(k, {}).items(), key=lambda kv: -kv[1])[:5]}
-                for k, v in sorted(per_day.items())]
+    days_out = [
+        {
+            "day": k,
+            **v,
+            "rate": round(v["fallback"] / v["messages"], 4),
+            "missed": sorted(missed.get(k, {}).items(), key=lambda kv: -kv[1])[:5],
+        }
+        for k, v in sorted(per_day.items())
+    ]
     without_person = sum(1 for c in convs if not c.handoffs and "handoff" not in c.signals)
     overall: Dict[str, int] = {}
     for day in missed.values():
         for text, n in day.items():
             overall[text] = overall.get(text, 0) + n
-    return jsonr({"fallback_per_day": days_out,
-                  "misunderstood": sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
-                  "intents": sorted(intents.items(), key=lambda kv: -kv[1]),
-                  "confusions": sorted(pairs.items(), key=lambda kv: -kv[1])[:20],
-                  "conversations": len(convs), "without_person": without_person})
+    return jsonr(
+        {
+            "fallback_per_day": days_out,
+            "misunderstood": sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
+            "intents": sorted(intents.items(), key=lambda kv: -kv[1]),
+            "confusions": sorted(pairs.items(), key=lambda kv: -kv[1])[:20],
+            "conversations": len(convs),
+            "without_person": without_person,
+        }
+    )
 
 
 # ---- pages ------------------------------------------------------------------------------
@@ -679,8 +768,9 @@ async def trainer_js(request: web.Request) -> web.StreamResponse:
 async def trainer_ctx(app: web.Application):
     settings = app.get(TRAINER_SETTINGS) or TrainerSettings()
     config = app[CONFIG]
-    store = await off_loop(CorrectionStore, settings.trainer_db_url or os.environ.get("XIAOER_TRAINER_DB_URL")
-                           or sync_url(config.db_url))
+    store = await off_loop(
+        CorrectionStore, settings.trainer_db_url or os.environ.get("XIAOER_TRAINER_DB_URL") or sync_url(config.db_url)
+    )
     async with aiohttp.ClientSession() as session:
         t = Trainer(settings, store, session, config.rasa_url, config.rasa_token)
         app[TRAINER] = t

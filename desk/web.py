@@ -9,13 +9,43 @@
 
 This module keeps the names other modules import from it (desk/followups.py,
 desk/trainer_views.py, the tests)."""
+
 from desk.app import create_app
 from desk.httputil import dumps, json_object, jsonr, parse_json
-from desk.keys import (CONFIG, DESK, ENGINE, HUB, RASA_SESSION, SESSION_COOKIE, SHOP, SHOPPER_COOKIE, STATIC,
-                       UPLOAD_LIMITS)
+from desk.keys import (
+    CONFIG,
+    DESK,
+    ENGINE,
+    HUB,
+    RASA_SESSION,
+    SESSION_COOKIE,
+    SHOP,
+    SHOPPER_COOKIE,
+    STATIC,
+    UPLOAD_LIMITS,
+)
 from desk.middlewares import agent_required, current_agent, origin_allowed, supervisor_required
 from desk.views.console import guard_check
 
-__all__ = ["CONFIG", "DESK", "ENGINE", "HUB", "RASA_SESSION", "SESSION_COOKIE", "SHOP", "SHOPPER_COOKIE", "STATIC",
-           "UPLOAD_LIMITS", "agent_required", "create_app", "current_agent", "dumps", "guard_check", "json_object",
-           "jsonr", "origin_allowed", "parse_json", "supervisor_required"]
+__all__ = [
+    "CONFIG",
+    "DESK",
+    "ENGINE",
+    "HUB",
+    "RASA_SESSION",
+    "SESSION_COOKIE",
+    "SHOP",
+    "SHOPPER_COOKIE",
+    "STATIC",
+    "UPLOAD_LIMITS",
+    "agent_required",
+    "create_app",
+    "current_agent",
+    "dumps",
+    "guard_check",
+    "json_object",
+    "jsonr",
+    "origin_allowed",
+    "parse_json",
+    "supervisor_required",
+]

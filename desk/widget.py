@@ -12,6 +12,7 @@
   `messages.read` (data.up_to = the last shopper message id), so a reload shows
   them, and pushed to the shopper's sockets as {"type": "read", "up_to": id}.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,14 +39,17 @@ def words(desk) -> Dict[str, Any]:
     out["too_long"] = desk.say("too_long", limit=int(desk.config.limit("message_chars")))
     out["photo_too_many"] = desk.say("photo_too_many", limit=int(desk.config.limit("photos_per_upload")))
     out["photo_too_big"] = desk.say("photo_too_big", limit=int(desk.config.limit("photo_bytes")) // 1_000_000)
-    out["limits"] = {"message_chars": int(desk.config.limit("message_chars")),
-                     "photos": int(desk.config.limit("photos_per_upload")),
-                     "photo_bytes": int(desk.config.limit("photo_bytes"))}
+    out["limits"] = {
+        "message_chars": int(desk.config.limit("message_chars")),
+        "photos": int(desk.config.limit("photos_per_upload")),
+        "photo_bytes": int(desk.config.limit("photo_bytes")),
+    }
     return out
 
 
 async def words_json(request: web.Request) -> web.Response:
     from desk.web import DESK, jsonr, origin_allowed
+
     resp = jsonr(words(request.app[DESK]))
     if origin_allowed(request):  # a widget embedded on the shop's own site (CORS)
         resp.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
@@ -74,8 +78,13 @@ def card_from_title(desk, order_id: str, title: str) -> Optional[Dict[str, Any]]
     if len(parts) < 3 or parts[0] != order_id:
         return None
     name = parts[2].split("、")[0]
-    return {"order_id": order_id, "status": parts[1], "name": _short(name), "more": parts[2].count("、"),
-            "thumb": _thumb(desk, None, name)}
+    return {
+        "order_id": order_id,
+        "status": parts[1],
+        "name": _short(name),
+        "more": parts[2].count("、"),
+        "thumb": _thumb(desk, None, name),
+    }
 
 
 async def card_from_shop(desk, buyer_id: str, order_id: str) -> Optional[Dict[str, Any]]:
@@ -89,8 +98,14 @@ async def card_from_shop(desk, buyer_id: str, order_id: str) -> Optional[Dict[st
         category = product.category if product else None
     except Exception:  # a card without its picture rather than none
         pass
-    return {"order_id": order.order_id, "status": order.status.label_zh, "name": _short(first.name),
-            "spec": first.spec or "", "more": len(order.items) - 1, "thumb": _thumb(desk, category, first.name)}
+    return {
+        "order_id": order.order_id,
+        "status": order.status.label_zh,
+        "name": _short(first.name),
+        "spec": first.spec or "",
+        "more": len(order.items) - 1,
+        "thumb": _thumb(desk, category, first.name),
+    }
 
 
 async def add_order_cards(desk, buyer_id: str, buttons: List[Dict[str, Any]]) -> None:
@@ -113,9 +128,14 @@ async def add_order_cards(desk, buyer_id: str, buttons: List[Dict[str, Any]]) ->
 # ---- read marks -------------------------------------------------------------------------------
 async def read_up_to(desk, conv_id: str) -> int:
     async with desk.engine.connect() as conn:
-        rows = (await conn.execute(select(db.events.c.data).where(
-            db.events.c.conversation_id == conv_id, db.events.c.name == READ_EVENT)
-            .order_by(db.events.c.id.desc()).limit(1))).all()
+        rows = (
+            await conn.execute(
+                select(db.events.c.data)
+                .where(db.events.c.conversation_id == conv_id, db.events.c.name == READ_EVENT)
+                .order_by(db.events.c.id.desc())
+                .limit(1)
+            )
+        ).all()
     return int((rows[0][0] or {}).get("up_to", 0)) if rows else 0
 
 
@@ -126,8 +146,13 @@ async def mark_read(desk, conv: Optional[Dict[str, Any]], agent: Dict[str, Any])
     if not conv or conv.get("assigned_to") != agent.get("id") or conv.get("status") != "assigned":
         return None
     async with desk.engine.connect() as conn:
-        last = (await conn.execute(select(func.max(db.messages.c.id)).where(
-            db.messages.c.conversation_id == conv["id"], db.messages.c.sender == "shopper"))).scalar()
+        last = (
+            await conn.execute(
+                select(func.max(db.messages.c.id)).where(
+                    db.messages.c.conversation_id == conv["id"], db.messages.c.sender == "shopper"
+                )
+            )
+        ).scalar()
     if not last or last <= await read_up_to(desk, conv["id"]):
         return None
     await desk.record_event(conv["id"], READ_EVENT, agent["name"], up_to=int(last))

@@ -8,6 +8,7 @@ the policy guard on every message, and pluggable outbound channels.
     scheduler = Scheduler(config, db, channel, shop=backend, clock=clock)
     await scheduler.scan(); await scheduler.tick()
 """
+
 from followup.channels import BotNotifier, Delivery, OutboundChannel, PlatformMessageChannel
 from followup.config import FollowupConfig, load_config
 from followup.db import open_followup_db
@@ -15,6 +16,18 @@ from followup.quiet import QuietHours
 from followup.render import Renderer
 from followup.scheduler import JobKind, JobState, PromiseState, Scheduler
 
-__all__ = ["BotNotifier", "Delivery", "FollowupConfig", "JobKind", "JobState", "OutboundChannel",
-           "PlatformMessageChannel", "PromiseState", "QuietHours", "Renderer", "Scheduler", "load_config",
-           "open_followup_db"]
+__all__ = [
+    "BotNotifier",
+    "Delivery",
+    "FollowupConfig",
+    "JobKind",
+    "JobState",
+    "OutboundChannel",
+    "PlatformMessageChannel",
+    "PromiseState",
+    "QuietHours",
+    "Renderer",
+    "Scheduler",
+    "load_config",
+    "open_followup_db",
+]

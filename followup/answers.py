@@ -7,6 +7,7 @@ Used by the Rasa action (actions/followups.py); no Rasa import here.
     signed_by_other  -> ask them to check the goods; review or contact us
     about_to_sign    -> check before signing; review invitation
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -29,15 +30,25 @@ RESPONSES = {
     "unsatisfied": "utter_followup_unsatisfied",
     "signed_by_other": "utter_followup_signed_by_other",
     "about_to_sign": "utter_followup_about_to_sign",
-    "not_received": "utter_investigation_opened_check_family",   # the O5 reply: check with family, courier asked
+    "not_received": "utter_investigation_opened_check_family",  # the O5 reply: check with family, courier asked
     "no_order": "utter_followup_no_order",
     "opted_out": "utter_followup_opted_out",
 }
 
 
-async def answer(case: str, *, shop: Any, buyer_id: Optional[str], order_id: Optional[str], now: datetime,
-                 tz: str, follow_up_hours: float, default_courier: str = "", conversation_id: Optional[str] = None,
-                 text: str = "") -> Tuple[str, Dict[str, str]]:
+async def answer(
+    case: str,
+    *,
+    shop: Any,
+    buyer_id: Optional[str],
+    order_id: Optional[str],
+    now: datetime,
+    tz: str,
+    follow_up_hours: float,
+    default_courier: str = "",
+    conversation_id: Optional[str] = None,
+    text: str = "",
+) -> Tuple[str, Dict[str, str]]:
     """(response name, values) for one answer; `not_received` writes the investigation
     and the promise to the shop backend, like the O5 flow does."""
     from followup.scheduler import order_values
@@ -52,11 +63,18 @@ async def answer(case: str, *, shop: Any, buyer_id: Optional[str], order_id: Opt
         order = await shop.get_order(order_id, buyer_id=buyer_id)
     if order is None:
         return RESPONSES["no_order"], {}
-    await shop.open_courier_investigation(order.order_id, buyer_id=buyer_id, note=text or "回访:未收到货",
-                                          at=now, conversation_id=conversation_id)
+    await shop.open_courier_investigation(
+        order.order_id, buyer_id=buyer_id, note=text or "回访:未收到货", at=now, conversation_id=conversation_id
+    )
     due = now + timedelta(hours=follow_up_hours)
-    await shop.promise_follow_up(buyer_id=buyer_id, topic="courier_investigation", due_at=due,
-                                 order_id=order.order_id, at=now, conversation_id=conversation_id)
+    await shop.promise_follow_up(
+        buyer_id=buyer_id,
+        topic="courier_investigation",
+        due_at=due,
+        order_id=order.order_id,
+        at=now,
+        conversation_id=conversation_id,
+    )
     values = order_values(order, tz, default_courier)
     values["follow_up_time"] = local_text(due, tz)
     return RESPONSES[case], values

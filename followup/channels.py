@@ -9,6 +9,7 @@
   continues in the bot (the desk uses Rasa's trigger_intent).
 - `AgentNotifier`: reminders and overdue flags for the console.
 """
+
 from __future__ import annotations
 
 import abc
@@ -18,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 @dataclass(frozen=True)
 class Delivery:
-    state: str                      # delivered | offline | busy
+    state: str  # delivered | offline | busy
     conversation_id: Optional[str] = None
     message_id: Optional[int] = None
 
@@ -31,8 +32,9 @@ class OutboundChannel(abc.ABC):
         """Which of these shoppers can be reached right now through this process."""
 
     @abc.abstractmethod
-    async def deliver(self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str,
-                      speaker: str = "bot") -> Delivery:
+    async def deliver(
+        self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str, speaker: str = "bot"
+    ) -> Delivery:
         """Store and push the message; `busy` when a person holds the conversation."""
 
     @abc.abstractmethod
@@ -66,8 +68,9 @@ class PlatformMessageChannel(OutboundChannel):
     async def online_buyers(self, buyer_ids: Iterable[str]) -> Set[str]:
         return set()
 
-    async def deliver(self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str,
-                      speaker: str = "bot") -> Delivery:
+    async def deliver(
+        self, buyer_id: str, message: Dict[str, Any], *, job_id: int, kind: str, speaker: str = "bot"
+    ) -> Delivery:
         raise NotImplementedError("no platform message API is configured: subclass PlatformMessageChannel")
 
     async def already_delivered(self, buyer_id: str, job_id: int) -> Optional[Delivery]:

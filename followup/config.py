@@ -1,4 +1,5 @@
 """followup/config.yml (the `followups:` block), validated on load."""
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class FollowupConfig:
     db_url: str = "sqlite+aiosqlite:///var/followup.db"
-    db_url_set: bool = False        # given in the file or the environment (else the desk picks a neighbour)
+    db_url_set: bool = False  # given in the file or the environment (else the desk picks a neighbour)
     enabled: bool = True
     tick_seconds: float = 15
     scan_seconds: float = 60
@@ -45,6 +46,7 @@ class FollowupConfig:
 
     def with_(self, **kw: Any) -> "FollowupConfig":
         from dataclasses import replace
+
         return replace(self, **kw)
 
 
@@ -60,8 +62,13 @@ def resolve_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
-            and not u.database.startswith("file:") and not os.path.isabs(u.database):
+    if (
+        u.get_backend_name() == "sqlite"
+        and u.database
+        and u.database != ":memory:"
+        and not u.database.startswith("file:")
+        and not os.path.isabs(u.database)
+    ):
         u = u.set(database=str(ROOT / u.database))
     return u.render_as_string(hide_password=False)
 
@@ -80,20 +87,27 @@ def parse_config(data: Mapping[str, Any], db_url: Optional[str] = None) -> Follo
             unpaid[p] = _num(up[p] or {}, "delay_minutes", unpaid["default"], f"{w}.unpaid_reminder.{p}")
     windows = qh.get("windows", ["22:00-07:00", "11:30-13:00", "17:30-19:00"])
     from followup.quiet import parse_window
+
     for x in windows:
         parse_window(x)  # raises ConfigError with the bad value
     given = db_url or os.environ.get(ENV_URL) or f.get("db_url") or ""
     url = str(given or "sqlite+aiosqlite:///var/followup.db")
     return FollowupConfig(
-        db_url=resolve_url(url), db_url_set=bool(given), enabled=bool(f.get("enabled", True)),
-        tick_seconds=_num(f, "tick_seconds", 15, w), scan_seconds=_num(f, "scan_seconds", 60, w),
-        lease_seconds=_num(f, "lease_seconds", 120, w), expire_after_hours=_num(f, "expire_after_hours", 168, w),
+        db_url=resolve_url(url),
+        db_url_set=bool(given),
+        enabled=bool(f.get("enabled", True)),
+        tick_seconds=_num(f, "tick_seconds", 15, w),
+        scan_seconds=_num(f, "scan_seconds", 60, w),
+        lease_seconds=_num(f, "lease_seconds", 120, w),
+        expire_after_hours=_num(f, "expire_after_hours", 168, w),
         delivery_check_enabled=bool(dc.get("enabled", True)),
         delivery_check_minutes=_num(dc, "delay_minutes", 2880, f"{w}.delivery_check"),
-        unpaid_enabled=bool(up.get("enabled", True)), unpaid_minutes=unpaid,
+        unpaid_enabled=bool(up.get("enabled", True)),
+        unpaid_minutes=unpaid,
         remind_before_minutes=_num(pr, "remind_before_minutes", 30, f"{w}.promises"),
         tell_shopper_when_late=bool(pr.get("tell_shopper_when_late", True)),
-        quiet_enabled=bool(qh.get("enabled", True)), quiet_windows=list(windows),
+        quiet_enabled=bool(qh.get("enabled", True)),
+        quiet_windows=list(windows),
         rate_max=int(_num(rl, "max_messages", 2, f"{w}.rate_limit")),
         rate_hours=_num(rl, "per_hours", 24, f"{w}.rate_limit"),
     )
@@ -108,6 +122,7 @@ def followup_db_url(desk_url: str, configured: str = "") -> str:
     """$XIAOER_FOLLOWUP_DB_URL, else `configured` (followups.db_url), else followup.db next to
     the desk's SQLite file (var/followup.db by default), else the desk's own database."""
     from sqlalchemy.engine import make_url
+
     given = os.environ.get(ENV_URL) or configured
     if given:
         return resolve_url(given)

@@ -1,4 +1,5 @@
 """Opt-out phrases ("别再发了" …) from lexicon/followups.yml."""
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ class OptOutWords:
     @staticmethod
     def _norm(text: str) -> str:
         from xiaoer.text import to_simplified
+
         return SPACE_RE.sub("", to_simplified(str(text)))
 
     def match(self, text: str) -> bool:

@@ -1,5 +1,6 @@
 """F4: a promise in an agent's reply ("2小时内给您答复") -> its duration.
 Units and verbs come from lexicon/followups.yml `promise:`."""
+
 from __future__ import annotations
 
 import re
@@ -48,7 +49,7 @@ class PromiseParser:
         found = []
         for m in self.re.finditer(text or ""):
             n = _number(m.group(1))
-            tail = text[m.end():m.end() + NEAR + 4]
+            tail = text[m.end() : m.end() + NEAR + 4]
             if n and any(v in tail for v in self.verbs):
                 found.append(timedelta(minutes=n * self.units[m.group(2)]))
         return min(found) if found else None

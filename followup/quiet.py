@@ -1,5 +1,6 @@
 """F3 quiet hours: no proactive message in the configured local windows
 (night, meals); a message due then waits for the next allowed minute."""
+
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ def parse_window(text: str) -> Tuple[time, time]:
     m = WINDOW_RE.match(str(text))
     if not m or int(m[1]) > 23 or int(m[3]) > 24 or int(m[2]) > 59 or int(m[4]) > 59:
         from followup.config import ConfigError
+
         raise ConfigError(f"followups.quiet_hours.windows: expected 'HH:MM-HH:MM', got {text!r}")
     end = time(0, 0) if int(m[3]) == 24 else time(int(m[3]), int(m[4]))
     return time(int(m[1]), int(m[2])), end

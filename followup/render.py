@@ -1,6 +1,7 @@
 """Proactive messages rendered like every bot reply: the domain response,
 filled from store.yml (xiaoer.replies), then the policy guard, then the
 shopper's script."""
+
 from __future__ import annotations
 
 import logging
@@ -21,6 +22,7 @@ class Renderer:
 
     def _guard(self, text: str, speaker: str):
         from guard import Context, outbound  # loads the rule book (and spaCy) on first use
+
         return outbound(text, Context(platform=self.store.platform, store=self.store, speaker=speaker))
 
     def render(self, name: str, values: Mapping[str, Any] = (), *, traditional: bool = False) -> Dict[str, Any]:
@@ -33,11 +35,25 @@ class Renderer:
         filled["address"] = "亲"
         filled.update({k: x for k, x in dict(values).items() if x is not None})
         text = fill(v.get("text", ""), filled)
-        return self.finish(text, [{"title": fill(b.get("title", ""), filled), "payload": fill(b.get("payload", ""), filled)}
-                                  for b in v.get("buttons") or []], name=name, traditional=traditional)
+        return self.finish(
+            text,
+            [
+                {"title": fill(b.get("title", ""), filled), "payload": fill(b.get("payload", ""), filled)}
+                for b in v.get("buttons") or []
+            ],
+            name=name,
+            traditional=traditional,
+        )
 
-    def finish(self, text: str, buttons: List[Dict[str, str]] = (), *, name: str = "", speaker: str = "bot",
-               traditional: bool = False) -> Dict[str, Any]:
+    def finish(
+        self,
+        text: str,
+        buttons: List[Dict[str, str]] = (),
+        *,
+        name: str = "",
+        speaker: str = "bot",
+        traditional: bool = False,
+    ) -> Dict[str, Any]:
         """The guard on the text and every button title (a blocked text becomes its safe alternative)."""
         text, findings = self._guard(text, speaker)
         out_buttons = []
@@ -49,6 +65,7 @@ class Renderer:
             log.warning("guard on follow-up %s: %s", name, [f.rule_id for f in findings])
         if traditional:
             from xiaoer.text import to_traditional
+
             text = to_traditional(text)
             out_buttons = [{"title": to_traditional(b["title"]), "payload": b["payload"]} for b in out_buttons]
         return {"text": text, "buttons": out_buttons, "findings": [f.rule_id for f in findings], "response": name}

@@ -16,6 +16,7 @@ Every job passes: opt-out -> still relevant -> quiet hours (F3) -> rate
 limit -> online? (else waits for the shopper's next visit) -> render + guard ->
 deliver and store -> tell the bot.
 """
+
 from __future__ import annotations
 
 import enum
@@ -48,16 +49,16 @@ class JobKind(str, enum.Enum):
 
 class JobState(str, enum.Enum):
     PENDING = "pending"
-    SENDING = "sending"              # claimed, lease running
+    SENDING = "sending"  # claimed, lease running
     WAITING_VISIT = "waiting_visit"  # due and allowed, the shopper is not online
     SENT = "sent"
-    CANCELLED = "cancelled"          # opted out, order paid/refunded, promise kept
-    EXPIRED = "expired"              # the shopper did not come back in time
+    CANCELLED = "cancelled"  # opted out, order paid/refunded, promise kept
+    EXPIRED = "expired"  # the shopper did not come back in time
 
 
 class PromiseState(str, enum.Enum):
     OPEN = "open"
-    REMINDED = "reminded"   # agents reminded before it falls due
+    REMINDED = "reminded"  # agents reminded before it falls due
     OVERDUE = "overdue"
     KEPT = "kept"
 
@@ -69,8 +70,11 @@ JOB_MOVES = {
     J.WAITING_VISIT: {J.SENDING, J.EXPIRED, J.CANCELLED},
 }
 PROMISE_MOVES = {P.OPEN: {P.REMINDED, P.OVERDUE, P.KEPT}, P.REMINDED: {P.OVERDUE, P.KEPT}, P.OVERDUE: {P.KEPT}}
-RESPONSES = {JobKind.DELIVERY_CHECK: "utter_followup_delivery_check", JobKind.UNPAID: "utter_followup_unpaid",
-             JobKind.PROMISE_LATE: "utter_followup_promise_late"}
+RESPONSES = {
+    JobKind.DELIVERY_CHECK: "utter_followup_delivery_check",
+    JobKind.UNPAID: "utter_followup_unpaid",
+    JobKind.PROMISE_LATE: "utter_followup_promise_late",
+}
 DELIVERED = ("delivered", "completed")
 BUSY_RETRY = timedelta(minutes=15)
 
@@ -84,11 +88,22 @@ def _utc(dt: datetime) -> datetime:
 
 
 class Scheduler:
-    def __init__(self, config: FollowupConfig, engine: AsyncEngine, channel: OutboundChannel, *,
-                 shop: Any = None, store: Any = None, clock: Optional[Callable[[], datetime]] = None,
-                 bot: Optional[BotNotifier] = None, agents: Optional[AgentNotifier] = None,
-                 renderer: Optional[Renderer] = None, owner: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        config: FollowupConfig,
+        engine: AsyncEngine,
+        channel: OutboundChannel,
+        *,
+        shop: Any = None,
+        store: Any = None,
+        clock: Optional[Callable[[], datetime]] = None,
+        bot: Optional[BotNotifier] = None,
+        agents: Optional[AgentNotifier] = None,
+        renderer: Optional[Renderer] = None,
+        owner: Optional[str] = None,
+    ) -> None:
         from xiaoer.store_config import get_store
+
         self.config = config
         self.engine = engine
         self.channel = channel
@@ -104,8 +119,18 @@ class Scheduler:
         self.owner = owner or uuid.uuid4().hex[:16]  # this process's lease name
 
     # ---- state machines: one transition function each, recording a dotted event ----------
-    async def _move_job(self, conn, job_id: int, frm: JobState, to: JobState, event: str, *,
-                        where=None, data: Optional[Dict] = None, **values: Any) -> bool:
+    async def _move_job(
+        self,
+        conn,
+        job_id: int,
+        frm: JobState,
+        to: JobState,
+        event: str,
+        *,
+        where=None,
+        data: Optional[Dict] = None,
+        **values: Any,
+    ) -> bool:
         if to not in JOB_MOVES.get(frm, ()):
             raise InvalidMove(f"job {frm.value} -> {to.value}")
         now = self.clock()
@@ -113,38 +138,87 @@ class Scheduler:
         r = await conn.execute(db.jobs.update().where(cond).values(state=to.value, updated_at=now, **values))
         if r.rowcount != 1:
             return False  # someone else moved it first
-        await conn.execute(db.events.insert().values(subject="job", subject_id=str(job_id), name=event,
-                                                     actor=self.owner, data=data or {}, created_at=now))
+        await conn.execute(
+            db.events.insert().values(
+                subject="job", subject_id=str(job_id), name=event, actor=self.owner, data=data or {}, created_at=now
+            )
+        )
         return True
 
-    async def _move_promise(self, conn, pid: int, frm: PromiseState, to: PromiseState, event: str, *,
-                            actor: Optional[str] = None, **values: Any) -> bool:
+    async def _move_promise(
+        self,
+        conn,
+        pid: int,
+        frm: PromiseState,
+        to: PromiseState,
+        event: str,
+        *,
+        actor: Optional[str] = None,
+        **values: Any,
+    ) -> bool:
         if to not in PROMISE_MOVES.get(frm, ()):
             raise InvalidMove(f"promise {frm.value} -> {to.value}")
-        r = await conn.execute(db.promises.update().where(sa.and_(db.promises.c.id == pid,
-                                                                  db.promises.c.state == frm.value))
-                               .values(state=to.value, **values))
+        r = await conn.execute(
+            db.promises.update()
+            .where(sa.and_(db.promises.c.id == pid, db.promises.c.state == frm.value))
+            .values(state=to.value, **values)
+        )
         if r.rowcount != 1:
             return False
-        await conn.execute(db.events.insert().values(subject="promise", subject_id=str(pid), name=event,
-                                                     actor=actor or self.owner, data={}, created_at=self.clock()))
+        await conn.execute(
+            db.events.insert().values(
+                subject="promise",
+                subject_id=str(pid),
+                name=event,
+                actor=actor or self.owner,
+                data={},
+                created_at=self.clock(),
+            )
+        )
         return True
 
     # ---- creating jobs --------------------------------------------------------------------
-    async def schedule(self, kind: JobKind, key: str, buyer_id: str, due_at: datetime, *,
-                       order_id: Optional[str] = None, promise_id: Optional[int] = None,
-                       values: Optional[Dict[str, Any]] = None) -> Optional[int]:
+    async def schedule(
+        self,
+        kind: JobKind,
+        key: str,
+        buyer_id: str,
+        due_at: datetime,
+        *,
+        order_id: Optional[str] = None,
+        promise_id: Optional[int] = None,
+        values: Optional[Dict[str, Any]] = None,
+    ) -> Optional[int]:
         """A new job, or None when one with this key exists (any state: once means once)."""
         now = self.clock()
         try:
             async with self.engine.begin() as conn:
-                r = await conn.execute(db.jobs.insert().values(
-                    key=key, kind=kind.value, state=J.PENDING.value, buyer_id=buyer_id, order_id=order_id,
-                    promise_id=promise_id, due_at=_utc(due_at), attempts=0, values=values or {},
-                    created_at=now, updated_at=now))
+                r = await conn.execute(
+                    db.jobs.insert().values(
+                        key=key,
+                        kind=kind.value,
+                        state=J.PENDING.value,
+                        buyer_id=buyer_id,
+                        order_id=order_id,
+                        promise_id=promise_id,
+                        due_at=_utc(due_at),
+                        attempts=0,
+                        values=values or {},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 jid = r.inserted_primary_key[0]
-                await conn.execute(db.events.insert().values(subject="job", subject_id=str(jid), name="job.scheduled",
-                                                             actor=self.owner, data={"key": key}, created_at=now))
+                await conn.execute(
+                    db.events.insert().values(
+                        subject="job",
+                        subject_id=str(jid),
+                        name="job.scheduled",
+                        actor=self.owner,
+                        data={"key": key},
+                        created_at=now,
+                    )
+                )
                 return jid
         except IntegrityError:
             return None
@@ -166,13 +240,15 @@ class Scheduler:
             status = getattr(o.status, "value", o.status)
             if c.delivery_check_enabled and status in DELIVERED and (o.delivered_at or o.completed_at):
                 due = (o.delivered_at or o.completed_at) + timedelta(minutes=c.delivery_check_minutes)
-                if due >= too_old and await self.schedule(JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o.buyer_id, due,
-                                       order_id=o.order_id):
+                if due >= too_old and await self.schedule(
+                    JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o.buyer_id, due, order_id=o.order_id
+                ):
                     counts["delivery_check"] += 1
             if c.unpaid_enabled and status == "unpaid":
                 due = o.created_at + timedelta(minutes=c.unpaid_delay_minutes(self.store.platform))
-                if due >= too_old and await self.schedule(JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due,
-                                       order_id=o.order_id):
+                if due >= too_old and await self.schedule(
+                    JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due, order_id=o.order_id
+                ):
                     counts["unpaid_reminder"] += 1
         await self.sweep_agent_promises()
         n, k = await self.sync_promises()
@@ -181,6 +257,7 @@ class Scheduler:
 
     async def sync_promises(self) -> tuple:
         from shop.models import RecordKind, RecordState
+
         records = await self.shop.open_records(kind=RecordKind.FOLLOW_UP, limit=1000)
         now = self.clock()
         added = 0
@@ -190,13 +267,29 @@ class Scheduler:
             remind = r.due_at - timedelta(minutes=self.config.remind_before_minutes)
             try:
                 async with self.engine.begin() as conn:
-                    res = await conn.execute(db.promises.insert().values(
-                        record_id=r.record_id, buyer_id=r.buyer_id, conversation_id=r.conversation_id,
-                        order_id=r.order_id, topic=r.text or "", state=P.OPEN.value, due_at=_utc(r.due_at),
-                        remind_at=_utc(remind), created_at=now))
-                    await conn.execute(db.events.insert().values(
-                        subject="promise", subject_id=str(res.inserted_primary_key[0]), name="promise.tracked",
-                        actor=self.owner, data={"record_id": r.record_id}, created_at=now))
+                    res = await conn.execute(
+                        db.promises.insert().values(
+                            record_id=r.record_id,
+                            buyer_id=r.buyer_id,
+                            conversation_id=r.conversation_id,
+                            order_id=r.order_id,
+                            topic=r.text or "",
+                            state=P.OPEN.value,
+                            due_at=_utc(r.due_at),
+                            remind_at=_utc(remind),
+                            created_at=now,
+                        )
+                    )
+                    await conn.execute(
+                        db.events.insert().values(
+                            subject="promise",
+                            subject_id=str(res.inserted_primary_key[0]),
+                            name="promise.tracked",
+                            actor=self.owner,
+                            data={"record_id": r.record_id},
+                            created_at=now,
+                        )
+                    )
                 added += 1
             except IntegrityError:
                 pass
@@ -210,8 +303,16 @@ class Scheduler:
             done = next((x for x in recs if x.record_id == p["record_id"] and x.state == RecordState.DONE), None)
             if done is not None:
                 async with self.engine.begin() as conn:
-                    if await self._move_promise(conn, p["id"], P(p["state"]), P.KEPT, "promise.kept", actor="shop",
-                                                kept_at=self.clock(), kept_by="shop"):
+                    if await self._move_promise(
+                        conn,
+                        p["id"],
+                        P(p["state"]),
+                        P.KEPT,
+                        "promise.kept",
+                        actor="shop",
+                        kept_at=self.clock(),
+                        kept_by="shop",
+                    ):
                         kept += 1
         return added, kept
 
@@ -228,14 +329,19 @@ class Scheduler:
 
     async def opted_out(self, buyer_id: str) -> bool:
         async with self.engine.connect() as conn:
-            return (await conn.execute(sa.select(db.optouts.c.buyer_id)
-                                       .where(db.optouts.c.buyer_id == buyer_id))).first() is not None
+            return (
+                await conn.execute(sa.select(db.optouts.c.buyer_id).where(db.optouts.c.buyer_id == buyer_id))
+            ).first() is not None
 
     async def _cancel_for(self, buyer_id: str, note: str) -> None:
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.state).where(
-                db.jobs.c.buyer_id == buyer_id,
-                db.jobs.c.state.in_([J.PENDING.value, J.WAITING_VISIT.value])))).all()
+            rows = (
+                await conn.execute(
+                    sa.select(db.jobs.c.id, db.jobs.c.state).where(
+                        db.jobs.c.buyer_id == buyer_id, db.jobs.c.state.in_([J.PENDING.value, J.WAITING_VISIT.value])
+                    )
+                )
+            ).all()
             for jid, state in rows:
                 await self._move_job(conn, jid, J(state), J.CANCELLED, "job.cancelled", note=note)
 
@@ -249,7 +355,7 @@ class Scheduler:
         if not msgs:
             return 0
         found = 0
-        for mid, buyer_id, text in msgs:
+        for _mid, buyer_id, text in msgs:
             if self.words.match(text):
                 found += await self.opt_out(buyer_id, text)
         last = str(max(m[0] for m in msgs))
@@ -292,13 +398,18 @@ class Scheduler:
                 continue
             try:  # one promise per message, whichever process sees it first
                 async with self.engine.begin() as conn:
-                    await conn.execute(db.meta.insert().values(key=f"agent_promise:{self.channel.name}:{mid}",
-                                                               value="1"))
+                    await conn.execute(
+                        db.meta.insert().values(key=f"agent_promise:{self.channel.name}:{mid}", value="1")
+                    )
             except IntegrityError:
                 continue
-            await self.shop.promise_follow_up(buyer_id=buyer_id, topic=f"agent: {text[:120]}",
-                                              due_at=db.aware(at) + delta, at=db.aware(at),
-                                              conversation_id=conv_id)
+            await self.shop.promise_follow_up(
+                buyer_id=buyer_id,
+                topic=f"agent: {text[:120]}",
+                due_at=db.aware(at) + delta,
+                at=db.aware(at),
+                conversation_id=conv_id,
+            )
             made += 1
         if msgs:
             await self._set_watermark(key, max(m[0] for m in msgs))
@@ -330,49 +441,75 @@ class Scheduler:
         if row is None or row.state == P.KEPT.value:
             return False
         async with self.engine.begin() as conn:
-            if not await self._move_promise(conn, promise_id, P(row.state), P.KEPT, "promise.kept", actor=actor,
-                                            kept_at=self.clock(), kept_by=actor):
+            if not await self._move_promise(
+                conn, promise_id, P(row.state), P.KEPT, "promise.kept", actor=actor, kept_at=self.clock(), kept_by=actor
+            ):
                 return False
         if self.shop is not None:
             await self.shop.close_record(row.record_id, note=f"kept by {actor}")
         # an apology still waiting to go out is no longer true
         async with self.engine.begin() as conn:
-            late = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.state).where(
-                db.jobs.c.key == f"promise_late:{promise_id}",
-                db.jobs.c.state.in_([J.PENDING.value, J.WAITING_VISIT.value])))).first()
+            late = (
+                await conn.execute(
+                    sa.select(db.jobs.c.id, db.jobs.c.state).where(
+                        db.jobs.c.key == f"promise_late:{promise_id}",
+                        db.jobs.c.state.in_([J.PENDING.value, J.WAITING_VISIT.value]),
+                    )
+                )
+            ).first()
             if late:
                 await self._move_job(conn, late[0], J(late[1]), J.CANCELLED, "job.cancelled", note="kept")
         if text and row.buyer_id:
-            await self.schedule(JobKind.PROMISE_KEPT, f"promise_kept:{promise_id}", row.buyer_id, self.clock(),
-                                order_id=row.order_id, promise_id=promise_id, values={"text": text})
+            await self.schedule(
+                JobKind.PROMISE_KEPT,
+                f"promise_kept:{promise_id}",
+                row.buyer_id,
+                self.clock(),
+                order_id=row.order_id,
+                promise_id=promise_id,
+                values={"text": text},
+            )
         return True
 
     async def _promise_timers(self) -> Dict[str, int]:
         now = self.clock()
         counts = {"reminded": 0, "overdue": 0}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(db.promises).where(
-                db.promises.c.state.in_([P.OPEN.value, P.REMINDED.value]),
-                db.promises.c.remind_at <= now))).all()
+            rows = (
+                await conn.execute(
+                    sa.select(db.promises).where(
+                        db.promises.c.state.in_([P.OPEN.value, P.REMINDED.value]), db.promises.c.remind_at <= now
+                    )
+                )
+            ).all()
         for r in rows:
             p = dict(r._mapping)
             due = db.aware(p["due_at"])
             if due <= now:
                 async with self.engine.begin() as conn:
-                    won = await self._move_promise(conn, p["id"], P(p["state"]), P.OVERDUE, "promise.overdue",
-                                                   overdue_at=now)
+                    won = await self._move_promise(
+                        conn, p["id"], P(p["state"]), P.OVERDUE, "promise.overdue", overdue_at=now
+                    )
                 if won:
                     counts["overdue"] += 1
                     await self.agents.alert("promise.overdue", p)
                     if self.config.tell_shopper_when_late and p["buyer_id"]:
                         from shop.timeutil import local_text
-                        await self.schedule(JobKind.PROMISE_LATE, f"promise_late:{p['id']}", p["buyer_id"], now,
-                                            order_id=p["order_id"], promise_id=p["id"],
-                                            values={"follow_up_time": local_text(due, self.store.timezone)})
+
+                        await self.schedule(
+                            JobKind.PROMISE_LATE,
+                            f"promise_late:{p['id']}",
+                            p["buyer_id"],
+                            now,
+                            order_id=p["order_id"],
+                            promise_id=p["id"],
+                            values={"follow_up_time": local_text(due, self.store.timezone)},
+                        )
             elif p["state"] == P.OPEN.value:
                 async with self.engine.begin() as conn:
-                    won = await self._move_promise(conn, p["id"], P.OPEN, P.REMINDED, "promise.reminded",
-                                                   reminded_at=now)
+                    won = await self._move_promise(
+                        conn, p["id"], P.OPEN, P.REMINDED, "promise.reminded", reminded_at=now
+                    )
                 if won:
                     counts["reminded"] += 1
                     await self.agents.alert("promise.reminder", p)
@@ -386,12 +523,26 @@ class Scheduler:
         now = self.clock()
         counts.update({"sent": 0, "deferred": 0, "waiting": 0, "cancelled": 0, "expired": 0, "lost": 0})
         async with self.engine.connect() as conn:
-            due = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.state).where(sa.or_(
-                sa.and_(db.jobs.c.state == J.PENDING.value, db.jobs.c.due_at <= now),
-                sa.and_(db.jobs.c.state == J.SENDING.value, db.jobs.c.lease_until < now)))
-                .order_by(db.jobs.c.due_at).limit(200))).all()
-            waiting = (await conn.execute(sa.select(db.jobs.c.id, db.jobs.c.buyer_id, db.jobs.c.due_at)
-                                          .where(db.jobs.c.state == J.WAITING_VISIT.value).limit(1000))).all()
+            due = (
+                await conn.execute(
+                    sa.select(db.jobs.c.id, db.jobs.c.state)
+                    .where(
+                        sa.or_(
+                            sa.and_(db.jobs.c.state == J.PENDING.value, db.jobs.c.due_at <= now),
+                            sa.and_(db.jobs.c.state == J.SENDING.value, db.jobs.c.lease_until < now),
+                        )
+                    )
+                    .order_by(db.jobs.c.due_at)
+                    .limit(200)
+                )
+            ).all()
+            waiting = (
+                await conn.execute(
+                    sa.select(db.jobs.c.id, db.jobs.c.buyer_id, db.jobs.c.due_at)
+                    .where(db.jobs.c.state == J.WAITING_VISIT.value)
+                    .limit(1000)
+                )
+            ).all()
         for jid, state in due:
             counts[await self._claim_and_run(jid, J(state))] += 1
         if waiting:
@@ -415,8 +566,17 @@ class Scheduler:
         elif state == J.SENDING:
             where = db.jobs.c.lease_until < now
         async with self.engine.begin() as conn:
-            won = await self._move_job(conn, job_id, state, J.SENDING, "job.claimed", where=where,
-                                       lease_owner=self.owner, lease_until=lease, attempts=db.jobs.c.attempts + 1)
+            won = await self._move_job(
+                conn,
+                job_id,
+                state,
+                J.SENDING,
+                "job.claimed",
+                where=where,
+                lease_owner=self.owner,
+                lease_until=lease,
+                attempts=db.jobs.c.attempts + 1,
+            )
             job = (await conn.execute(sa.select(db.jobs).where(db.jobs.c.id == job_id))).first() if won else None
         if job is None:
             return "lost"
@@ -428,9 +588,18 @@ class Scheduler:
 
     async def _finish(self, job: Dict[str, Any], to: JobState, event: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
-            await self._move_job(conn, job["id"], J.SENDING, to, event,
-                                 where=db.jobs.c.lease_owner == self.owner, lease_owner=None, lease_until=None,
-                                 data={k: str(v) for k, v in values.items() if k in ("note",)}, **values)
+            await self._move_job(
+                conn,
+                job["id"],
+                J.SENDING,
+                to,
+                event,
+                where=db.jobs.c.lease_owner == self.owner,
+                lease_owner=None,
+                lease_until=None,
+                data={k: str(v) for k, v in values.items() if k in ("note",)},
+                **values,
+            )
 
     async def _relevant(self, job: Dict[str, Any]):
         """(still worth sending, values for the message) from the shop's current facts."""
@@ -450,8 +619,9 @@ class Scheduler:
             values.update(order_values(order, self.store.timezone, self.store.default_courier))
         elif kind == JobKind.PROMISE_LATE:
             async with self.engine.connect() as conn:
-                state = (await conn.execute(sa.select(db.promises.c.state)
-                                            .where(db.promises.c.id == job["promise_id"]))).scalar()
+                state = (
+                    await conn.execute(sa.select(db.promises.c.state).where(db.promises.c.id == job["promise_id"]))
+                ).scalar()
             if state != P.OVERDUE.value:
                 return False, values
         return True, values
@@ -486,8 +656,9 @@ class Scheduler:
             return "waiting"
         traditional = await self.channel.writes_traditional(buyer)
         if kind == JobKind.PROMISE_KEPT:
-            message = self.renderer.finish(values.get("text", ""), [], name="promise_kept", speaker="agent",
-                                           traditional=traditional)
+            message = self.renderer.finish(
+                values.get("text", ""), [], name="promise_kept", speaker="agent", traditional=traditional
+            )
             speaker = "agent"
         else:
             message = self.renderer.render(RESPONSES[kind], values, traditional=traditional)
@@ -510,13 +681,25 @@ class Scheduler:
     async def _record_sent(self, job: Dict[str, Any], delivery: Delivery, text: str) -> None:
         now = self.clock()
         async with self.engine.begin() as conn:
-            await self._move_job(conn, job["id"], J.SENDING, J.SENT, "job.sent",
-                                 where=db.jobs.c.lease_owner == self.owner, lease_owner=None, lease_until=None,
-                                 sent_at=now, text=text, conversation_id=delivery.conversation_id, note=None)
+            await self._move_job(
+                conn,
+                job["id"],
+                J.SENDING,
+                J.SENT,
+                "job.sent",
+                where=db.jobs.c.lease_owner == self.owner,
+                lease_owner=None,
+                lease_until=None,
+                sent_at=now,
+                text=text,
+                conversation_id=delivery.conversation_id,
+                note=None,
+            )
             try:
                 async with conn.begin_nested():
-                    await conn.execute(db.sends.insert().values(buyer_id=job["buyer_id"], job_id=job["id"],
-                                                                sent_at=now))
+                    await conn.execute(
+                        db.sends.insert().values(buyer_id=job["buyer_id"], job_id=job["id"], sent_at=now)
+                    )
             except IntegrityError:
                 pass
 
@@ -525,10 +708,16 @@ class Scheduler:
             return None
         window = timedelta(hours=self.config.rate_hours)
         async with self.engine.connect() as conn:
-            times = [db.aware(t) for (t,) in (await conn.execute(
-                sa.select(db.sends.c.sent_at).where(db.sends.c.buyer_id == buyer_id,
-                                                    db.sends.c.sent_at > now - window)
-                .order_by(db.sends.c.sent_at))).all()]
+            times = [
+                db.aware(t)
+                for (t,) in (
+                    await conn.execute(
+                        sa.select(db.sends.c.sent_at)
+                        .where(db.sends.c.buyer_id == buyer_id, db.sends.c.sent_at > now - window)
+                        .order_by(db.sends.c.sent_at)
+                    )
+                ).all()
+            ]
         if len(times) < self.config.rate_max:
             return None
         return times[len(times) - self.config.rate_max] + window
@@ -553,7 +742,13 @@ def order_values(order: Any, tz: str, default_courier: str = "") -> Dict[str, st
     """The order facts a follow-up may show (personal data is already masked by the backend)."""
     from shop.models import yuan_text
     from shop.timeutil import local_text
+
     when = order.delivered_at or order.completed_at
-    return {"order_id": order.order_id, "items": order.item_summary, "total": yuan_text(order.total),
-            "delivered_time": local_text(when, tz) if when else "", "signed_by": order.signed_by or "",
-            "courier": order.courier or default_courier}
+    return {
+        "order_id": order.order_id,
+        "items": order.item_summary,
+        "total": yuan_text(order.total),
+        "delivered_time": local_text(when, tz) if when else "",
+        "signed_by": order.signed_by or "",
+        "courier": order.courier or default_courier,
+    }

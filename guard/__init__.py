@@ -8,6 +8,7 @@ reaches a shopper.
 Rules live in guard/rules.yml (see guard/README.md). Plain Python + spaCy,
 no Rasa import.
 """
+
 from guard.checker import (
     Checker,
     CheckResult,
@@ -23,7 +24,20 @@ from guard.privacy import inbound_links, mask_phone, mask_phones
 from guard.rulebook import Rule, Rulebook, RulebookError, load_rulebook
 
 __all__ = [
-    "Checker", "CheckResult", "Context", "Finding", "Rule", "Rulebook", "RulebookError",
-    "check", "check_agent_draft", "get_checker", "inbound_links", "load_rulebook", "mask_phone",
-    "mask_phones", "outbound", "reset_checker",
+    "Checker",
+    "CheckResult",
+    "Context",
+    "Finding",
+    "Rule",
+    "Rulebook",
+    "RulebookError",
+    "check",
+    "check_agent_draft",
+    "get_checker",
+    "inbound_links",
+    "load_rulebook",
+    "mask_phone",
+    "mask_phones",
+    "outbound",
+    "reset_checker",
 ]

@@ -1,4 +1,5 @@
 """`python -m guard ...`: see guard/cli.py."""
+
 import sys
 
 # The command line never needs TensorFlow, but spaCy's thinc imports it when it

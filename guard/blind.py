@@ -14,6 +14,7 @@ hidden drafts were) with the shop's store.yml.
 This module only needs `guard.Context` and `guard.get_checker`, so
 `python -m guard blind --ref <commit>` can load it against an older guard.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ GENERAL = "general_legitimate"
 
 @dataclass(frozen=True)
 class Case:
-    family: str      # R1 .. R8, or "general"
-    kind: str        # violating | legitimate
+    family: str  # R1 .. R8, or "general"
+    kind: str  # violating | legitimate
     text: str
     platforms: Tuple[str, ...]
 
@@ -76,9 +77,9 @@ def load_cases(path: Optional[Path] = None) -> List[Case]:
 class Outcome:
     case: Case
     platform: str
-    flagged: bool            # a block or rewrite finding
-    warned: bool             # only warn findings
-    rules: Tuple[str, ...]   # rule ids found
+    flagged: bool  # a block or rewrite finding
+    warned: bool  # only warn findings
+    rules: Tuple[str, ...]  # rule ids found
 
 
 @dataclass
@@ -90,12 +91,22 @@ class Report:
         return sum(o.flagged for o in sel), len(sel)
 
     def recall(self, family: Optional[str] = None, platform: Optional[str] = None) -> Tuple[int, int]:
-        return self._count(lambda o: o.case.kind == "violating" and (family is None or o.case.family == family)
-                           and (platform is None or o.platform == platform))
+        return self._count(
+            lambda o: (
+                o.case.kind == "violating"
+                and (family is None or o.case.family == family)
+                and (platform is None or o.platform == platform)
+            )
+        )
 
     def false_alarms(self, family: Optional[str] = None, platform: Optional[str] = None) -> Tuple[int, int]:
-        return self._count(lambda o: o.case.kind == "legitimate" and (family is None or o.case.family == family)
-                           and (platform is None or o.platform == platform))
+        return self._count(
+            lambda o: (
+                o.case.kind == "legitimate"
+                and (family is None or o.case.family == family)
+                and (platform is None or o.platform == platform)
+            )
+        )
 
     def warnings_on_legitimate(self) -> int:
         return sum(o.warned for o in self.outcomes if o.case.kind == "legitimate")
@@ -115,8 +126,11 @@ class Report:
             out["platform"][p] = {"recall": self.recall(platform=p), "false_alarms": self.false_alarms(platform=p)}
         for f in self.families():
             out["family"][f] = {"recall": self.recall(family=f), "false_alarms": self.false_alarms(family=f)}
-        out["total"] = {"recall": self.recall(), "false_alarms": self.false_alarms(),
-                        "warnings_on_legitimate": self.warnings_on_legitimate()}
+        out["total"] = {
+            "recall": self.recall(),
+            "false_alarms": self.false_alarms(),
+            "warnings_on_legitimate": self.warnings_on_legitimate(),
+        }
         out["misses"] = [[o.case.family, o.platform, o.case.text] for o in self.misses()]
         out["alarms"] = [[o.case.family, o.platform, o.case.text, list(o.rules)] for o in self.alarms()]
         return out
@@ -134,8 +148,15 @@ def evaluate(cases: Optional[Sequence[Case]] = None, store=None, speaker: str = 
             result = checker.check(case.text, Context(platform=platform, store=store, speaker=speaker))
             sev = {f.severity for f in result.findings}
             flagged = bool(sev & {"block", "rewrite"})
-            report.outcomes.append(Outcome(case, platform, flagged, bool(sev) and not flagged,
-                                           tuple(sorted({f.rule_id for f in result.findings}))))
+            report.outcomes.append(
+                Outcome(
+                    case,
+                    platform,
+                    flagged,
+                    bool(sev) and not flagged,
+                    tuple(sorted({f.rule_id for f in result.findings})),
+                )
+            )
     return report
 
 
@@ -152,8 +173,10 @@ def format_report(report: Report, title: str = "blind variants") -> List[str]:
     for f in report.families():
         rec = _pct(report.recall(family=f)) if f != "general" else "-"
         lines.append(f"  {f:10} {rec:>28} {_pct(report.false_alarms(family=f)):>28}")
-    lines.append(f"  {'all':10} {_pct(report.recall()):>28} {_pct(report.false_alarms()):>28}"
-                 f"   (+{report.warnings_on_legitimate()} warnings on legitimate texts)")
+    lines.append(
+        f"  {'all':10} {_pct(report.recall()):>28} {_pct(report.false_alarms()):>28}"
+        f"   (+{report.warnings_on_legitimate()} warnings on legitimate texts)"
+    )
     return lines
 
 
@@ -165,8 +188,9 @@ def run_at_ref(ref: str, repo: Path = ROOT) -> Dict[str, Any]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "guard"], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", ref, "guard"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         code = (
             "import importlib.util, json, sys\n"

@@ -17,6 +17,7 @@ A hit is then kept or dropped by the rule's `unless:` / `requires:` blocks,
 its `when:` facts and an optional named `filter:`. The rule book is compiled
 once per process; `check()` is plain Python + spaCy, no Rasa.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -78,8 +79,13 @@ class Finding:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "rule_id": self.rule_id, "span": list(self.span), "text": self.text, "severity": self.severity,
-            "seed": self.seed, "message": self.message, "suggestion": self.suggestion,
+            "rule_id": self.rule_id,
+            "span": list(self.span),
+            "text": self.text,
+            "severity": self.severity,
+            "seed": self.seed,
+            "message": self.message,
+            "suggestion": self.suggestion,
         }
 
 
@@ -100,7 +106,10 @@ class CheckResult:
     def to_dict(self) -> Dict[str, Any]:
         worst = self.severities()[0] if self.findings else None
         return {
-            "text": self.text, "blocked": self.blocked, "safe_text": self.safe_text, "severity": worst,
+            "text": self.text,
+            "blocked": self.blocked,
+            "safe_text": self.safe_text,
+            "severity": worst,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -379,15 +388,21 @@ class Checker:
     def active_rules(self, ctx: Context) -> Dict[str, Rule]:
         """Rules for this platform, speaker and facts (cached: the bot asks the same every turn)."""
         try:
-            key = (id(ctx.store), ctx.platform, ctx.speaker, frozenset(ctx.item.items()),
-                   frozenset(ctx.conversation.items()))
+            key = (
+                id(ctx.store),
+                ctx.platform,
+                ctx.speaker,
+                frozenset(ctx.item.items()),
+                frozenset(ctx.conversation.items()),
+            )
         except TypeError:  # unhashable fact values: no caching
             key = None
         hit = self._active_cache.get(key) if key else None
         if hit is not None and hit[0] is ctx.store:
             return hit[1]
         active = {
-            r.id: r for r in self.rulebook.rules
+            r.id: r
+            for r in self.rulebook.rules
             if ctx.platform in r.platforms and ctx.speaker in r.speakers and self._when_holds(r, ctx)
         }
         if key:
@@ -397,8 +412,9 @@ class Checker:
         return active
 
     # -- matching --------------------------------------------------------------------------------
-    def _raw_hits(self, norm: str, active: Mapping[str, Rule],
-                  values: Mapping[str, str]) -> Dict[str, List[Tuple[int, int]]]:
+    def _raw_hits(
+        self, norm: str, active: Mapping[str, Rule], values: Mapping[str, str]
+    ) -> Dict[str, List[Tuple[int, int]]]:
         hits: Dict[str, List[Tuple[int, int]]] = {}
         vocab = self.nlp.vocab
         strings = vocab.strings
@@ -435,8 +451,16 @@ class Checker:
                     hits.setdefault(rid, []).append((m.start(), m.end()))
         return hits
 
-    def _condition_holds(self, cond: Condition, ctx: Context, norm: str, start: int, end: int,
-                         bounds: Dict[str, List[int]], values: Mapping[str, str]) -> bool:
+    def _condition_holds(
+        self,
+        cond: Condition,
+        ctx: Context,
+        norm: str,
+        start: int,
+        end: int,
+        bounds: Dict[str, List[int]],
+        values: Mapping[str, str],
+    ) -> bool:
         if ctx.platform not in cond.platforms:
             return False
         patterns = [_expand(p, values) for p in self._cond_patterns[id(cond)]]
@@ -471,7 +495,8 @@ class Checker:
                 if any(self._condition_holds(c, ctx, norm, start, end, bounds, values) for c in rule.unless):
                     continue
                 if rule.requires and not any(
-                        self._condition_holds(c, ctx, norm, start, end, bounds, values) for c in rule.requires):
+                    self._condition_holds(c, ctx, norm, start, end, bounds, values) for c in rule.requires
+                ):
                     continue
                 severity = rule.severity
                 if rule.filter:
@@ -481,11 +506,17 @@ class Checker:
                         continue
                     if verdict in SEVERITY_ORDER and SEVERITY_ORDER[verdict] > SEVERITY_ORDER[severity]:
                         severity = verdict
-                found.append(Finding(
-                    rule_id=rid, span=(start, end), text=text[start:end], severity=severity, seed=rule.seed,
-                    message=rule.message,
-                    suggestion=self._suggestion(rule, severity, text, norm, start, end, ctx),
-                ))
+                found.append(
+                    Finding(
+                        rule_id=rid,
+                        span=(start, end),
+                        text=text[start:end],
+                        severity=severity,
+                        seed=rule.seed,
+                        message=rule.message,
+                        suggestion=self._suggestion(rule, severity, text, norm, start, end, ctx),
+                    )
+                )
         found.sort(key=lambda f: (f.start, SEVERITY_ORDER[f.severity], f.rule_id))
         return found
 
@@ -513,8 +544,9 @@ class Checker:
         out = fill(template, hit[1])
         return to_traditional(out) if traditional else out
 
-    def _replacement(self, rule: Rule, text: str, norm: str, start: int, end: int,
-                     ctx: Optional[Context] = None) -> Optional[str]:
+    def _replacement(
+        self, rule: Rule, text: str, norm: str, start: int, end: int, ctx: Optional[Context] = None
+    ) -> Optional[str]:
         rw = rule.rewrite
         if rw is None:
             return None
@@ -554,7 +586,7 @@ class Checker:
                 continue
             if traditional:
                 rep = to_traditional(rep)
-            out.append(text[pos:f.start])
+            out.append(text[pos : f.start])
             out.append(rep)
             pos = f.end
         out.append(text[pos:])
@@ -563,8 +595,12 @@ class Checker:
             # a rewrite must not produce something else the rules forbid
             again = self.findings(rewritten, ctx)
             if any(f.severity == "block" for f in again):
-                return self._fill(self.rules[next(f for f in again if f.severity == "block").rule_id].safe
-                                  or self.rulebook.generic_safe, ctx, traditional)
+                return self._fill(
+                    self.rules[next(f for f in again if f.severity == "block").rule_id].safe
+                    or self.rulebook.generic_safe,
+                    ctx,
+                    traditional,
+                )
             if any(f.severity == "rewrite" for f in again):
                 return self._safe_text(rewritten, normalize(rewritten), again, ctx, depth=1)
         return rewritten
@@ -613,15 +649,28 @@ def outbound(text: str, context: Optional[Context] = None) -> Tuple[str, List[Fi
     if result.blocked:
         logger.warning(
             "blocked %s message on %s (%s): %r -> sent the safe alternative",
-            ctx.speaker, ctx.platform, ",".join(f.rule_id for f in result.findings), _for_log(text))
+            ctx.speaker,
+            ctx.platform,
+            ",".join(f.rule_id for f in result.findings),
+            _for_log(text),
+        )
         return result.safe_text, result.findings
     if result.safe_text != text:
-        logger.info("rewrote %s message on %s (%s)", ctx.speaker, ctx.platform,
-                    ",".join(f.rule_id for f in result.findings if f.severity == "rewrite"))
+        logger.info(
+            "rewrote %s message on %s (%s)",
+            ctx.speaker,
+            ctx.platform,
+            ",".join(f.rule_id for f in result.findings if f.severity == "rewrite"),
+        )
         return result.safe_text, result.findings
     if result.findings:
-        logger.info("warning on %s message on %s (%s): %r", ctx.speaker, ctx.platform,
-                    ",".join(f.rule_id for f in result.findings), _for_log(text))
+        logger.info(
+            "warning on %s message on %s (%s): %r",
+            ctx.speaker,
+            ctx.platform,
+            ",".join(f.rule_id for f in result.findings),
+            _for_log(text),
+        )
     return text, result.findings
 
 

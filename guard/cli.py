@@ -9,6 +9,7 @@
 
 `check` and `lint` exit with 1 when a `block` finding is present.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,9 @@ import logging
 from collections import Counter
 from typing import Any, Dict, List, Optional
 
-from xiaoer.store_config import PLATFORMS, load_store
-
 from guard.checker import Finding, get_checker
 from guard.context import Context
+from xiaoer.store_config import PLATFORMS, load_store
 
 
 def _value(raw: str) -> Any:
@@ -56,8 +56,13 @@ def _print_finding(f: Finding, indent: str = "  ") -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     store = load_store(args.store) if args.store else None
-    ctx = Context(platform=args.platform, store=store, item=_pairs(args.item, "--item"), speaker=args.speaker,
-                  conversation=_pairs(args.conversation, "--conversation")).resolved()
+    ctx = Context(
+        platform=args.platform,
+        store=store,
+        item=_pairs(args.item, "--item"),
+        speaker=args.speaker,
+        conversation=_pairs(args.conversation, "--conversation"),
+    ).resolved()
     result = get_checker().check(args.text, ctx)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -90,8 +95,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
                 last = key
             _print_finding(lf.finding, "    ")
         by_sev = Counter(lf.finding.severity for lf in found)
-        print(f"\n{len(found)} findings on {', '.join(platforms)}: "
-              + (", ".join(f"{n} {s}" for s, n in sorted(by_sev.items())) or "none"))
+        print(
+            f"\n{len(found)} findings on {', '.join(platforms)}: "
+            + (", ".join(f"{n} {s}" for s, n in sorted(by_sev.items())) or "none")
+        )
     return 1 if any(lf.finding.severity == "block" for lf in found) else 0
 
 
@@ -150,8 +157,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     found = lint_domain(domain_store)
     flagged = {(lf.platform, lf.response, lf.variation, lf.part) for lf in found}
     blocked = {(lf.platform, lf.response, lf.variation, lf.part) for lf in found if lf.finding.severity == "block"}
-    print(f"domain messages (all platforms): {total}; with any finding: {len(flagged)} ({len(flagged) / max(total, 1):.1%}); "
-          f"with a block: {len(blocked)} ({len(blocked) / max(total, 1):.1%})")
+    print(
+        f"domain messages (all platforms): {total}; "
+        f"with any finding: {len(flagged)} ({len(flagged) / max(total, 1):.1%}); "
+        f"with a block: {len(blocked)} ({len(blocked) / max(total, 1):.1%})"
+    )
     from guard.blind import BLIND_PATH, evaluate, format_report
 
     if BLIND_PATH.exists():
@@ -197,8 +207,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--platform", choices=PLATFORMS, help="platform profile (default: the store's)")
     p.add_argument("--speaker", choices=("bot", "agent"), default="bot")
     p.add_argument("--item", action="append", metavar="KEY=VALUE", help="item fact, e.g. free_shipping=false price=59")
-    p.add_argument("--conversation", action="append", metavar="KEY=VALUE",
-                   help="conversation fact, e.g. buyer_requested_close=true")
+    p.add_argument(
+        "--conversation",
+        action="append",
+        metavar="KEY=VALUE",
+        help="conversation fact, e.g. buyer_requested_close=true",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 
@@ -226,4 +240,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)
-

@@ -4,6 +4,7 @@ Some rules only make sense with facts: "不包邮" is a broken promise only for
 an item that ships free; "不支持分期" is only wrong when the store offers
 instalments; the store hotline may be given on Taobao but not on Pinduoduo.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -79,8 +80,9 @@ class Context:
         raise KeyError(name)
 
     @classmethod
-    def from_mapping(cls, data: Optional[Mapping[str, Any]], store: Optional[StoreConfig] = None,
-                     speaker: str = "agent") -> "Context":
+    def from_mapping(
+        cls, data: Optional[Mapping[str, Any]], store: Optional[StoreConfig] = None, speaker: str = "agent"
+    ) -> "Context":
         """Build from JSON sent by the agent desk: {"platform": "pdd", "item": {...}, ...}."""
         data = dict(data or {})
         return cls(

@@ -1,14 +1,14 @@
 """Running the rule book's own examples (used by the tests and `python -m guard examples`)."""
+
 from __future__ import annotations
 
 from dataclasses import fields, replace
 from typing import Iterator, List, Optional, Tuple
 
-from xiaoer.store_config import StoreConfig, get_store
-
 from guard.checker import Checker
 from guard.context import Context
 from guard.rulebook import Example, Rule, Rulebook, RulebookError
+from xiaoer.store_config import StoreConfig, get_store
 
 
 def example_store(rulebook: Rulebook, store: Optional[StoreConfig] = None) -> StoreConfig:
@@ -25,8 +25,9 @@ def example_context(ex: Example, platform: str, store: Optional[StoreConfig] = N
     store = store or get_store()
     if ex.store:
         store = replace(store, **ex.store)
-    return Context(platform=platform, store=store, item=dict(ex.item), speaker=ex.speaker,
-                   conversation=dict(ex.conversation))
+    return Context(
+        platform=platform, store=store, item=dict(ex.item), speaker=ex.speaker, conversation=dict(ex.conversation)
+    )
 
 
 def iter_example_cases(rule: Rule) -> Iterator[Tuple[str, Example, str]]:

@@ -8,6 +8,7 @@ character class. `gate.search(text)` is one fast scan; when it fails the full
 pattern cannot match and is skipped. Derived, not written by hand, so a trainer's
 new regex can never be wrongly gated; a pattern with no such set is never gated.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from functools import lru_cache
 from typing import FrozenSet, Optional
 
 try:  # Python 3.11+
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
     from re import _constants as sre_c  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as sre_c  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]

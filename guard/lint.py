@@ -1,15 +1,15 @@
 """Domain lint: every response variation, rendered for every platform profile,
 goes through the checker (build-time twin of the run-time guard)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional
 
-from xiaoer.replies import iter_rendered
-from xiaoer.store_config import PLATFORMS, StoreConfig, get_store
-
 from guard.checker import Checker, Finding, get_checker
 from guard.context import Context
+from xiaoer.replies import iter_rendered
+from xiaoer.store_config import PLATFORMS, StoreConfig, get_store
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,22 @@ class LintFinding:
     finding: Finding
 
     def to_dict(self) -> Dict[str, object]:
-        return {"platform": self.platform, "response": self.response, "variation": self.variation,
-                "part": self.part, "text": self.text, **self.finding.to_dict()}
+        return {
+            "platform": self.platform,
+            "response": self.response,
+            "variation": self.variation,
+            "part": self.part,
+            "text": self.text,
+            **self.finding.to_dict(),
+        }
 
 
-def rendered_messages(store: StoreConfig, platforms: Iterable[str] = PLATFORMS,
-                      responses: Optional[Dict[str, List[dict]]] = None,
-                      samples: Optional[Mapping[str, str]] = None) -> Iterator[tuple]:
+def rendered_messages(
+    store: StoreConfig,
+    platforms: Iterable[str] = PLATFORMS,
+    responses: Optional[Dict[str, List[dict]]] = None,
+    samples: Optional[Mapping[str, str]] = None,
+) -> Iterator[tuple]:
     """(platform, store for that platform, response, variation, part, text) for every
     text and button title a shopper could see."""
     for platform in platforms:
@@ -41,10 +50,13 @@ def rendered_messages(store: StoreConfig, platforms: Iterable[str] = PLATFORMS,
                     yield platform, st, name, i, f"button {j}", title
 
 
-def lint_domain(store: Optional[StoreConfig] = None, platforms: Iterable[str] = PLATFORMS,
-                checker: Optional[Checker] = None,
-                responses: Optional[Dict[str, List[dict]]] = None,
-                samples: Optional[Mapping[str, str]] = None) -> List[LintFinding]:
+def lint_domain(
+    store: Optional[StoreConfig] = None,
+    platforms: Iterable[str] = PLATFORMS,
+    checker: Optional[Checker] = None,
+    responses: Optional[Dict[str, List[dict]]] = None,
+    samples: Optional[Mapping[str, str]] = None,
+) -> List[LintFinding]:
     store = store or get_store()
     checker = checker or get_checker()
     out: List[LintFinding] = []

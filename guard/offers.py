@@ -15,6 +15,7 @@ seed 000 篇2 关于价格, seed 003 拼多多 "最多可打9折"):
 says whether one is beyond the store's limits. Both are plain Python, used by
 the rule book's `filter: discount_beyond_limit` and `filter: gift_beyond_limit`.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,20 @@ from typing import List, Optional
 
 from guard.context import Context
 
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
-              "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百]+)"
 _FOLD_NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九](?:[点.]?[一二三四五六七八九])?|对)"
 
@@ -33,29 +46,58 @@ HALF_RE = re.compile(r"半价|五折")
 # "便宜20元", "少收你15块", "减30", "让您10块", "优惠50", "抹掉5块", "直接降20", "返你10元"
 AMOUNT_CUT_RE = re.compile(
     rf"(?:便宜|优惠|减|少收|少算|少|让|抹掉?|降|返|扣掉|去掉|砍)(?:了|掉)?(?:您|你|给您|给你)?(?:个|了)?\s*({NUM})\s*"
-    r"(?:块钱|块|元|rmb|米)?", re.IGNORECASE)
+    r"(?:块钱|块|元|rmb|米)?",
+    re.IGNORECASE,
+)
 # "给您改价到89", "算你79元", "收你69块": a new price, compared with the item's price
 NEW_PRICE_RE = re.compile(
-    rf"(?:改价|(?:价格|价钱)?(?:给您|给你)?(?:改|调|降))(?:成|到|为)\s*({NUM})|(?:算|收|卖)(?:您|你)\s*({NUM})\s*(?:块钱|块|元)")
+    rf"(?:改价|(?:价格|价钱)?(?:给您|给你)?(?:改|调|降))(?:成|到|为)\s*({NUM})|(?:算|收|卖)(?:您|你)\s*({NUM})\s*(?:块钱|块|元)"
+)
 # "20元的优惠", "30块的折扣"
 AMOUNT_NOUN_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)(?:的)?(?:优惠|折扣|减免)")
 VAGUE_CUT_RE = re.compile(
     r"(?:便宜|优惠|少收|少算|让|抹)(?:您|你)?(?:一点|一些|点|些|零头|个零头|掉零头)|打个?折|抹零|零头|"
-    r"(?:内部|员工|成本|友情|亲情|特殊|最低)价|改价|改个价|改一下价")
+    r"(?:内部|员工|成本|友情|亲情|特殊|最低)价|改价|改个价|改一下价"
+)
 # "送您一个手机支架", "赠送两张券", "加送数据线一根", "再送你个壳"
 GIFT_RE = re.compile(
     r"(?:加送|多送|再送|另送|附送|赠送|免费送|(?<![配运递发传输护欢目派])送|赠(?!品|送))(?:给)?(?:您|你|亲)?(?:们)?\s*"
     rf"((?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)?)"
     # the gift: no punctuation or closing quote ("备注「周末再送」" quotes a delivery wish, no gift)
-    r"([^,;。!?\n~…:：\s」』“”\"'）)】》、]{1,12})")
-COUPON_RE = re.compile(rf"(?:({NUM})\s*张)?\s*({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)")
+    r"([^,;。!?\n~…:：\s」』“”\"'）)】》、]{1,12})"
+)
+COUPON_RE = re.compile(
+    rf"(?:({NUM})\s*张)?\s*({NUM})\s*(?:块钱|块|元)?(?:的)?(?:店铺|无门槛|现金)?(?:优惠券|代金券|红包|券)"
+)
 PERCENT_RE = re.compile(rf"(?:减|优惠|便宜|降|让|少|打)(?:掉|了|你|您)?\s*(?:(\d+(?:\.\d+)?)\s*%|百分之({NUM}))")
 UNCONDITIONAL_GIFT_RE = re.compile(r"(?:也|都|照|照样|直接|随便|白)送")
 # "100的订单", "您现在是109元", "这单129块": the order amount a cut is measured against
-ORDER_AMOUNT_RE = re.compile(rf"({NUM})\s*(?:块钱|块|元)?的(?:订单|单子|单)|(?:现在是|订单是|一共|总共|合计)\s*({NUM})\s*(?:块钱|块|元)")
+ORDER_AMOUNT_RE = re.compile(
+    rf"({NUM})\s*(?:块钱|块|元)?的(?:订单|单子|单)|(?:现在是|订单是|一共|总共|合计)\s*({NUM})\s*(?:块钱|块|元)"
+)
 THRESHOLD_RE = re.compile(rf"(?:满|超过|买够|凑够|凑满)\s*({NUM})\s*(?:块钱|块|元)?")
 # words after 送 that are no gift (送货, 送达, 送到, 运费险 is a promise of its own)
-NOT_A_GIFT = ("货", "达", "到", "出", "检", "修", "去", "来", "回", "上门", "过去", "您一句", "给快递", "的", "件", "品", "完", "光", "没")
+NOT_A_GIFT = (
+    "货",
+    "达",
+    "到",
+    "出",
+    "检",
+    "修",
+    "去",
+    "来",
+    "回",
+    "上门",
+    "过去",
+    "您一句",
+    "给快递",
+    "的",
+    "件",
+    "品",
+    "完",
+    "光",
+    "没",
+)
 _TRAILING = "的了哦啊呀吧呢哈喔噢嘛啦哟呐滴给您你亲"
 
 
@@ -101,10 +143,10 @@ def fold_percent(raw: str) -> Optional[float]:
 
 @dataclass(frozen=True)
 class Offer:
-    kind: str                      # cut_percent | cut_amount | new_price | cut | gift | coupon
+    kind: str  # cut_percent | cut_amount | new_price | cut | gift | coupon
     percent: Optional[float] = None  # cut_percent: share of the price taken off
-    amount: Optional[float] = None   # cut_amount / coupon: yuan
-    item: str = ""                   # gift: what is given
+    amount: Optional[float] = None  # cut_amount / coupon: yuan
+    item: str = ""  # gift: what is given
     quantity: float = 1
     threshold: Optional[float] = None  # "满N": the order amount the offer needs
 
@@ -178,10 +220,10 @@ def _store_gift(ctx: Context):
     gift = (ctx.store.gift or "").strip()
     m = re.search(rf"({NUM})\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)$", gift)
     if m:
-        return gift[:m.start()].strip(), cn_number(m.group(1)) or 1
+        return gift[: m.start()].strip(), cn_number(m.group(1)) or 1
     m = re.match(rf"^({NUM})\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)", gift)
     if m:
-        return gift[m.end():].strip(), cn_number(m.group(1)) or 1
+        return gift[m.end() :].strip(), cn_number(m.group(1)) or 1
     return gift, 1
 
 
@@ -196,7 +238,7 @@ def _same_thing(said: str, allowed: str) -> bool:
 
 
 def offer_verdict(offer: Offer, ctx: Context) -> Optional[str]:
-    """"keep" when the offer is beyond the store's limits, "warn" when it may
+    """ "keep" when the offer is beyond the store's limits, "warn" when it may
     be (a cut of unknown size where the store allows some), None when allowed."""
     store = ctx.store
     limit = ctx.discount_limit_percent
@@ -222,8 +264,12 @@ def offer_verdict(offer: Offer, ctx: Context) -> Optional[str]:
     if offer.kind == "gift":
         name, quantity = _store_gift(ctx)
         things = [t for t in re.split(r"和|跟|以及|还有|再加|加上|、|\+|外加", offer.item) if t.strip()]
-        if not things or not all(_same_thing(_gift_name(re.sub(rf"^(?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)", "", t)), name)
-                                 for t in things):
+        if not things or not all(
+            _same_thing(
+                _gift_name(re.sub(rf"^(?:{NUM}|几)?\s*(?:个|份|张|条|只|套|根|块|枚|片|副|对|件)", "", t)), name
+            )
+            for t in things
+        ):
             return "keep"
         if offer.quantity > quantity:
             return "keep"

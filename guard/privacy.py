@@ -4,6 +4,7 @@ Platforms penalise a full phone number in chat (seed 003, Pinduoduo: even the
 buyer's own number when confirming an address), and a link a shopper sends is
 never opened: the documented answer is "点不开" (seed 003).
 """
+
 from __future__ import annotations
 
 import re
@@ -58,11 +59,11 @@ def inbound_links(text: str, platform: Optional[str] = None) -> List[str]:
     norm = normalize(text)
     found = []
     for m in URL_RE.finditer(norm):
-        if "@" in norm[max(0, m.start() - 1):m.start()]:
+        if "@" in norm[max(0, m.start() - 1) : m.start()]:
             continue  # the domain part of an e-mail address
-        url = text[m.start():m.end()].rstrip(".?")  # a sentence's full stop or question mark
+        url = text[m.start() : m.end()].rstrip(".?")  # a sentence's full stop or question mark
         if not _own_domain(url, platform):
             found.append((m.start(), url))
     if platform not in ("taobao", "tmall"):  # on Taobao/Tmall a 淘口令 is the platform's own
-        found.extend((m.start(), text[m.start():m.end()]) for m in SHARE_CODE_RE.finditer(norm))
+        found.extend((m.start(), text[m.start() : m.end()]) for m in SHARE_CODE_RE.finditer(norm))
     return [url for _, url in sorted(found)]

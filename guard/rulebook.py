@@ -4,6 +4,7 @@ The rule book is edited by trainers, so every mistake is reported with the
 rule id and the field (`R3.01.patterns.regex[2]: not a valid regular
 expression ...`) instead of surfacing as a silent miss at run time.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from xiaoer.store_config import PLATFORMS
-
 from guard.context import FACT_PREFIXES, PLAIN_FACTS, SPEAKERS
+from xiaoer.store_config import PLATFORMS
 
 RULES_PATH = Path(__file__).resolve().parent / "rules.yml"
 SEVERITIES = ("block", "rewrite", "warn")
@@ -25,13 +25,33 @@ PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 # `{name}` in a regular expression is a store value, not a repetition count
 # (`\d{4}` stays a count: the name must start with a letter).
 STORE_VALUES = (
-    "hotline", "courier_names", "remote_areas", "specified_courier", "payment_methods",
-    "store_name", "store_short", "platform_domains", "platform_names",
+    "hotline",
+    "courier_names",
+    "remote_areas",
+    "specified_courier",
+    "payment_methods",
+    "store_name",
+    "store_short",
+    "platform_domains",
+    "platform_names",
 )
 
 _RULE_KEYS = {
-    "id", "seed", "title", "platforms", "severity", "speakers", "message", "patterns", "unless",
-    "requires", "when", "filter", "safe", "rewrite", "examples",
+    "id",
+    "seed",
+    "title",
+    "platforms",
+    "severity",
+    "speakers",
+    "message",
+    "patterns",
+    "unless",
+    "requires",
+    "when",
+    "filter",
+    "safe",
+    "rewrite",
+    "examples",
 }
 _PATTERN_KEYS = {"phrases", "tokens", "regex", "clause"}
 _CONDITION_KEYS = {"phrases", "regex", "scope", "platforms"}
@@ -55,8 +75,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Rewrite:
-    to: Optional[str] = None      # replacement for the matched text
-    end: Optional[str] = None     # replacement when the match ends its clause
+    to: Optional[str] = None  # replacement for the matched text
+    end: Optional[str] = None  # replacement when the match ends its clause
     map: Mapping[str, str] = field(default_factory=dict)  # matched text -> replacement
     action: Optional[str] = None  # mask_phone
 
@@ -236,8 +256,14 @@ def _example(value: Any, where: str) -> Example:
     for key in ("item", "store", "conversation"):
         if key in value and not isinstance(value[key], Mapping):
             raise RulebookError(f"{where}.{key}: expected a mapping")
-    return Example(str(value["text"]), platforms, dict(value.get("item") or {}), dict(value.get("store") or {}),
-                   speaker, dict(value.get("conversation") or {}))
+    return Example(
+        str(value["text"]),
+        platforms,
+        dict(value.get("item") or {}),
+        dict(value.get("store") or {}),
+        speaker,
+        dict(value.get("conversation") or {}),
+    )
 
 
 def _when(value: Any, where: str) -> Dict[str, Any]:
@@ -248,7 +274,9 @@ def _when(value: Any, where: str) -> Dict[str, Any]:
     for key, expected in value.items():
         if not (key in PLAIN_FACTS or str(key).startswith(FACT_PREFIXES)):
             raise RulebookError(
-                f"{where}.{key}: unknown fact; use {', '.join(PLAIN_FACTS)} or store.<field> / item.<fact> / conversation.<fact>")
+                f"{where}.{key}: unknown fact; use {', '.join(PLAIN_FACTS)} "
+                "or store.<field> / item.<fact> / conversation.<fact>"
+            )
         if isinstance(expected, Mapping) and set(expected) - {"not", "contains"}:
             raise RulebookError(f"{where}.{key}: a condition mapping may only use `not` or `contains`")
     return dict(value)
@@ -278,8 +306,9 @@ def _parse_rule(data: Any, i: int, lists: Mapping[str, Tuple[str, ...]], filters
     regex = _strlist(pats.get("regex"), f"{rid}.patterns.regex", allow_empty=True)
     for j, rx in enumerate(regex):
         _check_regex(rx, f"{rid}.patterns.regex[{j}]")
-    regex = regex + tuple(_clause_regex(c, lists, f"{rid}.patterns.clause[{j}]")
-                          for j, c in enumerate(pats.get("clause") or []))
+    regex = regex + tuple(
+        _clause_regex(c, lists, f"{rid}.patterns.clause[{j}]") for j, c in enumerate(pats.get("clause") or [])
+    )
     for j, tp in enumerate(tokens):
         for name in re.findall(r"\$([A-Za-z_]+)", tp):
             if name not in lists:
@@ -295,8 +324,9 @@ def _parse_rule(data: Any, i: int, lists: Mapping[str, Tuple[str, ...]], filters
             raise RulebookError(f"{rid}.rewrite.action: must be one of {', '.join(REWRITE_ACTIONS)}")
         if not (rw.get("to") or rw.get("map") or rw.get("action")):
             raise RulebookError(f"{rid}.rewrite: needs `to`, `map` or `action`")
-        rewrite = Rewrite(rw.get("to"), rw.get("end"), {str(k): str(v) for k, v in (rw.get("map") or {}).items()},
-                          rw.get("action"))
+        rewrite = Rewrite(
+            rw.get("to"), rw.get("end"), {str(k): str(v) for k, v in (rw.get("map") or {}).items()}, rw.get("action")
+        )
     if severity == "rewrite" and rewrite is None:
         raise RulebookError(f"{rid}.rewrite: a rule with severity rewrite needs a rewrite")
     flt = data.get("filter")

@@ -8,6 +8,7 @@ normalisation step: xiaoer.text.neutralise_command), and only the desk may
 post: POST /webhook needs the "channel" secret in the X-Xiaoer-Channel-Secret
 header, because the metadata names the buyer and the actions trust it.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,8 +35,7 @@ LINK_REPLY = "utter_link_unopenable"
 def _link_variations() -> List[str]:
     store = get_store()
     flags, values = store_flags(store), {"address": default_address(), **template_values(store)}
-    return [fill(v["text"], values) for v in load_domain_responses().get(LINK_REPLY, [])
-            if variation_applies(v, flags)]
+    return [fill(v["text"], values) for v in load_domain_responses().get(LINK_REPLY, []) if variation_applies(v, flags)]
 
 
 def link_reply(shopper_text: str) -> Optional[str]:
@@ -99,10 +99,12 @@ class ShopperRestInput(RestInput):
         return clean_incoming(raw, MAX_CHARS)
 
     @staticmethod
-    def with_link_reply(on_new_message: Callable[[UserMessage], Awaitable[Any]]
-                        ) -> Callable[[UserMessage], Awaitable[None]]:
+    def with_link_reply(
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> Callable[[UserMessage], Awaitable[None]]:
         """After the bot's answer: its buttons finished (guard, script) and the
         "点不开" reply when the shopper sent a link (R6)."""
+
         async def handle(message: UserMessage) -> None:
             await on_new_message(message)
             finish_buttons(getattr(message.output_channel, "messages", None) or [], message.text or "")
@@ -119,8 +121,9 @@ class ShopperRestInput(RestInput):
         async def only_the_desk(request: Request):
             if request.method == "POST" and not self.authorised(request):
                 return response.json({"error": "unauthorized"}, status=401)
-            if request.method == "POST" and not (isinstance(request.json, dict)
-                                                 and isinstance(request.json.get("sender"), str)):
+            if request.method == "POST" and not (
+                isinstance(request.json, dict) and isinstance(request.json.get("sender"), str)
+            ):
                 return response.json({"error": "bad_request"}, status=400)
             return None
 

@@ -4,6 +4,7 @@ Configured in endpoints.yml (`nlg: type: rasa_ext.nlg.StoreNLG`), so it serves
 both the `utter_*` steps of rules/stories and every `utter_message(response=...)`
 an action sends: one place where every outgoing bot message is finished.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,8 +60,9 @@ class StoreNLG(TemplatedNaturalLanguageGenerator):
         values.update({k: v for k, v in kwargs.items() if v is not None})
         return values
 
-    async def generate(self, utter_action: Text, tracker: DialogueStateTracker, output_channel: Text,
-                       **kwargs: Any) -> Optional[Dict[Text, Any]]:
+    async def generate(
+        self, utter_action: Text, tracker: DialogueStateTracker, output_channel: Text, **kwargs: Any
+    ) -> Optional[Dict[Text, Any]]:
         values = self._values(tracker, kwargs)
         r = copy.deepcopy(self._random_response_for(utter_action, output_channel, values))
         if r is None:

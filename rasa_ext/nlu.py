@@ -4,6 +4,7 @@ Pipeline order in config.yml: ChineseNormalizer -> DomainJiebaTokenizer ->
 CharNgramIntentEnsemble -> LexiconEntityExtractor -> FallbackClassifier (no
 featurizer and no DIET: README, "How well the model does").
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,13 @@ class ChineseNormalizer(GraphComponent):
         return ["opencc"]
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ChineseNormalizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ChineseNormalizer":
         return cls()
 
     def _normalize(self, message: Message) -> None:
@@ -66,8 +72,12 @@ class DomainJiebaTokenizer(Tokenizer):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None,
-                "prefix_separator_symbol": None}
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
 
     @staticmethod
     def supported_languages() -> Optional[List[Text]]:
@@ -78,8 +88,13 @@ class DomainJiebaTokenizer(Tokenizer):
         return ["jieba"]
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "DomainJiebaTokenizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "DomainJiebaTokenizer":
         register_with_jieba()
         return cls(config)
 
@@ -98,8 +113,13 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
     Deterministic: a new courier or product is a lexicon line, not retraining data."""
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LexiconEntityExtractor":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LexiconEntityExtractor":
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -107,8 +127,16 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
             text = message.get(TEXT) or ""
             found = []
             for e in extract_entities(text):
-                found.append({"entity": e["entity"], "start": e["start"], "end": e["end"],
-                              "value": e["value"], "confidence": 1.0, "extractor": "LexiconEntityExtractor"})
+                found.append(
+                    {
+                        "entity": e["entity"],
+                        "start": e["start"],
+                        "end": e["end"],
+                        "value": e["value"],
+                        "confidence": 1.0,
+                        "extractor": "LexiconEntityExtractor",
+                    }
+                )
             existing = [e for e in message.get(ENTITIES, []) if e.get("extractor") != "LexiconEntityExtractor"]
             message.set(ENTITIES, existing + found, add_to_output=True)
         return messages
@@ -157,20 +185,36 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"weight": 0.7, "min_ngram": 1, "max_ngram": 3, "C": 30.0, "ranking_length": 10,
-                "min_familiarity": 0.35, "class_weight": None,
-                # Chinese text whose character pairs were (almost) never seen in
-                # training is keyboard mashing or far off-topic: its score moves
-                # to `unfamiliar_intent` instead of to whatever class the linear
-                # model happens to prefer (measured: gibberish got 0.60 `goodbye`).
-                "han_min_familiarity": 0.0, "han_min_grams": 7, "unfamiliar_intent": "out_of_scope",
-                # Two questions in one message: when the message splits at a
-                # clause boundary into two parts that each get a different
-                # confident intent, and "a+b" is a trained multi-intent, serve it.
-                "multi_intent_min_confidence": 0.5, "multi_intent_override_below": 0.9}
+        return {
+            "weight": 0.7,
+            "min_ngram": 1,
+            "max_ngram": 3,
+            "C": 30.0,
+            "ranking_length": 10,
+            "min_familiarity": 0.35,
+            "class_weight": None,
+            # Chinese text whose character pairs were (almost) never seen in
+            # training is keyboard mashing or far off-topic: its score moves
+            # to `unfamiliar_intent` instead of to whatever class the linear
+            # model happens to prefer (measured: gibberish got 0.60 `goodbye`).
+            "han_min_familiarity": 0.0,
+            "han_min_grams": 7,
+            "unfamiliar_intent": "out_of_scope",
+            # Two questions in one message: when the message splits at a
+            # clause boundary into two parts that each get a different
+            # confident intent, and "a+b" is a trained multi-intent, serve it.
+            "multi_intent_min_confidence": 0.5,
+            "multi_intent_override_below": 0.9,
+        }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 vectorizer: Any = None, model: Any = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        vectorizer: Any = None,
+        model: Any = None,
+    ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -187,7 +231,8 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
 
         m = self.model
         ovr = m.multi_class in ("ovr", "warn") or (
-            m.multi_class == "auto" and (len(m.classes_) <= 2 or m.solver == "liblinear"))
+            m.multi_class == "auto" and (len(m.classes_) <= 2 or m.solver == "liblinear")
+        )
         if ovr:
             return m.predict_proba(features)
         if self._weights is None:
@@ -199,8 +244,13 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         return scores
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "CharNgramIntentEnsemble":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CharNgramIntentEnsemble":
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -210,18 +260,26 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
         examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
         texts = [(m.get(TEXT) or "").lower() for m in examples]
         labels = [m.get(INTENT) for m in examples]
-        self.vectorizer = TfidfVectorizer(analyzer="char", sublinear_tf=True,
-                                          ngram_range=(self._config["min_ngram"], self._config["max_ngram"]))
+        self.vectorizer = TfidfVectorizer(
+            analyzer="char", sublinear_tf=True, ngram_range=(self._config["min_ngram"], self._config["max_ngram"])
+        )
         features = self.vectorizer.fit_transform(texts)
-        self.model = LogisticRegression(C=self._config["C"], max_iter=3000, random_state=7,
-                                        class_weight=self._config["class_weight"]).fit(features, labels)
+        self.model = LogisticRegression(
+            C=self._config["C"], max_iter=3000, random_state=7, class_weight=self._config["class_weight"]
+        ).fit(features, labels)
         with self._model_storage.write_to(self._resource) as model_dir:
             joblib.dump((self.vectorizer, self.model), model_dir / "ensemble.joblib")
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "CharNgramIntentEnsemble":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "CharNgramIntentEnsemble":
         with model_storage.read_from(resource) as model_dir:
             vectorizer, model = joblib.load(model_dir / "ensemble.joblib")
         return cls(config, model_storage, resource, vectorizer, model)
@@ -290,8 +348,9 @@ class CharNgramIntentEnsemble(GraphComponent, IntentClassifier):
                         scores[combo] = max(scores.get(combo, 0.0), score, scores[top_name] + 1e-6)
             if not text.strip():
                 scores = {}
-            ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()),
-                             key=lambda r: -r["confidence"])[: self._config["ranking_length"]]
+            ranking = sorted(({"name": k, "confidence": v} for k, v in scores.items()), key=lambda r: -r["confidence"])[
+                : self._config["ranking_length"]
+            ]
             top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -14,6 +14,7 @@ connection PostgreSQL dropped at its restart is replaced, not handed to a
 turn) and a few seconds of retries while the database does not answer, so a
 PostgreSQL restart costs a turn a short wait instead of an HTTP 500.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,11 +35,11 @@ T = TypeVar("T")
 
 class LeasedRedisLockStore(RedisLockStore):
     """endpoints.yml:
-        lock_store:
-          type: rasa_ext.stores.LeasedRedisLockStore
-          url: <redis host>   port, password, db, key_prefix: as Rasa's redis lock store
-          lock_lifetime: 5    seconds a ticket lives without renewal
-          renew_seconds: 1    how often its holder renews it
+    lock_store:
+      type: rasa_ext.stores.LeasedRedisLockStore
+      url: <redis host>   port, password, db, key_prefix: as Rasa's redis lock store
+      lock_lifetime: 5    seconds a ticket lives without renewal
+      renew_seconds: 1    how often its holder renews it
     """
 
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
@@ -52,8 +53,9 @@ class LeasedRedisLockStore(RedisLockStore):
         super().__init__(host=host, **{k: v for k, v in kw.items() if v not in (None, "")})
 
     @asynccontextmanager
-    async def lock(self, conversation_id: Text, lock_lifetime: float = 0,
-                   wait_time_in_seconds: float = 0) -> AsyncGenerator[TicketLock, None]:
+    async def lock(
+        self, conversation_id: Text, lock_lifetime: float = 0, wait_time_in_seconds: float = 0
+    ) -> AsyncGenerator[TicketLock, None]:
         # Rasa calls lock(sender_id) with its defaults: the lease settings here win
         ticket = self.issue_ticket(conversation_id, self.lock_lifetime)
         renewer = asyncio.ensure_future(self._renew(conversation_id, ticket))
@@ -130,8 +132,9 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         return await self._retrying("retrieve", lambda: super(ResilientSQLTrackerStore, self).retrieve(sender_id))
 
     async def retrieve_full_tracker(self, conversation_id: Text):  # type: ignore[override]
-        return await self._retrying("retrieve", lambda: super(ResilientSQLTrackerStore, self)
-                                    .retrieve_full_tracker(conversation_id))
+        return await self._retrying(
+            "retrieve", lambda: super(ResilientSQLTrackerStore, self).retrieve_full_tracker(conversation_id)
+        )
 
     async def save(self, tracker) -> None:  # type: ignore[override]
         # idempotent: Rasa's save adds only the events the database does not hold yet

@@ -20,6 +20,7 @@ session (SessionStarted) drops the entry, so `retrieve` keeps returning the late
 session only, as Rasa's does. The copy handed out shares the immutable event objects
 and has its own state (`DialogueStateTracker.copy`, what Rasa itself uses).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self.misses = 0
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
-        row = session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).filter(
-            self.SQLEvent.sender_id == sender_id).one()
+        row = (
+            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
+            .filter(self.SQLEvent.sender_id == sender_id)
+            .one()
+        )
         return int(row[0]), row[1]
 
     def _remember(self, sender_id: Text, marker: Marker, tracker: DialogueStateTracker) -> None:
@@ -85,8 +89,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             return
         await self._save_new_events(tracker, cached)
 
-    async def _save_new_events(self, tracker: DialogueStateTracker,
-                               cached: Tuple[Marker, DialogueStateTracker]) -> None:
+    async def _save_new_events(
+        self, tracker: DialogueStateTracker, cached: Tuple[Marker, DialogueStateTracker]
+    ) -> None:
         sender_id = tracker.sender_id
         known = cached[1]
         stored = len(known.events)
@@ -101,15 +106,23 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 new = events[stored:]
             for event in new:
                 data = event.as_dict()
-                session.add(self.SQLEvent(
-                    sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"), data=json.dumps(data)))
+                session.add(
+                    self.SQLEvent(
+                        sender_id=sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
             session.commit()
             if sender_id not in self._cache:
                 return
-            if any(isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME
-                   for e in new):
+            if any(
+                isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME
+                for e in new
+            ):
                 # a new session: retrieve returns from there on, as Rasa's does
                 self._cache.pop(sender_id, None)
                 return

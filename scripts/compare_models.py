@@ -5,6 +5,7 @@ every development set in tests/nlu/*.yml plus the reviewed messages (the
 trainer's corrections, data/nlu/reviewed.yml), and prints per-intent F1 of
 each model, what got better or worse and every message whose prediction
 changed. --json FILE writes the same report for the desk."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ from trainer.compare import compare, render  # noqa: E402
 
 def examples(sets, reviewed):
     from rasa.shared.nlu.training_data.loading import load_data
+
     out = []
     for path in sets:
         for m in load_data(path).intent_examples:
@@ -38,6 +40,7 @@ def examples(sets, reviewed):
 
 async def predictions(model: str, texts, progress):
     from rasa.core.agent import Agent
+
     agent = Agent.load(model)
     out = []
     for i, t in enumerate(texts):
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
             return 2
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
+
     configure_structlog(logging.WARNING)  # else every parse is a debug line on stdout, above the report
     exs = examples(a.sets, a.reviewed)
     texts = [e[1] for e in exs]

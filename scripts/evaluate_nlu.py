@@ -11,6 +11,7 @@ many at least one of them.
 "Served" accuracy counts a low-confidence answer (nlu_fallback, the polite
 "please rephrase") as a miss: it is what the shopper experiences.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ import logging
 import os
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,7 +34,7 @@ def load_examples(path: str):
     data = load_data(path)
     out = []
     for ex in data.intent_examples:
-        ents = [(e["entity"], ex.get("text")[e["start"]:e["end"]]) for e in ex.get("entities") or []]
+        ents = [(e["entity"], ex.get("text")[e["start"] : e["end"]]) for e in ex.get("entities") or []]
         out.append((ex.get("text"), ex.get("intent"), ents))
     return out
 
@@ -54,7 +55,7 @@ async def evaluate(agent, data: str):
         served = parsed["intent"]["name"]
         ranking = [r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
         top = ranking[0] if ranking else served
-        ents = [(e["entity"], text[e["start"]:e["end"]]) for e in parsed.get("entities", [])]
+        ents = [(e["entity"], text[e["start"] : e["end"]]) for e in parsed.get("entities", [])]
         rows.append((text, gold, served, top, parsed["intent"].get("confidence", 0.0), gold_ents, ents))
     elapsed = time.perf_counter() - started
     return rows, elapsed, latencies
@@ -84,8 +85,10 @@ def report(rows, elapsed: float, name: str = "development set", show_misses: boo
     if multi:
         both = sum(1 for r in multi if r[2] == r[1])
         partial = sum(1 for r in multi if set(r[1].split("+")) & set((r[2] or "").split("+")))
-        print(f"two-question messages  : both answered {both}/{len(multi)} ({both / len(multi):.1%}), "
-              f"at least one {partial}/{len(multi)} ({partial / len(multi):.1%})")
+        print(
+            f"two-question messages  : both answered {both}/{len(multi)} ({both / len(multi):.1%}), "
+            f"at least one {partial}/{len(multi)} ({partial / len(multi):.1%})"
+        )
         partial = partial / len(multi)
     print()
     print(f"{'intent':<22}{'support':>8}{'prec':>8}{'recall':>8}{'f1':>8}")
@@ -96,7 +99,7 @@ def report(rows, elapsed: float, name: str = "development set", show_misses: boo
         f1s.append(f1(p, rc))
         print(f"{intent:<22}{tp[intent] + fn[intent]:>8}{p:>8.2f}{rc:>8.2f}{f1(p, rc):>8.2f}")
     print(f"{'macro F1':<22}{'':>8}{'':>8}{'':>8}{sum(f1s) / len(f1s):>8.2f}")
-    low = [(f, i) for f, i in zip(f1s, intents) if f < 0.8]
+    low = [(f, i) for f, i in zip(f1s, intents, strict=False) if f < 0.8]
     if low:
         print("intents with F1 below 0.80: " + ", ".join(f"{i} {f:.2f}" for f, i in sorted(low)))
     if confusions:
@@ -105,7 +108,7 @@ def report(rows, elapsed: float, name: str = "development set", show_misses: boo
             print(f"  {g} -> {p}: {c}")
     if confusions and show_misses:
         print("\nmisses")
-        for text, gold, served, top, conf, *_ in rows:
+        for text, gold, served, _top, conf, *_ in rows:
             if served != gold:
                 print(f"  [{gold} -> {served} {conf:.2f}] {text}")
     # entities: (entity, surface) pairs
@@ -118,19 +121,32 @@ def report(rows, elapsed: float, name: str = "development set", show_misses: boo
     ep = etp / (etp + efp) if etp + efp else 0.0
     er = etp / (etp + efn) if etp + efn else 0.0
     print(f"\nentities: precision {ep:.2f}, recall {er:.2f}, f1 {f1(ep, er):.2f} ({etp + efn} annotated)")
-    return {"served_accuracy": served_ok / n, "top1_accuracy": top_ok / n, "fallback_rate": fallbacks / n,
-            "macro_f1": sum(f1s) / len(f1s), "min_f1": min(f1s), "entity_f1": f1(ep, er), "n": n,
-            "at_least_one_answered": partial}
+    return {
+        "served_accuracy": served_ok / n,
+        "top1_accuracy": top_ok / n,
+        "fallback_rate": fallbacks / n,
+        "macro_f1": sum(f1s) / len(f1s),
+        "min_f1": min(f1s),
+        "entity_f1": f1(ep, er),
+        "n": n,
+        "at_least_one_answered": partial,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/current.tar.gz")
     ap.add_argument("--data", action="append", default=[], help="a set to report (repeatable)")
-    ap.add_argument("--min-accuracy", type=float, default=None,
-                    help="fail when served accuracy of the --data set(s) is below this")
-    ap.add_argument("--gate", action="append", default=[], metavar="PATH=MIN",
-                    help="report PATH and fail when its served accuracy is below MIN (repeatable)")
+    ap.add_argument(
+        "--min-accuracy", type=float, default=None, help="fail when served accuracy of the --data set(s) is below this"
+    )
+    ap.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="PATH=MIN",
+        help="report PATH and fail when its served accuracy is below MIN (repeatable)",
+    )
     ap.add_argument("--no-misses", action="store_true", help="do not list every missed message")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
@@ -168,8 +184,10 @@ def main() -> int:
     print("=" * 72)
     print(f"{'set':<28}{'n':>6}{'served':>9}{'top-1':>8}{'macro F1':>10}{'min F1':>8}")
     for path, fig in summary:
-        print(f"{Path(path).name:<28}{fig['n']:>6}{fig['served_accuracy']:>9.1%}{fig['top1_accuracy']:>8.1%}"
-              f"{fig['macro_f1']:>10.2f}{fig['min_f1']:>8.2f}")
+        print(
+            f"{Path(path).name:<28}{fig['n']:>6}{fig['served_accuracy']:>9.1%}{fig['top1_accuracy']:>8.1%}"
+            f"{fig['macro_f1']:>10.2f}{fig['min_f1']:>8.2f}"
+        )
     if latencies:
         lat = sorted(latencies)
         p50, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.95))]

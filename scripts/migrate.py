@@ -8,6 +8,7 @@ URLs: $XIAOER_DESK_DB_URL (default var/desk.db) and $XIAOER_SHOP_DB_URL (default
 A database made before migrations existed (tables created at start-up) is recognised
 and stamped at the first revision, then upgraded: no data is touched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ def url_of(name: str) -> str:
     if name == "desk":
         return os.environ.get("XIAOER_DESK_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'desk.db'}"
     from shop.config import shop_db_url
+
     return shop_db_url()
 
 

@@ -17,6 +17,7 @@ Contract for every implementation:
   state forbids them;
 - `at` defaults to the backend clock (UTC now); pass it to control time.
 """
+
 from __future__ import annotations
 
 import abc
@@ -24,7 +25,16 @@ from datetime import datetime
 from typing import List, Optional, Sequence
 
 from shop.models import (
-    AddressInput, Buyer, CancelOutcome, NoteKind, Order, Product, Record, RecordKind, ReturnReason, Sku,
+    AddressInput,
+    Buyer,
+    CancelOutcome,
+    NoteKind,
+    Order,
+    Product,
+    Record,
+    RecordKind,
+    ReturnReason,
+    Sku,
 )
 from shop.status import OrderStatus
 
@@ -48,8 +58,7 @@ class ShopBackend(abc.ABC):
     # ---- catalogue (P1, P2, P5, L3) ------------------------------------------------
 
     @abc.abstractmethod
-    async def get_product(self, product_id: str) -> Optional[Product]:
-        ...
+    async def get_product(self, product_id: str) -> Optional[Product]: ...
 
     @abc.abstractmethod
     async def find_products(
@@ -66,8 +75,7 @@ class ShopBackend(abc.ABC):
         having a SKU of `color`/`size` (in stock when `in_stock`). Best match first."""
 
     @abc.abstractmethod
-    async def get_sku(self, sku_id: str) -> Optional[Sku]:
-        ...
+    async def get_sku(self, sku_id: str) -> Optional[Sku]: ...
 
     @abc.abstractmethod
     async def similar_products(self, product_id: str, *, limit: int = 3) -> List[Product]:
@@ -95,7 +103,12 @@ class ShopBackend(abc.ABC):
 
     @abc.abstractmethod
     async def cancel_order(
-        self, order_id: str, *, buyer_id: str, reason: str = "", at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        reason: str = "",
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> CancelOutcome:
         """Cancel as far as the status allows (unpaid -> cancelled; paid -> refund requested;
@@ -104,8 +117,15 @@ class ShopBackend(abc.ABC):
 
     @abc.abstractmethod
     async def request_return(
-        self, order_id: str, *, buyer_id: str, reason: ReturnReason, description: str = "",
-        photos: Sequence[str] = (), at: Optional[datetime] = None, conversation_id: Optional[str] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        reason: ReturnReason,
+        description: str = "",
+        photos: Sequence[str] = (),
+        at: Optional[datetime] = None,
+        conversation_id: Optional[str] = None,
     ) -> Record:
         """Open a refund/return request (status -> refund_requested). Decide eligibility first
         with `shop.rules.return_eligibility`; an eligible request is never refused (A4)."""
@@ -119,29 +139,49 @@ class ShopBackend(abc.ABC):
 
     @abc.abstractmethod
     async def change_address(
-        self, order_id: str, *, buyer_id: str, address: AddressInput, at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        address: AddressInput,
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """Before shipment: change the delivery address. After: ChangeNotAllowed(reason='shipped')."""
 
     @abc.abstractmethod
     async def change_phone(
-        self, order_id: str, *, buyer_id: str, phone: str, at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        phone: str,
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
-    ) -> Record:
-        ...
+    ) -> Record: ...
 
     @abc.abstractmethod
     async def change_spec(
-        self, order_id: str, *, buyer_id: str, new_sku_id: str, old_sku_id: Optional[str] = None,
-        at: Optional[datetime] = None, conversation_id: Optional[str] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        new_sku_id: str,
+        old_sku_id: Optional[str] = None,
+        at: Optional[datetime] = None,
+        conversation_id: Optional[str] = None,
     ) -> Record:
         """Swap a line to another colour/size of the same product, same price, in stock.
         `old_sku_id` picks the line when the order has several."""
 
     @abc.abstractmethod
     async def request_interception(
-        self, order_id: str, *, buyer_id: str, reason: str = "", at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        reason: str = "",
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """Shipped already: ask the courier to intercept (for a change or a cancellation)."""
@@ -150,28 +190,49 @@ class ShopBackend(abc.ABC):
 
     @abc.abstractmethod
     async def record_urge(
-        self, order_id: str, *, buyer_id: str, note: str = "", at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        note: str = "",
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """催发货. `record.data['urge_count']` counts this buyer's urges for the order."""
 
     @abc.abstractmethod
     async def record_courier_follow_up(
-        self, order_id: str, *, buyer_id: str, note: str = "", at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        note: str = "",
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """Stalled parcel: the store asks the courier (O4). Data keeps the last station."""
 
     @abc.abstractmethod
     async def open_courier_investigation(
-        self, order_id: str, *, buyer_id: str, note: str = "", at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        note: str = "",
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """Signed but not received (O5). Data keeps who signed and when."""
 
     @abc.abstractmethod
     async def add_order_note(
-        self, order_id: str, *, buyer_id: str, kind: NoteKind, text: str, at: Optional[datetime] = None,
+        self,
+        order_id: str,
+        *,
+        buyer_id: str,
+        kind: NoteKind,
+        text: str,
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
     ) -> Record:
         """Delivery-time wish, gift, courier request (O8, L5): noted, not guaranteed."""
@@ -180,24 +241,36 @@ class ShopBackend(abc.ABC):
 
     @abc.abstractmethod
     async def promise_follow_up(
-        self, *, buyer_id: Optional[str], topic: str, due_at: datetime, order_id: Optional[str] = None,
-        at: Optional[datetime] = None, conversation_id: Optional[str] = None,
+        self,
+        *,
+        buyer_id: Optional[str],
+        topic: str,
+        due_at: datetime,
+        order_id: Optional[str] = None,
+        at: Optional[datetime] = None,
+        conversation_id: Optional[str] = None,
     ) -> Record:
         """A promise to come back by `due_at`; open until `close_record`."""
 
     @abc.abstractmethod
     async def record_question(
-        self, *, text: str, buyer_id: Optional[str] = None, at: Optional[datetime] = None,
+        self,
+        *,
+        text: str,
+        buyer_id: Optional[str] = None,
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
-    ) -> Record:
-        ...
+    ) -> Record: ...
 
     @abc.abstractmethod
     async def record_suggestion(
-        self, *, text: str, buyer_id: Optional[str] = None, at: Optional[datetime] = None,
+        self,
+        *,
+        text: str,
+        buyer_id: Optional[str] = None,
+        at: Optional[datetime] = None,
         conversation_id: Optional[str] = None,
-    ) -> Record:
-        ...
+    ) -> Record: ...
 
     @abc.abstractmethod
     async def records_for(

@@ -9,6 +9,7 @@
   (a real shop's adapter); it is created without arguments and reads its own
   settings.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,8 +31,13 @@ def shop_db_url(url: Optional[str] = None) -> str:
 
     raw = url or os.environ.get(ENV_URL) or DEFAULT_URL
     u = make_url(raw)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
-            and not u.database.startswith("file:") and not os.path.isabs(u.database):
+    if (
+        u.get_backend_name() == "sqlite"
+        and u.database
+        and u.database != ":memory:"
+        and not u.database.startswith("file:")
+        and not os.path.isabs(u.database)
+    ):
         u = u.set(database=str(ROOT / u.database))
     return u.render_as_string(hide_password=False)
 

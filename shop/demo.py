@@ -12,6 +12,7 @@ sending `metadata.buyer_id`); `--json` prints every order instead.
 Re-running replaces the demo data. A database that holds orders but was not
 filled by this command is left alone unless `--force`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,7 @@ import asyncio
 import json
 import random
 import sys
-from dataclasses import dataclass, field
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +31,19 @@ import yaml
 from shop.ids import dd_order_id, numeric_order_id
 from shop.masking import mask_address, mask_phone, masked_address, surname_of
 from shop.models import (
-    AddressInput, BuyerInput, Coupon, FaqEntry, Gender, Order, OrderItem, Product, Promotion, Sku, TrackingEvent,
-    to_jsonable, yuan,
+    AddressInput,
+    BuyerInput,
+    Coupon,
+    FaqEntry,
+    Gender,
+    Order,
+    OrderItem,
+    Product,
+    Promotion,
+    Sku,
+    TrackingEvent,
+    to_jsonable,
+    yuan,
 )
 from shop.rules import is_shipment_delayed, is_transit_stalled, shipping_fee, stall_hours
 from shop.sql import ShopData, SqlShop
@@ -67,10 +78,49 @@ ORDER_PLAN: Sequence[Tuple[OrderStatus, str, int]] = (
     (S.CLOSED, "refunded", 8),
 )
 
-SURNAMES = ["张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭",
-            "马", "罗", "欧阳", "梁"]
+SURNAMES = [
+    "张",
+    "王",
+    "李",
+    "赵",
+    "刘",
+    "陈",
+    "杨",
+    "黄",
+    "周",
+    "吴",
+    "徐",
+    "孙",
+    "胡",
+    "朱",
+    "高",
+    "林",
+    "何",
+    "郭",
+    "马",
+    "罗",
+    "欧阳",
+    "梁",
+]
 GIVEN = {
-    Gender.MALE: ["伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "浩然", "宇航", "鹏", "俊杰", "子轩", "志远"],
+    Gender.MALE: [
+        "伟",
+        "强",
+        "磊",
+        "军",
+        "洋",
+        "勇",
+        "杰",
+        "涛",
+        "明",
+        "超",
+        "浩然",
+        "宇航",
+        "鹏",
+        "俊杰",
+        "子轩",
+        "志远",
+    ],
     Gender.FEMALE: ["芳", "娜", "敏", "静", "丽", "艳", "婷", "雪", "琳", "颖", "欣怡", "雨桐", "梦瑶", "思琪", "晓彤"],
 }
 # province, city, district, streets
@@ -102,8 +152,7 @@ PLACES = [
 ]
 COMMUNITIES = ["阳光花园", "锦绣家园", "翠苑小区", "金色家园", "万科城", "绿城桂花园", "书香苑", "滨江花园", "和平里"]
 SIGNERS_OTHERS = ["家人", "家人", "驿站", "快递柜", "前台", "门卫", "同事"]
-BUYER_NOTES = ["工作日白天家里没人,请放驿站", "周末再送", "送朋友的礼物,不要放价格单", "请用纸箱包装",
-               "尽量早点发货"]
+BUYER_NOTES = ["工作日白天家里没人,请放驿站", "周末再送", "送朋友的礼物,不要放价格单", "请用纸箱包装", "尽量早点发货"]
 # weights of the couriers an order asks for: mostly the store's default
 COURIER_CHOICES = (("default", 8), ("中通快递", 0), ("圆通速递", 1), ("顺丰速运", 1))
 
@@ -129,13 +178,24 @@ def load_catalogue(now: datetime, path: Optional[Path] = None, tz: str = DEFAULT
             price = yuan(s.get("price", p["price"]))
             promo_price = None
             if promo_cfg:
-                promo_price = yuan(s["promo_price"]) if "promo_price" in s else yuan(price - promo_cfg.get("discount", 0))
+                promo_price = (
+                    yuan(s["promo_price"]) if "promo_price" in s else yuan(price - promo_cfg.get("discount", 0))
+                )
             restock = s.get("restock_in_days")
-            skus.append(Sku(
-                sku_id=f"{pid}-{n:02d}", product_id=pid, color=s.get("color"), size=s.get("size"), price=price,
-                stock=int(s["stock"]), promo_price=promo_price,
-                restock_date=today + timedelta(days=int(restock)) if restock is not None and s["stock"] == 0 else None,
-            ))
+            skus.append(
+                Sku(
+                    sku_id=f"{pid}-{n:02d}",
+                    product_id=pid,
+                    color=s.get("color"),
+                    size=s.get("size"),
+                    price=price,
+                    stock=int(s["stock"]),
+                    promo_price=promo_price,
+                    restock_date=today + timedelta(days=int(restock))
+                    if restock is not None and s["stock"] == 0
+                    else None,
+                )
+            )
         promo = None
         if promo_cfg:
             coupon = promo_cfg.get("coupon")
@@ -146,13 +206,21 @@ def load_catalogue(now: datetime, path: Optional[Path] = None, tz: str = DEFAULT
                 ends_at=_local_midnight(today + timedelta(days=int(promo_cfg["ends_in_days"]) + 1), tz),
                 coupon=Coupon(yuan(coupon["threshold"]), yuan(coupon["amount"])) if coupon else None,
             )
-        products.append(Product(
-            product_id=pid, name=p["name"], category=p["category"], price=min(s.price for s in skus),
-            free_shipping=bool(p["free_shipping"]), weight_g=int(p["weight_g"]), skus=tuple(skus), promotion=promo,
-            specs={str(k): str(v) for k, v in (p.get("specs") or {}).items()},
-            faq=tuple(FaqEntry(str(f["q"]), str(f["a"])) for f in p.get("faq") or []),
-            description=p.get("description", ""),
-        ))
+        products.append(
+            Product(
+                product_id=pid,
+                name=p["name"],
+                category=p["category"],
+                price=min(s.price for s in skus),
+                free_shipping=bool(p["free_shipping"]),
+                weight_g=int(p["weight_g"]),
+                skus=tuple(skus),
+                promotion=promo,
+                specs={str(k): str(v) for k, v in (p.get("specs") or {}).items()},
+                faq=tuple(FaqEntry(str(f["q"]), str(f["a"])) for f in p.get("faq") or []),
+                description=p.get("description", ""),
+            )
+        )
     return products
 
 
@@ -169,10 +237,13 @@ def _name(rng: random.Random, gender: Gender) -> str:
 
 def _address(rng: random.Random, recipient: str, phone: str, place=None) -> AddressInput:
     province, city, district, streets = place or rng.choice(PLACES)
-    detail = (f"{rng.choice(streets)}{rng.randint(1, 399)}号{rng.choice(COMMUNITIES)}"
-              f"{rng.randint(1, 30)}幢{rng.randint(1, 4)}单元{rng.randint(1, 28)}{rng.randint(1, 4):02d}室")
-    return AddressInput(recipient=recipient, phone=phone, province=province, city=city, district=district,
-                        detail=detail)
+    detail = (
+        f"{rng.choice(streets)}{rng.randint(1, 399)}号{rng.choice(COMMUNITIES)}"
+        f"{rng.randint(1, 30)}幢{rng.randint(1, 4)}单元{rng.randint(1, 28)}{rng.randint(1, 4):02d}室"
+    )
+    return AddressInput(
+        recipient=recipient, phone=phone, province=province, city=city, district=district, detail=detail
+    )
 
 
 def make_buyers(rng: random.Random, now: datetime, n: int = N_BUYERS) -> List[BuyerInput]:
@@ -190,8 +261,16 @@ def make_buyers(rng: random.Random, now: datetime, n: int = N_BUYERS) -> List[Bu
         if rng.random() < 0.4:  # a second address: work, or a family member's
             other = name if rng.random() < 0.5 else _name(rng, rng.choice(list(Gender)))
             addresses.append(_address(rng, other, phone if other == name else _phone(rng)))
-        buyers.append(BuyerInput(buyer_id=buyer_id, name=name, gender=gender, phone=phone,
-                                 addresses=tuple(addresses), created_at=now - timedelta(days=rng.randint(60, 900))))
+        buyers.append(
+            BuyerInput(
+                buyer_id=buyer_id,
+                name=name,
+                gender=gender,
+                phone=phone,
+                addresses=tuple(addresses),
+                created_at=now - timedelta(days=rng.randint(60, 900)),
+            )
+        )
     return buyers
 
 
@@ -212,15 +291,16 @@ def _sec(dt: datetime) -> datetime:
     return dt.replace(microsecond=0)
 
 
-def _plan_times(rng: random.Random, status: OrderStatus, flavour: str, now: datetime,
-                ship_max_hours: int) -> Dict[str, datetime]:
+def _plan_times(
+    rng: random.Random, status: OrderStatus, flavour: str, now: datetime, ship_max_hours: int
+) -> Dict[str, datetime]:
     """The moments of an order's life, all before `now`; keys name what happens then."""
     h = lambda a, b: timedelta(hours=rng.uniform(a, b))  # noqa: E731
     t: Dict[str, datetime] = {}
 
     def between(start: datetime, end: datetime, *keys: str) -> None:
         marks = sorted(rng.uniform(0.05, 0.95) for _ in keys)
-        for key, m in zip(keys, marks):
+        for key, m in zip(keys, marks, strict=False):
             t[key] = start + (end - start) * m
 
     def shipped_until(stage: str, last: datetime, span: Tuple[float, float]) -> None:
@@ -251,19 +331,28 @@ def _plan_times(rng: random.Random, status: OrderStatus, flavour: str, now: date
     elif status == S.COMPLETED:
         shipped_until("signed", now - h(2 * 24, 40 * 24), (20, 70))
         t["completed"] = min(t["last"] + h(8, 10 * 24), now - h(0.5, 2))
-    elif status in (S.REFUND_REQUESTED, S.REFUNDED, S.CLOSED) and flavour in ("unshipped", "refunded") \
-            and (flavour == "unshipped" or rng.random() < 0.5):
+    elif (
+        status in (S.REFUND_REQUESTED, S.REFUNDED, S.CLOSED)
+        and flavour in ("unshipped", "refunded")
+        and (flavour == "unshipped" or rng.random() < 0.5)
+    ):
         t["paid"] = now - (h(3, 40) if status == S.REFUND_REQUESTED else h(24, 30 * 24))
-        keys = {S.REFUND_REQUESTED: ("refund_requested",), S.REFUNDED: ("refund_requested", "refunded"),
-                S.CLOSED: ("refund_requested", "refunded", "closed")}[status]
+        keys = {
+            S.REFUND_REQUESTED: ("refund_requested",),
+            S.REFUNDED: ("refund_requested", "refunded"),
+            S.CLOSED: ("refund_requested", "refunded", "closed"),
+        }[status]
         between(t["paid"], now, *keys)
         t["path"] = "unshipped"  # type: ignore[assignment]
     else:  # delivered, then a return: refund_requested / returning / refunded / closed
         oldest = {S.REFUND_REQUESTED: 6, S.RETURNING: 12, S.REFUNDED: 30, S.CLOSED: 35}[status]
         shipped_until("signed", now - h(26, oldest * 24), (20, 70))
-        keys = {S.REFUND_REQUESTED: ("refund_requested",), S.RETURNING: ("refund_requested", "returning"),
-                S.REFUNDED: ("refund_requested", "returning", "refunded"),
-                S.CLOSED: ("refund_requested", "returning", "refunded", "closed")}[status]
+        keys = {
+            S.REFUND_REQUESTED: ("refund_requested",),
+            S.RETURNING: ("refund_requested", "returning"),
+            S.REFUNDED: ("refund_requested", "returning", "refunded"),
+            S.CLOSED: ("refund_requested", "returning", "refunded", "closed"),
+        }[status]
         # the return is asked for inside the 7-day window
         between(t["last"], min(now, t["last"] + timedelta(days=6)), keys[0])
         if len(keys) > 1:
@@ -289,20 +378,43 @@ def _short(city: str) -> str:
     return city[:-1] if city.endswith("市") and len(city) > 2 else city
 
 
-def _tracking(rng: random.Random, stage: str, shipped: datetime, last: datetime, courier: str, wh_city: str,
-              dest: AddressInput, signer: Optional[str]) -> List[TrackingEvent]:
+def _tracking(
+    rng: random.Random,
+    stage: str,
+    shipped: datetime,
+    last: datetime,
+    courier: str,
+    wh_city: str,
+    dest: AddressInput,
+    signer: Optional[str],
+) -> List[TrackingEvent]:
     dest_city, district = dest.city, dest.district
     dc = _short(dest_city)
     wh = f"{wh_city}市"
     events = [("collected", wh, f"{courier}{wh_city}仓配网点", f"【{wh}】{courier}{wh_city}仓配网点 已揽收")]
     if dc != wh_city:
-        events.append(("departed", wh, f"{wh_city}转运中心", f"【{wh}】快件已从 {wh_city}转运中心 发出,下一站 {dc}转运中心"))
+        events.append(
+            ("departed", wh, f"{wh_city}转运中心", f"【{wh}】快件已从 {wh_city}转运中心 发出,下一站 {dc}转运中心")
+        )
         events.append(("arrived", dest_city, f"{dc}转运中心", f"【{dest_city}】快件已到达 {dc}转运中心"))
     else:
-        events.append(("departed", wh, f"{wh_city}转运中心", f"【{wh}】快件已从 {wh_city}转运中心 发出,下一站 {dc}{district}营业部"))
+        events.append(
+            (
+                "departed",
+                wh,
+                f"{wh_city}转运中心",
+                f"【{wh}】快件已从 {wh_city}转运中心 发出,下一站 {dc}{district}营业部",
+            )
+        )
     events.append(("arrived", dest_city, f"{dc}{district}营业部", f"【{dest_city}】快件已到达 {dc}{district}营业部"))
-    events.append(("delivering", dest_city, f"{dc}{district}营业部",
-                   f"【{dest_city}】{dc}{district}营业部 快递员正在为您派件,请保持电话畅通"))
+    events.append(
+        (
+            "delivering",
+            dest_city,
+            f"{dc}{district}营业部",
+            f"【{dest_city}】{dc}{district}营业部 快递员正在为您派件,请保持电话畅通",
+        )
+    )
     signed_text = {
         "本人": "快件已签收,签收人:本人。感谢使用{c},期待再次为您服务",
         "家人": "快件已签收,签收人:家人。如有疑问请联系派件快递员",
@@ -327,8 +439,10 @@ def _tracking(rng: random.Random, stage: str, shipped: datetime, last: datetime,
     if n > 1:
         inner = sorted(rng.uniform(0.1, 0.9) for _ in range(n - 2))
         times += [shipped + (last - shipped) * m for m in inner] + [last]
-    return [TrackingEvent(at=_sec(at), city=city, station=station, text=text, code=code)
-            for (code, city, station, text), at in zip(events, times)]
+    return [
+        TrackingEvent(at=_sec(at), city=city, station=station, text=text, code=code)
+        for (code, city, station, text), at in zip(events, times, strict=False)
+    ]
 
 
 def _items(rng: random.Random, products: Sequence[Product], created: datetime) -> Tuple[List[OrderItem], Decimal]:
@@ -340,16 +454,30 @@ def _items(rng: random.Random, products: Sequence[Product], created: datetime) -
         qty = rng.choices([1, 2], weights=[85, 15])[0]
         active = p.promotion is not None and p.promotion.active(created)
         unit = sku.promo_price if active and sku.promo_price is not None else sku.price
-        item = OrderItem(product_id=p.product_id, sku_id=sku.sku_id, name=p.name, spec=sku.spec, qty=qty,
-                         unit_price=unit, weight_g=p.weight_g, free_shipping=p.free_shipping)
+        item = OrderItem(
+            product_id=p.product_id,
+            sku_id=sku.sku_id,
+            name=p.name,
+            spec=sku.spec,
+            qty=qty,
+            unit_price=unit,
+            weight_g=p.weight_g,
+            free_shipping=p.free_shipping,
+        )
         items.append(item)
         if active and p.promotion.coupon and item.amount >= p.promotion.coupon.threshold:
             discount += p.promotion.coupon.amount
     return items, yuan(discount)
 
 
-def make_orders(rng: random.Random, store: StoreConfig, products: Sequence[Product], buyers: Sequence[BuyerInput],
-                now: datetime, tz: str = DEFAULT_TZ) -> List[Tuple[Order, AddressInput]]:
+def make_orders(
+    rng: random.Random,
+    store: StoreConfig,
+    products: Sequence[Product],
+    buyers: Sequence[BuyerInput],
+    now: datetime,
+    tz: str = DEFAULT_TZ,
+) -> List[Tuple[Order, AddressInput]]:
     specs = [(st, fl) for st, fl, n in ORDER_PLAN for _ in range(n)]
     rng.shuffle(specs)
     plans = []
@@ -372,8 +500,9 @@ def make_orders(rng: random.Random, store: StoreConfig, products: Sequence[Produ
     return [_build(rng, store, products, p, now) for p in plans]
 
 
-def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], plan: _Plan,
-           now: datetime) -> Tuple[Order, AddressInput]:
+def _build(
+    rng: random.Random, store: StoreConfig, products: Sequence[Product], plan: _Plan, now: datetime
+) -> Tuple[Order, AddressInput]:
     t = plan.times
     address = rng.choice(plan.buyer.addresses)
     items, discount = _items(rng, products, t["created"])
@@ -387,9 +516,17 @@ def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], 
     fee = quote.fee or yuan(0)
     created = t["created"]
     order = Order(
-        order_id=plan.order_id, buyer_id=plan.buyer.buyer_id, status=S.UNPAID, items=tuple(items),
-        goods_amount=goods, shipping_fee=fee, discount=discount, total=yuan(goods + fee - discount),
-        ship_to=masked_address(address), created_at=created, updated_at=created,
+        order_id=plan.order_id,
+        buyer_id=plan.buyer.buyer_id,
+        status=S.UNPAID,
+        items=tuple(items),
+        goods_amount=goods,
+        shipping_fee=fee,
+        discount=discount,
+        total=yuan(goods + fee - discount),
+        ship_to=masked_address(address),
+        created_at=created,
+        updated_at=created,
         buyer_note=rng.choice(BUYER_NOTES) if rng.random() < 0.12 else "",
         events=(OrderEvent(EVENT_CREATED, plan.order_id, created, "buyer", None, S.UNPAID),),
     )
@@ -398,7 +535,9 @@ def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], 
         return apply(o, transition(o, status, at=at, by=by, note=note, **details))
 
     if plan.status == S.CANCELLED:
-        return step(order, S.CANCELLED, t["cancelled"], "buyer", rng.choice(["不想要了", "拍错了", "重新下单"])), address
+        return step(
+            order, S.CANCELLED, t["cancelled"], "buyer", rng.choice(["不想要了", "拍错了", "重新下单"])
+        ), address
     if "closed" in t and "paid" not in t:
         return step(order, S.CLOSED, t["closed"], "system", "超时未付款,交易自动关闭"), address
     if "paid" not in t:
@@ -416,8 +555,7 @@ def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], 
         tracking = _tracking(rng, str(t["stage"]), t["shipped"], t["last"], courier, wh.city, address, signer)
         for ev in tracking:
             if ev.code == "collected":
-                order = step(order, S.SHIPPED, ev.at, "store", courier=courier,
-                             tracking_no=_tracking_no(rng, courier))
+                order = step(order, S.SHIPPED, ev.at, "store", courier=courier, tracking_no=_tracking_no(rng, courier))
             elif ev.code == "departed":
                 order = step(order, S.IN_TRANSIT, ev.at, "courier")
             elif ev.code == "delivering":
@@ -429,14 +567,25 @@ def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], 
     if "refund_requested" in t:
         shipped = order.status != S.PAID
         reason = "non_quality" if not shipped or rng.random() < 0.6 else "quality"
-        note = rng.choice(["尺码/型号拍错了", "不想要了", "和描述不符"] if reason == "non_quality"
-                          else ["充电时发烫严重", "收到时外壳有裂痕", "用了两天就充不进电"])
-        order = step(order, S.REFUND_REQUESTED, t["refund_requested"], "buyer", note, reason=reason,
-                     refund_only=not shipped)
+        note = rng.choice(
+            ["尺码/型号拍错了", "不想要了", "和描述不符"]
+            if reason == "non_quality"
+            else ["充电时发烫严重", "收到时外壳有裂痕", "用了两天就充不进电"]
+        )
+        order = step(
+            order, S.REFUND_REQUESTED, t["refund_requested"], "buyer", note, reason=reason, refund_only=not shipped
+        )
     if "returning" in t:
         return_courier = store.default_courier
-        order = step(order, S.RETURNING, t["returning"], "buyer", "买家已寄回",
-                     return_courier=return_courier, return_tracking_no=_tracking_no(rng, return_courier))
+        order = step(
+            order,
+            S.RETURNING,
+            t["returning"],
+            "buyer",
+            "买家已寄回",
+            return_courier=return_courier,
+            return_tracking_no=_tracking_no(rng, return_courier),
+        )
     if "refunded" in t:
         order = step(order, S.REFUNDED, t["refunded"], "store", amount=str(order.total))
     if "closed" in t:
@@ -447,8 +596,12 @@ def _build(rng: random.Random, store: StoreConfig, products: Sequence[Product], 
 # ---- the whole store ----------------------------------------------------------------------
 
 
-def build_demo(seed: int = 42, now: Optional[datetime] = None, store: Optional[StoreConfig] = None,
-               catalogue: Optional[Path] = None) -> ShopData:
+def build_demo(
+    seed: int = 42,
+    now: Optional[datetime] = None,
+    store: Optional[StoreConfig] = None,
+    catalogue: Optional[Path] = None,
+) -> ShopData:
     """The demo store as data; deterministic for the same seed, now and input files."""
     store = store or get_store()
     now = _sec(now or utcnow()).astimezone(timezone.utc)
@@ -488,8 +641,20 @@ def _flag(order: Order, now: datetime, store: StoreConfig) -> str:
     return ""
 
 
-_SHOWCASE = (S.PAID, S.IN_TRANSIT, S.DELIVERED, S.UNPAID, S.OUT_FOR_DELIVERY, S.COMPLETED, S.SHIPPED,
-             S.REFUND_REQUESTED, S.RETURNING, S.REFUNDED, S.CANCELLED, S.CLOSED)
+_SHOWCASE = (
+    S.PAID,
+    S.IN_TRANSIT,
+    S.DELIVERED,
+    S.UNPAID,
+    S.OUT_FOR_DELIVERY,
+    S.COMPLETED,
+    S.SHIPPED,
+    S.REFUND_REQUESTED,
+    S.RETURNING,
+    S.REFUNDED,
+    S.CANCELLED,
+    S.CLOSED,
+)
 
 
 def summary(data: ShopData, store: StoreConfig, now: datetime, url: str, per_buyer: int = 5) -> str:
@@ -508,11 +673,14 @@ def summary(data: ShopData, store: StoreConfig, now: datetime, url: str, per_buy
     for b in data.buyers:
         orders = by_buyer.get(b.buyer_id, [])
         title = surname_of(b.name) + b.gender.title
-        lines.append(f"{b.buyer_id:<12} {title:<5} {mask_phone(b.phone)}  {mask_address(b.addresses[0])}  "
-                     f"({len(orders)} orders)")
+        lines.append(
+            f"{b.buyer_id:<12} {title:<5} {mask_phone(b.phone)}  {mask_address(b.addresses[0])}  ({len(orders)} orders)"
+        )
         flagged = [o for o in orders if _flag(o, now, store)]
-        rest = sorted((o for o in orders if o not in flagged),
-                      key=lambda o: (_SHOWCASE.index(o.status), -o.created_at.timestamp()))
+        rest = sorted(
+            (o for o in orders if o not in flagged),
+            key=lambda o: (_SHOWCASE.index(o.status), -o.created_at.timestamp()),
+        )
         shown, seen = [], set()
         for o in flagged + rest:
             if len(shown) >= per_buyer:

@@ -1,10 +1,16 @@
 """Errors a backend raises. Actions catch `ShopError` subclasses by kind."""
+
 from __future__ import annotations
 
 from shop.status import InvalidTransition, OrderStatus
 
 __all__ = [
-    "ShopError", "OrderNotFound", "ChangeNotAllowed", "OutOfStock", "NotFound", "BackendUnavailable",
+    "ShopError",
+    "OrderNotFound",
+    "ChangeNotAllowed",
+    "OutOfStock",
+    "NotFound",
+    "BackendUnavailable",
     "InvalidTransition",
 ]
 

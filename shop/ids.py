@@ -3,6 +3,7 @@
 Recognition in shoppers' text is `xiaoer.lexicon.ORDER_ID_RE`; this module
 only normalises and generates.
 """
+
 from __future__ import annotations
 
 import random

@@ -3,6 +3,7 @@
 Platforms penalise sending a buyer's full phone number or address in chat
 (seed 003), and a masked value is still enough for the buyer to recognise it.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,24 @@ from typing import Optional, Union
 
 from shop.models import Address, AddressInput
 from xiaoer.privacy import MASK, mask_phone  # noqa: F401  (re-exported: shop.masking.mask_phone)
+
 # Two-character surnames that would otherwise be split as surname + given name.
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "宇文", "长孙", "尉迟", "公孙", "夏侯", "司徒", "西门",
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "令狐",
+    "慕容",
+    "宇文",
+    "长孙",
+    "尉迟",
+    "公孙",
+    "夏侯",
+    "司徒",
+    "西门",
 )
 _ADDRESS_HEAD = re.compile(
     r"^(?P<prov>[\u4e00-\u9fff]{2,8}?(?:省|自治区|特别行政区))?"
@@ -71,6 +87,10 @@ def mask_address(address: Union[AddressInput, Address, str, None]) -> str:
 def masked_address(a: AddressInput) -> Address:
     """The shareable view of a full address."""
     return Address(
-        province=a.province, city=a.city, district=a.district, text=mask_address(a),
-        recipient=mask_name(a.recipient), phone=mask_phone(a.phone),
+        province=a.province,
+        city=a.city,
+        district=a.district,
+        text=mask_address(a),
+        recipient=mask_name(a.recipient),
+        phone=mask_phone(a.phone),
     )

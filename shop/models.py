@@ -9,6 +9,7 @@ cannot leak what it was never given. Full values go *in* through the
 Money is `Decimal` yuan; times are timezone-aware (UTC from the SQL backend;
 use `shop.timeutil.to_local` to show them).
 """
+
 from __future__ import annotations
 
 import enum

@@ -4,6 +4,7 @@ Everything is computed from `xiaoer.store_config.StoreConfig` (store.yml) and
 the catalogue/order data, with no I/O, so a reply can be checked against the
 store file in a unit test.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -34,8 +35,9 @@ class FeeItem:
     unit_price: Optional[Decimal] = None
 
     @classmethod
-    def of(cls, thing: Union[Product, OrderItem, Sku, "FeeItem"], qty: int = 1,
-           product: Optional[Product] = None) -> "FeeItem":
+    def of(
+        cls, thing: Union[Product, OrderItem, Sku, "FeeItem"], qty: int = 1, product: Optional[Product] = None
+    ) -> "FeeItem":
         """From a catalogue product (optionally a chosen SKU with its product) or an order line."""
         if isinstance(thing, FeeItem):
             return thing
@@ -123,26 +125,83 @@ def shipping_fee(
 
     asked = (courier or "").strip()
     name = store.canonical_courier(asked) if asked else store.default_courier
-    common = dict(free_shipping=free, weight_kg=kg, province=province, region=region, remote=remote,
-                  near=near, destination_known=province is not None)
+    common = dict(
+        free_shipping=free,
+        weight_kg=kg,
+        province=province,
+        region=region,
+        remote=remote,
+        near=near,
+        destination_known=province is not None,
+    )
     if name is None:
-        return FeeQuote(courier=asked, available=False, reason="courier_not_offered", fee=None, base_fee=base,
-                        remote_surcharge=remote_fee, courier_fee=ZERO, extra_kg=0, specified=False, **common)
+        return FeeQuote(
+            courier=asked,
+            available=False,
+            reason="courier_not_offered",
+            fee=None,
+            base_fee=base,
+            remote_surcharge=remote_fee,
+            courier_fee=ZERO,
+            extra_kg=0,
+            specified=False,
+            **common,
+        )
     if name != sc.courier:
-        return FeeQuote(courier=name, available=True, reason="ok", fee=yuan(base + remote_fee), base_fee=base,
-                        remote_surcharge=remote_fee, courier_fee=ZERO, extra_kg=0, specified=False, **common)
+        return FeeQuote(
+            courier=name,
+            available=True,
+            reason="ok",
+            fee=yuan(base + remote_fee),
+            base_fee=base,
+            remote_surcharge=remote_fee,
+            courier_fee=ZERO,
+            extra_kg=0,
+            specified=False,
+            **common,
+        )
     if sc.policy == "not_available":
-        return FeeQuote(courier=name, available=False, reason="courier_not_available", fee=None, base_fee=base,
-                        remote_surcharge=remote_fee, courier_fee=ZERO, extra_kg=0, specified=True, **common)
+        return FeeQuote(
+            courier=name,
+            available=False,
+            reason="courier_not_available",
+            fee=None,
+            base_fee=base,
+            remote_surcharge=remote_fee,
+            courier_fee=ZERO,
+            extra_kg=0,
+            specified=True,
+            **common,
+        )
     if sc.policy == "free":
-        return FeeQuote(courier=name, available=True, reason="ok", fee=yuan(base + remote_fee), base_fee=base,
-                        remote_surcharge=remote_fee, courier_fee=ZERO, extra_kg=0, specified=True, **common)
+        return FeeQuote(
+            courier=name,
+            available=True,
+            reason="ok",
+            fee=yuan(base + remote_fee),
+            base_fee=base,
+            remote_surcharge=remote_fee,
+            courier_fee=ZERO,
+            extra_kg=0,
+            specified=True,
+            **common,
+        )
     extra = kg - 1
     first = sc.near_first_kg if near else sc.far_first_kg
     courier_fee = yuan(first + extra * sc.extra_per_kg)
     # the courier's own price replaces the standard fee and the remote surcharge
-    return FeeQuote(courier=name, available=True, reason="ok", fee=courier_fee, base_fee=ZERO,
-                    remote_surcharge=ZERO, courier_fee=courier_fee, extra_kg=extra, specified=True, **common)
+    return FeeQuote(
+        courier=name,
+        available=True,
+        reason="ok",
+        fee=courier_fee,
+        base_fee=ZERO,
+        remote_surcharge=ZERO,
+        courier_fee=courier_fee,
+        extra_kg=extra,
+        specified=True,
+        **common,
+    )
 
 
 # ---- transit (L4) ----------------------------------------------------------------------
@@ -177,10 +236,18 @@ def transit_estimate(store: StoreConfig, place: Optional[str]) -> TransitEstimat
     lo, hi = _day_range(days)
     wh = store.warehouse_for(place)
     return TransitEstimate(
-        place=place, province=store.province_of(place) if place else None, region=store.region_of(place),
-        days=days, min_days=lo, max_days=hi, warehouse=wh.name, warehouse_city=wh.city,
-        ship_within_hours=store.ship_within_hours, ship_max_hours=store.ship_max_hours,
-        cutoff_time=store.cutoff_time, remote=store.is_remote(place) if place else False,
+        place=place,
+        province=store.province_of(place) if place else None,
+        region=store.region_of(place),
+        days=days,
+        min_days=lo,
+        max_days=hi,
+        warehouse=wh.name,
+        warehouse_city=wh.city,
+        ship_within_hours=store.ship_within_hours,
+        ship_max_hours=store.ship_max_hours,
+        cutoff_time=store.cutoff_time,
+        remote=store.is_remote(place) if place else False,
     )
 
 
@@ -257,9 +324,17 @@ def price_quote(product: Product, sku: Optional[Sku] = None, qty: int = 1, *, no
         else:
             missing = yuan(coupon.threshold - subtotal)
     return PriceQuote(
-        product_id=product.product_id, sku_id=sku.sku_id, qty=qty, list_price=sku.price, unit_price=unit,
-        promotion=promo, subtotal=subtotal, coupon_threshold=coupon.threshold if coupon else None,
-        coupon_amount=applied, coupon_missing=missing, final_total=yuan(subtotal - applied),
+        product_id=product.product_id,
+        sku_id=sku.sku_id,
+        qty=qty,
+        list_price=sku.price,
+        unit_price=unit,
+        promotion=promo,
+        subtotal=subtotal,
+        coupon_threshold=coupon.threshold if coupon else None,
+        coupon_amount=applied,
+        coupon_missing=missing,
+        final_total=yuan(subtotal - applied),
         promotion_ends_at=promo.ends_at if promo else None,
     )
 
@@ -279,8 +354,9 @@ class ReturnDecision(str, enum.Enum):
     FINISHED = "finished"  # already refunded / closed
 
 
-ELIGIBLE_DECISIONS = frozenset({ReturnDecision.REFUND_ONLY, ReturnDecision.REFUSE_DELIVERY,
-                                ReturnDecision.RETURN_AND_REFUND})
+ELIGIBLE_DECISIONS = frozenset(
+    {ReturnDecision.REFUND_ONLY, ReturnDecision.REFUSE_DELIVERY, ReturnDecision.RETURN_AND_REFUND}
+)
 
 
 @dataclass(frozen=True)
@@ -303,8 +379,7 @@ class ReturnEligibility:
 
     @property
     def offer_human(self) -> bool:
-        return self.decision in (ReturnDecision.WARRANTY, ReturnDecision.OUT_OF_WINDOW,
-                                 ReturnDecision.RESALE_AFFECTED)
+        return self.decision in (ReturnDecision.WARRANTY, ReturnDecision.OUT_OF_WINDOW, ReturnDecision.RESALE_AFFECTED)
 
 
 def _add_months(dt: datetime, months: int) -> datetime:
@@ -346,20 +421,22 @@ def return_eligibility(
     if status == OrderStatus.PAID:
         return ReturnEligibility(ReturnDecision.REFUND_ONLY, **base)
     if status in SHIPPED_STATES:
-        return ReturnEligibility(ReturnDecision.REFUSE_DELIVERY, return_shipping_by=ret_by,
-                                 original_shipping_by=orig_by, **base)
+        return ReturnEligibility(
+            ReturnDecision.REFUSE_DELIVERY, return_shipping_by=ret_by, original_shipping_by=orig_by, **base
+        )
     delivered = order.delivered_at or order.completed_at or order.shipped_at or order.updated_at
     ends = delivered + timedelta(days=window)
     warranty_end = _add_months(delivered, store.warranty_months) if store.warranty_months else None
     left = max(0, math.ceil((ends - now).total_seconds() / 86400)) if now <= ends else 0
     timing = dict(delivered_at=delivered, window_ends_at=ends, days_left=left, warranty_ends_at=warranty_end)
     if now <= ends and (quality or resale_ok):
-        return ReturnEligibility(ReturnDecision.RETURN_AND_REFUND, return_shipping_by=ret_by,
-                                 original_shipping_by=orig_by, **timing, **base)
+        return ReturnEligibility(
+            ReturnDecision.RETURN_AND_REFUND, return_shipping_by=ret_by, original_shipping_by=orig_by, **timing, **base
+        )
     if quality and warranty_end is not None and now <= warranty_end:
-        return ReturnEligibility(ReturnDecision.WARRANTY, return_shipping_by=ret_by,
-                                 original_shipping_by=orig_by, **timing, **base)
+        return ReturnEligibility(
+            ReturnDecision.WARRANTY, return_shipping_by=ret_by, original_shipping_by=orig_by, **timing, **base
+        )
     if now <= ends:
         return ReturnEligibility(ReturnDecision.RESALE_AFFECTED, **timing, **base)
     return ReturnEligibility(ReturnDecision.OUT_OF_WINDOW, **timing, **base)
-

@@ -13,6 +13,7 @@ backend, the demo generator and a real shop's adapter share one rule book.
       ├─► cancelled                 └──────────────► refunded
       └─► closed (payment timed out)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -182,15 +183,22 @@ def transition(
         previous = _status_before_refund_request(order) if current == S.REFUND_REQUESTED else None
         if previous is None or new_status != previous:
             nexts = sorted(s.value for s in ALLOWED[current]) + ([previous.value] if previous else [])
-            raise InvalidTransition(current, new_status,
-                                    "allowed next: " + (", ".join(nexts) if nexts else "none (final status)"))
+            raise InvalidTransition(
+                current, new_status, "allowed next: " + (", ".join(nexts) if nexts else "none (final status)")
+            )
         name = EVENT_REFUND_WITHDRAWN
     for key in REQUIRED_DETAILS.get(new_status, ()):
         if not details.get(key) and not (name == EVENT_REFUND_WITHDRAWN):
             raise InvalidTransition(current, new_status, f"'{key}' is required")
     return OrderEvent(
-        name=name, order_id=order.order_id, at=at, by=by,
-        from_status=current, to_status=new_status, note=note, details=dict(details),
+        name=name,
+        order_id=order.order_id,
+        at=at,
+        by=by,
+        from_status=current,
+        to_status=new_status,
+        note=note,
+        details=dict(details),
     )
 
 

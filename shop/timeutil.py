@@ -1,4 +1,5 @@
 """Time helpers: the backend works in aware UTC, shoppers read store-local time."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

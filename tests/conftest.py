@@ -5,6 +5,7 @@ processes started by tests inherit it; set here, before any test module is
 imported, it makes the whole suite read tests/fixtures/store.yml instead of the
 shop's live store.yml. Only tests/test_store_yml.py reads the real one.
 """
+
 import os
 
 from tests.fixtures import STORE_PATH

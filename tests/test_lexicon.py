@@ -1,4 +1,5 @@
 """Entities as shoppers write them, with canonical values for the actions."""
+
 import pytest
 
 from xiaoer.lexicon import extract_entities

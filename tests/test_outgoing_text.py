@@ -1,6 +1,7 @@
 """Every bot message goes through the domain responses, so the store values,
 the policy guard and the shopper's script are applied in one place
 (rasa_ext/nlg.py). A raw `utter_message(text=...)` would bypass all three."""
+
 import ast
 import re
 from pathlib import Path
@@ -45,8 +46,12 @@ def _han_literals(path: Path):
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 docstrings.add(id(first.value))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                and HAN_RE.search(node.value)):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and HAN_RE.search(node.value)
+        ):
             yield node.lineno, node.value
 
 
@@ -55,14 +60,18 @@ def test_no_chinese_literals_in_python(package):
     """Shopper words (keywords, titles, patterns, replies) live in lexicon/ and
     domain/ where trainers edit them, not in string literals of actions/ or
     rasa_ext/ (comments and docstrings may quote Chinese)."""
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {value[:40]!r}"
-                 for path in sorted((ROOT / package).rglob("*.py")) for n, value in _han_literals(path)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {value[:40]!r}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for n, value in _han_literals(path)
+    ]
     assert offenders == []
 
 
 def test_the_han_literal_check_sees_literals(tmp_path):
     """The check above can fail: a keyword tuple is found, a docstring is not."""
     sample = tmp_path / "sample.py"
-    sample.write_text('"""模块说明"""\nWORDS = ("催", "快点")\n\ndef f():\n    """说明"""\n    return f"亲{1}"\n',
-                      encoding="utf-8")
+    sample.write_text(
+        '"""模块说明"""\nWORDS = ("催", "快点")\n\ndef f():\n    """说明"""\n    return f"亲{1}"\n', encoding="utf-8"
+    )
     assert [n for n, _ in _han_literals(sample)] == [2, 2, 6]

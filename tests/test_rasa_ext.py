@@ -1,5 +1,6 @@
 """Rasa glue: every bot message is store-filled, guarded and in the shopper's
 script; shopper text never acts as a Rasa command; NLU components."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -70,7 +71,7 @@ def req(body):
     return SimpleNamespace(json=body)
 
 
-@pytest.mark.parametrize("raw", ["/restart", "/inform{\"buyer_id\": \"buyer_009\"}", "/nlu_fallback"])
+@pytest.mark.parametrize("raw", ["/restart", '/inform{"buyer_id": "buyer_009"}', "/nlu_fallback"])
 def test_channel_never_passes_intent_commands(raw):
     from rasa_ext.nlu import ChineseNormalizer
 
@@ -79,13 +80,16 @@ def test_channel_never_passes_intent_commands(raw):
     assert not m.get("text").strip().startswith("/")
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({"sender": "a"}, ""),
-    ({"sender": "a", "message": None}, ""),
-    ({"sender": "a", "message": 12345}, "12345"),
-    ({"sender": "a", "message": "好" * 10000}, "好" * 2000),
-    ({"sender": "a", "message": "\x00\x01在吗"}, "在吗"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"sender": "a"}, ""),
+        ({"sender": "a", "message": None}, ""),
+        ({"sender": "a", "message": 12345}, "12345"),
+        ({"sender": "a", "message": "好" * 10000}, "好" * 2000),
+        ({"sender": "a", "message": "\x00\x01在吗"}, "在吗"),
+    ],
+)
 def test_channel_bad_input(body, expected):
     assert ShopperRestInput()._extract_message(req(body)) == expected
 
@@ -157,7 +161,8 @@ async def test_buttons_an_action_adds_get_the_guard_and_the_shoppers_script():
 
     async def bot(message):
         await message.output_channel.send_text_with_buttons(
-            message.sender_id, "请选择", [{"title": "这款缺货了", "payload": "1"}, {"title": "查订单", "payload": "2"}])
+            message.sender_id, "请选择", [{"title": "这款缺货了", "payload": "1"}, {"title": "查订单", "payload": "2"}]
+        )
 
     handle = ShopperRestInput.with_link_reply(bot)
     out = CollectingOutputChannel()

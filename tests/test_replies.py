@@ -1,5 +1,6 @@
 """Every reply is filled from store.yml: no seed placeholder (XX) and no
 unfilled {placeholder} in any variation, for every platform and policy."""
+
 import dataclasses
 import re
 from pathlib import Path
@@ -20,11 +21,16 @@ def variants():
     for platform in PLATFORMS:
         stores.append((f"platform={platform}", dataclasses.replace(base, platform=platform)))
     for policy in ("surcharge", "not_available", "free"):
-        stores.append((f"courier={policy}",
-                       dataclasses.replace(base, specified_courier=dataclasses.replace(sc, policy=policy))))
+        stores.append(
+            (f"courier={policy}", dataclasses.replace(base, specified_courier=dataclasses.replace(sc, policy=policy)))
+        )
     stores.append(("threshold", dataclasses.replace(base, free_shipping=False, free_shipping_threshold=99)))
-    stores.append(("no-cod-no-instalments", dataclasses.replace(base, cod=False, instalments=False, credit_card=True,
-                                                                instalment_interest_free=[])))
+    stores.append(
+        (
+            "no-cod-no-instalments",
+            dataclasses.replace(base, cod=False, instalments=False, credit_card=True, instalment_interest_free=[]),
+        )
+    )
     stores.append(("no-remote", dataclasses.replace(base, remote_areas=[])))
     return stores
 
@@ -51,7 +57,8 @@ def test_store_values_reach_the_replies():
     texts = {name: text for name, _, text, _ in iter_rendered(store)}
     values = template_values(store)
     assert store.name in texts["utter_greet"] or store.name in " ".join(
-        t for n, t in texts.items() if n.startswith("utter_greet"))
+        t for n, t in texts.items() if n.startswith("utter_greet")
+    )
     assert "14元" in texts["utter_specified_courier"] and "22元" in texts["utter_specified_courier"]
     assert values["ship_max_hours"] == "48"
     assert "24小时" in texts["utter_ask_delivery_time"]
@@ -68,7 +75,7 @@ def _referenced_responses():
     from actions.common import subtopics
 
     for prefix in [r for r in refs if r.endswith("_")]:
-        names = subtopics().get(prefix[len("utter_"):-1])
+        names = subtopics().get(prefix[len("utter_") : -1])
         if names:
             refs = (refs - {prefix}) | {prefix + name for name in names}
     return refs

@@ -1,5 +1,6 @@
 """The store file: the pinned test store loads; a wrong field stops start-up naming the
 field. (The shop's own store.yml: tests/test_store_yml.py.)"""
+
 import copy
 
 import pytest

@@ -1,6 +1,7 @@
 """store.yml as nested models: a value is reached by its path, in code and in replies, and a
 wrong value is reported by that path. The values asserted here are set by the tests
 themselves, so a shop owner's edit of store.yml does not change them."""
+
 import copy
 import dataclasses
 
@@ -30,19 +31,32 @@ def _set(data, path, value):
     return data
 
 
-@pytest.mark.parametrize("path, value, message", [
-    ("shipping.fees.base_fee", "six", "shipping.fees.base_fee: expected a whole number, got 'six'"),
-    ("shipping.fees.base_fee", -1, "shipping.fees.base_fee: must be >= 0, got -1"),
-    ("shipping.fees.specified_courier.far_first_kg", 2.5,
-     "shipping.fees.specified_courier.far_first_kg: expected a whole number, got 2.5"),
-    ("shipping.fees.specified_courier.courier", "德邦快递",
-     "shipping.fees.specified_courier.courier: '德邦快递' is not one of shipping.couriers"),
-    ("payment.instalment_periods", [3, "six"], "payment.instalment_periods[1]: expected a whole number"),
-    ("bargaining.max_discount_percent", 120, "bargaining.max_discount_percent: must be between 0 and 100"),
-    ("returns.nonquality_return_shipping", "seller", "returns.nonquality_return_shipping: must be one of buyer, store"),
-    ("hours.business", "9点-23点", "hours.business: expected 'HH:MM-HH:MM'"),
-    ("shipping.cutoff_time", "4pm", "shipping.cutoff_time: expected 'HH:MM'"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("shipping.fees.base_fee", "six", "shipping.fees.base_fee: expected a whole number, got 'six'"),
+        ("shipping.fees.base_fee", -1, "shipping.fees.base_fee: must be >= 0, got -1"),
+        (
+            "shipping.fees.specified_courier.far_first_kg",
+            2.5,
+            "shipping.fees.specified_courier.far_first_kg: expected a whole number, got 2.5",
+        ),
+        (
+            "shipping.fees.specified_courier.courier",
+            "德邦快递",
+            "shipping.fees.specified_courier.courier: '德邦快递' is not one of shipping.couriers",
+        ),
+        ("payment.instalment_periods", [3, "six"], "payment.instalment_periods[1]: expected a whole number"),
+        ("bargaining.max_discount_percent", 120, "bargaining.max_discount_percent: must be between 0 and 100"),
+        (
+            "returns.nonquality_return_shipping",
+            "seller",
+            "returns.nonquality_return_shipping: must be one of buyer, store",
+        ),
+        ("hours.business", "9点-23点", "hours.business: expected 'HH:MM-HH:MM'"),
+        ("shipping.cutoff_time", "4pm", "shipping.cutoff_time: expected 'HH:MM'"),
+    ],
+)
 def test_a_wrong_value_is_named_by_its_path(raw, path, value, message):
     with pytest.raises(StoreConfigError) as err:
         _parse(_set(raw, path, value))
@@ -60,11 +74,16 @@ def test_values_are_read_by_path_and_filled_by_dotted_placeholders(raw):
     s = _parse(raw)
     assert s.shipping.fees.base_fee == 9 and s.value("shipping.fees.specified_courier.far_first_kg") == 25
     values = template_values(s)
-    text = fill("默认{shipping.default_courier},运费{shipping.fees.base_fee}元,偏远地区加{shipping.fees.remote_surcharge}元,"
-                "指定{shipping.fees.specified_courier.courier}首重{shipping.fees.specified_courier.near_first_kg}元,"
-                "分{payment.instalment_periods}期", values)
-    assert text == (f"默认{s.shipping.default_courier},运费9元,偏远地区加12元,"
-                    f"指定{s.shipping.fees.specified_courier.courier}首重15元,分3/6期")
+    text = fill(
+        "默认{shipping.default_courier},运费{shipping.fees.base_fee}元,偏远地区加{shipping.fees.remote_surcharge}元,"
+        "指定{shipping.fees.specified_courier.courier}首重{shipping.fees.specified_courier.near_first_kg}元,"
+        "分{payment.instalment_periods}期",
+        values,
+    )
+    assert text == (
+        f"默认{s.shipping.default_courier},运费9元,偏远地区加12元,"
+        f"指定{s.shipping.fees.specified_courier.courier}首重15元,分3/6期"
+    )
     # an unknown path stays visible, and the check for unfilled placeholders sees it
     left = fill("{shipping.fees.nope}元", values)
     assert left == "{shipping.fees.nope}元" and PLACEHOLDER_RE.search(left)

@@ -2,6 +2,7 @@
 tests/fixtures/store.yml): it loads, every reply can be filled from it, and no
 reply rendered with its values is blocked by the policy guard on any platform
 (what `make lint-replies` fails on)."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,13 +28,13 @@ def test_the_suite_does_not_read_the_live_store():
 def test_store_yml_loads_and_fills_every_reply(live_store):
     rendered = list(iter_rendered(live_store))
     assert rendered
-    unfilled = [(name, i, text) for name, i, text, buttons in rendered
-                if "{" in text or any("{" in b for b in buttons)]
+    unfilled = [(name, i, text) for name, i, text, buttons in rendered if "{" in text or any("{" in b for b in buttons)]
     assert unfilled == []
 
 
 def test_store_yml_passes_the_reply_lint(live_store):
     blocks = [lf for lf in lint_domain(live_store, PLATFORMS) if lf.finding.severity == "block"]
-    report = "\n".join(f"{lf.platform} {lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} in {lf.text}"
-                       for lf in blocks)
+    report = "\n".join(
+        f"{lf.platform} {lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} in {lf.text}" for lf in blocks
+    )
     assert not blocks, f"store.yml makes a reply the guard blocks (`make lint-replies`):\n{report}"

@@ -5,5 +5,6 @@ trainer's corrections and export them as Rasa training data / test stories.
 Model loading, training and activation need Rasa and live in
 scripts/compare_models.py and desk/trainer_views.py.
 """
+
 from trainer.review import Conversation, Turn, load_conversations, rank  # noqa: F401
 from trainer.store import CorrectionStore  # noqa: F401

@@ -1,10 +1,11 @@
 """The trainer's loop from the command line (`make review-export`):
 
-    python -m trainer review [--signal S] [--intent I] [--days N]   ranked inbox
-    python -m trainer show SENDER                                  one conversation, masked
-    python -m trainer correct SENDER TURN INTENT --who NAME        store a correction
-    python -m trainer export [--story SENDER ...]                  data/nlu/reviewed.yml (+ test stories)
+python -m trainer review [--signal S] [--intent I] [--days N]   ranked inbox
+python -m trainer show SENDER                                  one conversation, masked
+python -m trainer correct SENDER TURN INTENT --who NAME        store a correction
+python -m trainer export [--story SENDER ...]                  data/nlu/reviewed.yml (+ test stories)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,10 +41,12 @@ def main(argv=None) -> int:
     store = CorrectionStore()
     if a.cmd == "review":
         convs = load_conversations(tracker_url(), desk_url(), since=time.time() - a.days * 86400)
-        for conv in rank(convs, signal=a.signal, intent=a.intent, corrected=store.by_conversation())[:a.limit]:
+        for conv in rank(convs, signal=a.signal, intent=a.intent, corrected=store.by_conversation())[: a.limit]:
             s = conv.summary()
-            print(f"{s['score']:>4}  {s['sender_id']:<24} {s['last'][:16]}  "
-                  f"{','.join(f'{k}×{v}' for k, v in s['signals'].items()):<40} {s['first_message']}")
+            print(
+                f"{s['score']:>4}  {s['sender_id']:<24} {s['last'][:16]}  "
+                f"{','.join(f'{k}×{v}' for k, v in s['signals'].items()):<40} {s['first_message']}"
+            )
         return 0
     if a.cmd == "show":
         convs = load_conversations(tracker_url(), desk_url(), sender_id=a.sender)
@@ -59,8 +62,14 @@ def main(argv=None) -> int:
             print("no such message", file=sys.stderr)
             return 1
         try:
-            store.add(sender_id=a.sender, turn=a.turn, text=turns[a.turn].text, intent=a.intent, who=a.who,
-                      predicted=turns[a.turn].intent)
+            store.add(
+                sender_id=a.sender,
+                turn=a.turn,
+                text=turns[a.turn].text,
+                intent=a.intent,
+                who=a.who,
+                predicted=turns[a.turn].intent,
+            )
         except CorrectionError as err:
             print(err, file=sys.stderr)
             return 1

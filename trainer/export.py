@@ -1,5 +1,6 @@
 """Corrections as Rasa 3 training data (data/nlu/reviewed.yml) and a reviewed
 conversation as a test story (tests/stories/reviewed.yml)."""
+
 from __future__ import annotations
 
 import glob
@@ -14,7 +15,7 @@ from trainer.sources import REPO
 
 NLU_FILE = REPO / "data" / "nlu" / "reviewed.yml"
 STORIES_FILE = REPO / "tests" / "stories" / "reviewed.yml"
-INTENTS_FILE = REPO / "domain" / "reviewed_intents.yml"   # intents a trainer created
+INTENTS_FILE = REPO / "domain" / "reviewed_intents.yml"  # intents a trainer created
 HEADER = "# Written by the trainer's review (desk 训练 / make review-export): edit there, not here.\n"
 
 
@@ -59,8 +60,8 @@ def annotate(text: str, entities: List[Dict[str, Any]]) -> str:
     """Rasa's inline entity markup: 我要退[台灯](product)."""
     out, pos = [], 0
     for e in sorted(entities or [], key=lambda e: e["start"]):
-        out.append(_MARKUP.sub(" ", text[pos:e["start"]]))
-        out.append(f"[{_MARKUP.sub(' ', text[e['start']:e['end']])}]({e['entity']})")
+        out.append(_MARKUP.sub(" ", text[pos : e["start"]]))
+        out.append(f"[{_MARKUP.sub(' ', text[e['start'] : e['end']])}]({e['entity']})")
         pos = e["end"]
     out.append(_MARKUP.sub(" ", text[pos:]))
     return "".join(out).replace("\n", " ").strip()
@@ -75,13 +76,19 @@ def nlu_yaml(corrections: Iterable[Dict[str, Any]]) -> str:
             continue
         seen.add(line)
         per_intent.setdefault(c["intent"], []).append(line)
-    nlu = [{"intent": name, "examples": _Literal("".join(f"- {x}\n" for x in examples))}
-           for name, examples in sorted(per_intent.items())]
+    nlu = [
+        {"intent": name, "examples": _Literal("".join(f"- {x}\n" for x in examples))}
+        for name, examples in sorted(per_intent.items())
+    ]
     return HEADER + dump({"version": "3.1", "nlu": nlu})
 
 
-def export_nlu(corrections: List[Dict[str, Any]], path: Path = NLU_FILE,
-               intents_path: Optional[Path] = INTENTS_FILE, domain_dir: Path = REPO / "domain") -> Dict[str, Any]:
+def export_nlu(
+    corrections: List[Dict[str, Any]],
+    path: Path = NLU_FILE,
+    intents_path: Optional[Path] = INTENTS_FILE,
+    domain_dir: Path = REPO / "domain",
+) -> Dict[str, Any]:
     """Writes the NLU file; intents a trainer created get a domain entry so the
     data validates."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +104,7 @@ def export_nlu(corrections: List[Dict[str, Any]], path: Path = NLU_FILE,
             intents_path.write_text(HEADER + dump({"version": "3.1", "intents": new}), encoding="utf-8")
         elif intents_path.exists():
             intents_path.unlink()
-    return {"path": str(path), "examples": len({c['text'] for c in corrections}), "new_intents": new}
+    return {"path": str(path), "examples": len({c["text"] for c in corrections}), "new_intents": new}
 
 
 def rule_actions(data_dir: Path = REPO / "data") -> Dict[str, List[str]]:
@@ -122,8 +129,13 @@ def rule_actions(data_dir: Path = REPO / "data") -> Dict[str, List[str]]:
     return out
 
 
-def story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], name: Optional[str] = None,
-          known_actions: Optional[Set[str]] = None, answers: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+def story(
+    conv: Conversation,
+    corrected: Dict[int, Dict[str, Any]],
+    name: Optional[str] = None,
+    known_actions: Optional[Set[str]] = None,
+    answers: Optional[Dict[str, List[str]]] = None,
+) -> Dict[str, Any]:
     """The conversation as a test story. A corrected message gets the actions the
     rules answer its right intent with; other messages keep what the bot did."""
     answers = rule_actions() if answers is None else answers
@@ -146,9 +158,14 @@ def story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], name: Option
     return {"story": name or f"reviewed {conv.sender_id}", "steps": steps}
 
 
-def export_story(conv: Conversation, corrected: Dict[int, Dict[str, Any]], path: Path = STORIES_FILE,
-                 name: Optional[str] = None, known_actions: Optional[Set[str]] = None,
-                 answers: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+def export_story(
+    conv: Conversation,
+    corrected: Dict[int, Dict[str, Any]],
+    path: Path = STORIES_FILE,
+    name: Optional[str] = None,
+    known_actions: Optional[Set[str]] = None,
+    answers: Optional[Dict[str, List[str]]] = None,
+) -> Dict[str, Any]:
     """Adds (or replaces, by name) the conversation's story in the test stories file."""
     new = story(conv, corrected, name, known_actions, answers)
     stories: List[Dict[str, Any]] = []

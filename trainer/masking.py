@@ -1,6 +1,7 @@
 """Phone numbers and street addresses hidden in every text a trainer sees or
 exports: the phone rule of xiaoer/privacy.py and the address rule of
 shop/masking.py, applied to free text."""
+
 from __future__ import annotations
 
 import re
@@ -18,21 +19,25 @@ _LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,8}?(?:省|自治区))?(?:[\u4e00-\u9fff]{2,10}?市)?(?:[\u4e00-\u9fff]{1,8}?(?:区|县|旗))?"
     r"[\u4e00-\u9fff]{1,10}?(?:路|街|巷|弄|大道|胡同|小区|村|大厦|花园|社区)"
-    r"[\u4e00-\u9fff]{0,6}?[0-9０-９]+[0-9０-９A-Za-z\-#号栋幢单元室楼层弄]*")
+    r"[\u4e00-\u9fff]{0,6}?[0-9０-９]+[0-9０-９A-Za-z\-#号栋幢单元室楼层弄]*"
+)
 
 
 # Free text: after a place (a city xiaoer.geo knows, a district, town or
 # 街道, or an address already masked above), what names a building, a unit or
 # a room is hidden too, even without a street: 朝阳区望京SOHO T1 1205,
 # 广州天河 体育西路 103号, 仓前街道梦想小镇. The place itself stays readable.
-_MARK = (r"(?:路|街|大道|巷|弄|胡同|小区|村|大厦|花园|广场|公寓|社区|园区|小镇|写字楼|家园|新村|"
-         r"[0-9０-９]+\s*(?:号楼|号院|号|栋|幢|单元|室|楼|层|座|组)|[A-Za-z][0-9]*\s*座|[0-9０-９]{3,})")
+_MARK = (
+    r"(?:路|街|大道|巷|弄|胡同|小区|村|大厦|花园|广场|公寓|社区|园区|小镇|写字楼|家园|新村|"
+    r"[0-9０-９]+\s*(?:号楼|号院|号|栋|幢|单元|室|楼|层|座|组)|[A-Za-z][0-9]*\s*座|[0-9０-９]{3,})"
+)
 _UNIT_TAIL = r"[0-9０-９A-Za-z\-#号栋幢单元室楼层座组]*"
 _STOP = r"[^,，。!！?？;；:：\n]"
 
 
 def _place_anchor() -> str:
     from xiaoer.geo import all_place_names
+
     names = "|".join(re.escape(n) for n in all_place_names() if len(n) >= 2)
     return rf"(?:(?<![0-9])\*{{4}}|{names}|[\u4e00-\u9fff]{{1,6}}?(?:区|县|旗|镇|乡|街道))"
 

@@ -1,5 +1,6 @@
 """Where conversations come from: Rasa's SQL tracker store (one JSON event per
 row in table `events`) and the desk's database (handoffs, ratings)."""
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,12 @@ def engine(url: str) -> sa.engine.Engine:
     return _engines[url]
 
 
-def read_events(url: str, *, since: Optional[float] = None, until: Optional[float] = None,
-                sender_id: Optional[str] = None) -> Dict[str, List[Dict[str, Any]]]:
+def read_events(
+    url: str, *, since: Optional[float] = None, until: Optional[float] = None, sender_id: Optional[str] = None
+) -> Dict[str, List[Dict[str, Any]]]:
     """Events per sender, in order. A missing database or table is no conversation."""
     eng = engine(url)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return {}
     md = sa.MetaData()
     try:
@@ -73,7 +75,7 @@ def read_desk(url: str, sender_ids: List[str]) -> Dict[str, Dict[str, Any]]:
     if not sender_ids:
         return out
     eng = engine(url)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return out
     md = sa.MetaData()
     try:
@@ -82,16 +84,19 @@ def read_desk(url: str, sender_ids: List[str]) -> Dict[str, Dict[str, Any]]:
     except sa.exc.NoSuchTableError:
         return out
     with eng.connect() as conn:
-        for cid, data in conn.execute(sa.select(ev.c.conversation_id, ev.c.data)
-                                      .where(ev.c.name == "conversation.queued")
-                                      .where(ev.c.conversation_id.in_(sender_ids))):
+        for cid, data in conn.execute(
+            sa.select(ev.c.conversation_id, ev.c.data)
+            .where(ev.c.name == "conversation.queued")
+            .where(ev.c.conversation_id.in_(sender_ids))
+        ):
             if isinstance(data, str):
                 try:
                     data = json.loads(data)
                 except ValueError:
                     data = {}
             out[cid]["handoffs"].append((data or {}).get("reason") or "handoff")
-        for cid, score in conn.execute(sa.select(ratings.c.conversation_id, ratings.c.score)
-                                       .where(ratings.c.conversation_id.in_(sender_ids))):
+        for cid, score in conn.execute(
+            sa.select(ratings.c.conversation_id, ratings.c.score).where(ratings.c.conversation_id.in_(sender_ids))
+        ):
             out[cid]["ratings"].append(int(score))
     return out

@@ -1,6 +1,7 @@
 """Trainers' corrections, in their own table, and the history of activated
 models. The database is XIAOER_TRAINER_DB_URL, by default the desk's own
 (XIAOER_DESK_DB_URL, var/desk.db): one file to back up."""
+
 from __future__ import annotations
 
 import os
@@ -15,11 +16,12 @@ from trainer.sources import desk_url, sync_url
 
 metadata = sa.MetaData()
 corrections = sa.Table(
-    "trainer_corrections", metadata,
+    "trainer_corrections",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("turn", sa.Integer, nullable=False),          # index of the shopper message in the conversation
-    sa.Column("text", sa.Text, nullable=False),              # masked: what gets exported
+    sa.Column("turn", sa.Integer, nullable=False),  # index of the shopper message in the conversation
+    sa.Column("text", sa.Text, nullable=False),  # masked: what gets exported
     sa.Column("predicted", sa.String(255)),
     sa.Column("intent", sa.String(255), nullable=False),
     sa.Column("entities", sa.JSON, nullable=False, default=list),
@@ -27,12 +29,13 @@ corrections = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 activations = sa.Table(
-    "trainer_activations", metadata,
+    "trainer_activations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("previous", sa.Text),
     sa.Column("who", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),        # activate | rollback
+    sa.Column("kind", sa.String(16), nullable=False),  # activate | rollback
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -64,7 +67,7 @@ def check_entities(text: str, entities: Any, known: Optional[set] = None) -> Lis
             raise CorrectionError("entity span outside the text")
         out.append({"entity": name, "start": start, "end": end, "value": text[start:end]})
     out.sort(key=lambda e: e["start"])
-    for a, b in zip(out, out[1:]):
+    for a, b in zip(out, out[1:], strict=False):
         if b["start"] < a["end"]:
             raise CorrectionError("entities overlap")
     return out
@@ -77,17 +80,35 @@ class CorrectionStore:
             os.makedirs(os.path.dirname(os.path.abspath(self.engine.url.database)), exist_ok=True)
         metadata.create_all(self.engine)
 
-    def add(self, *, sender_id: str, turn: int, text: str, intent: str, entities: Any = (), who: str,
-            predicted: Optional[str] = None, known_entities: Optional[set] = None,
-            at: Optional[datetime] = None) -> Dict[str, Any]:
+    def add(
+        self,
+        *,
+        sender_id: str,
+        turn: int,
+        text: str,
+        intent: str,
+        entities: Any = (),
+        who: str,
+        predicted: Optional[str] = None,
+        known_entities: Optional[set] = None,
+        at: Optional[datetime] = None,
+    ) -> Dict[str, Any]:
         text = mask_text(text)  # never store what review would not show
         if not text.strip():
             raise CorrectionError("empty text")
         if not isinstance(intent, str) or not INTENT_NAME.match(intent):
             raise CorrectionError("intent must be snake_case")
         ents = check_entities(text, list(entities or []), known_entities)
-        row = dict(sender_id=sender_id, turn=int(turn), text=text, intent=intent, entities=ents, who=who,
-                   predicted=predicted, created_at=at or datetime.now(timezone.utc))
+        row = dict(
+            sender_id=sender_id,
+            turn=int(turn),
+            text=text,
+            intent=intent,
+            entities=ents,
+            who=who,
+            predicted=predicted,
+            created_at=at or datetime.now(timezone.utc),
+        )
         with self.engine.begin() as conn:
             row["id"] = conn.execute(corrections.insert().values(**row)).inserted_primary_key[0]
         return row
@@ -114,8 +135,11 @@ class CorrectionStore:
 
     def record_activation(self, model: str, previous: Optional[str], who: str, kind: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(activations.insert().values(model=model, previous=previous, who=who, kind=kind,
-                                                     created_at=datetime.now(timezone.utc)))
+            conn.execute(
+                activations.insert().values(
+                    model=model, previous=previous, who=who, kind=kind, created_at=datetime.now(timezone.utc)
+                )
+            )
 
     def activations(self) -> List[Dict[str, Any]]:
         with self.engine.connect() as conn:

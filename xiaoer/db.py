@@ -14,6 +14,7 @@ cannot drift apart:
 An in-memory database ("sqlite+aiosqlite://") is one shared connection, or every
 session would see its own empty database.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,16 @@ def is_sqlite_memory(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
 
-def open_engine(url: str, *, foreign_keys: bool = False, immediate_writes: bool = False,
-                timeout: int = 30, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> AsyncEngine:
+def open_engine(
+    url: str,
+    *,
+    foreign_keys: bool = False,
+    immediate_writes: bool = False,
+    timeout: int = 30,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An AsyncEngine for `url`; SQLite gets the settings above.
 
     `foreign_keys`: enforce FOREIGN KEY constraints (SQLite leaves them off).
@@ -77,6 +86,7 @@ def open_engine(url: str, *, foreign_keys: bool = False, immediate_writes: bool 
         cursor.close()
 
     if immediate_writes:
+
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")

@@ -5,6 +5,7 @@ prefecture-level cities plus a few well-known county-level cities); enough to
 pick a warehouse, a transit estimate and the remote-area rule. Unknown places
 fall back to the store defaults.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional
@@ -16,8 +17,9 @@ from xiaoer.text import LEXICON_DIR
 _PLACES = yaml.safe_load((LEXICON_DIR / "places.yml").read_text(encoding="utf-8")) or {}
 
 # province -> its cities, as lexicon/places.yml lists them
-PROVINCE_CITIES: Dict[str, List[str]] = {str(p): [str(c) for c in cities]
-                                         for p, cities in (_PLACES.get("provinces") or {}).items()}
+PROVINCE_CITIES: Dict[str, List[str]] = {
+    str(p): [str(c) for c in cities] for p, cities in (_PLACES.get("provinces") or {}).items()
+}
 if not PROVINCE_CITIES:
     raise ValueError("lexicon/places.yml: provinces is required")
 # Names shoppers use for groups of provinces.

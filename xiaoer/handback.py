@@ -8,6 +8,7 @@ that the bot could not otherwise answer, the case is continued (the agent's
 resolution acknowledged, a human chat offered again) when the message is about
 it. This module decides that, with no Rasa import: words in lexicon/handback.yml.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,9 +37,11 @@ class Words:
 @lru_cache(maxsize=1)
 def words() -> Words:
     data = yaml.safe_load(LEXICON.read_text(encoding="utf-8")) or {}
-    return Words(fresh_hours=float(data.get("fresh_hours", 24)),
-                 back_references=tuple(str(w).lower() for w in data.get("back_references") or ()),
-                 summary_stopwords=frozenset(str(w) for w in data.get("summary_stopwords") or ()))
+    return Words(
+        fresh_hours=float(data.get("fresh_hours", 24)),
+        back_references=tuple(str(w).lower() for w in data.get("back_references") or ()),
+        summary_stopwords=frozenset(str(w) for w in data.get("summary_stopwords") or ()),
+    )
 
 
 def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -65,10 +68,13 @@ class Handback:
         """From the external event's entities (desk/handback.py writes them)."""
         values = {e.get("entity"): e.get("value") for e in entities or () if isinstance(e, dict)}
         order = _text(values.get("order_id"))
-        return cls(summary=shorten(_text(values.get("handback_summary")) or ""),
-                   category=_text(values.get("handback_category")),
-                   order_id=order if order and ORDER_ID_RE.fullmatch(order) else None,
-                   agent_number=_text(values.get("handback_agent")), at=at)
+        return cls(
+            summary=shorten(_text(values.get("handback_summary")) or ""),
+            category=_text(values.get("handback_category")),
+            order_id=order if order and ORDER_ID_RE.fullmatch(order) else None,
+            agent_number=_text(values.get("handback_agent")),
+            at=at,
+        )
 
     def fresh(self, now: datetime, hours: Optional[float] = None) -> bool:
         if self.at is None:
@@ -83,7 +89,7 @@ class Handback:
         terms = []
         for run in HAN_RUN_RE.findall(self.summary):
             for i in range(len(run) - 1):
-                piece = run[i:i + 2]
+                piece = run[i : i + 2]
                 if piece not in stop:
                     terms.append(piece)
         return terms

@@ -4,6 +4,7 @@ One source for three users: jieba's user dictionary (so 顺丰 / 转人工 stay
 whole words for NLU and for the spaCy pipeline), the spaCy EntityRuler, and
 the regular-expression entities (order numbers, phones, spec sizes).
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,10 @@ from xiaoer.text import LEXICON_DIR
 # DD + yyyymmdd + 3-5 digit serial, or a 16-19 digit platform order number.
 ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])(?:[Dd][Dd]\d{11,13}|\d{16,19})(?![A-Za-z0-9])")
 PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-SURNAME_RE = re.compile(r"(?:我姓|免贵姓|本人姓|叫我)([\u4e00-\u9fff])(?:先生|女士|小姐)?"
-                        r"|(?:我是)([\u4e00-\u9fff])(先生|女士|小姐)")
+SURNAME_RE = re.compile(
+    r"(?:我姓|免贵姓|本人姓|叫我)([\u4e00-\u9fff])(?:先生|女士|小姐)?"
+    r"|(?:我是)([\u4e00-\u9fff])(先生|女士|小姐)"
+)
 
 _lock = threading.Lock()
 _registered = False
@@ -120,7 +123,7 @@ def extract_entities(text: str) -> List[dict]:
                 start = lowered.find(s_low, start + 1)
     for rx in lex.size_patterns:
         for m in rx.finditer(lowered):
-            candidates.append((m.start(), m.end(), "size", text[m.start():m.end()].strip()))
+            candidates.append((m.start(), m.end(), "size", text[m.start() : m.end()].strip()))
     # longest match first, then leftmost
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
     for start, end, entity, value in candidates:
@@ -128,13 +131,13 @@ def extract_entities(text: str) -> List[dict]:
             continue
         if entity == "color" and end - start == 1:
             # a bare 黑/白 counts only next to a product word or 色/的 ("要黑的", "黑色")
-            nxt = text[end:end + 1]
+            nxt = text[end : end + 1]
             if nxt not in ("色", "的", "款", " ", "") and not nxt.isascii():
                 continue
         if entity == "size" and text[start:end].strip().lower() in {"s", "m", "l"}:
             # single-letter sizes only when written as a size ("L码", "要M的")
-            after = text[end:end + 1]
-            before = text[max(0, start - 1):start]
+            after = text[end : end + 1]
+            before = text[max(0, start - 1) : start]
             if after not in ("码", "号", "的") and before not in ("要", " ", "选"):
                 continue
         found.append({"entity": entity, "start": start, "end": end, "value": value})
@@ -142,8 +145,7 @@ def extract_entities(text: str) -> List[dict]:
     if m:
         surname = m.group(1) or m.group(2)
         title = m.group(3) if m.group(2) else None
-        found.append({"entity": "surname", "start": m.start(), "end": m.end(),
-                      "value": surname + (title or "")})
+        found.append({"entity": "surname", "start": m.start(), "end": m.end(), "value": surname + (title or "")})
     for e in found:
-        e["text"] = text[e["start"]:e["end"]]
+        e["text"] = text[e["start"] : e["end"]]
     return sorted(found, key=lambda e: e["start"])

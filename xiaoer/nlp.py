@@ -6,6 +6,7 @@ domain dictionary as NLU) and an EntityRuler for couriers, products,
 colours and places from lexicon/entities.yml. The policy guard builds its
 Matcher / PhraseMatcher rules on `get_nlp()`.
 """
+
 from __future__ import annotations
 
 import threading

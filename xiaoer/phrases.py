@@ -1,6 +1,7 @@
 """lexicon/phrases.yml: wording the actions and the NLG match or compose that
 is not a keyword list (how to address a shopper, the regular expressions for
 order references and addresses). No Rasa import."""
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ backend's answers, the guard's rewrites, the desk's console).
 Platforms penalise sending a buyer's full phone number in chat (seed 003);
 138****5678 is still enough for the buyer to recognise it.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,13 +1,15 @@
 """Fill domain responses from store.yml (no Rasa import).
 
 Responses in domain/*.yml use `{placeholders}`. Store values come from
-`template_values(store)`, named by their path in store.yml (`{shipping.fees.base_fee}`); values an action supplies at run time (an order
+`template_values(store)`, named by their path in store.yml
+(`{shipping.fees.base_fee}`); values an action supplies at run time (an order
 number, a fee it computed) are passed by the action and have sample values in
 tests/response_samples.yml so every variation can be rendered and checked.
 
 A variation may carry `metadata: {store_if: {flag: value}}`; it is used only
 when the store matches (e.g. the specified-courier policy, COD offered).
 """
+
 from __future__ import annotations
 
 import re
@@ -56,34 +58,59 @@ def _dotted(node: Any, prefix: str = "") -> Iterator[Tuple[str, str]]:
 # Migration step (#10): the rule book's safe wordings (guard/rules.yml) and the trainers' older
 # drafts still use these flat names; domain responses use the dotted paths.
 LEGACY_PLACEHOLDERS = {
-    "store_name": "store.name", "store_short": "store.short_name", "platform_name": "store.platform_name",
-    "bot_name": "store.bot_name", "agent_signature": "store.agent_signature", "agent_number": "store.agent_number",
-    "hotline": "store.hotline", "product_categories": "store.product_categories",
-    "business_hours": "hours.business", "couriers": "shipping.couriers", "default_courier": "shipping.default_courier",
-    "warehouses": "shipping.warehouses", "ship_within_hours": "shipping.ship_within_hours",
-    "ship_max_hours": "shipping.ship_max_hours", "platform_max_hours": "shipping.platform_max_hours",
-    "cutoff_time": "shipping.cutoff_time", "transit_days": "shipping.transit_days.default",
-    "free_shipping_threshold": "shipping.fees.free_shipping_threshold", "base_fee": "shipping.fees.base_fee",
-    "remote_areas": "shipping.fees.remote_areas", "remote_surcharge": "shipping.fees.remote_surcharge",
+    "store_name": "store.name",
+    "store_short": "store.short_name",
+    "platform_name": "store.platform_name",
+    "bot_name": "store.bot_name",
+    "agent_signature": "store.agent_signature",
+    "agent_number": "store.agent_number",
+    "hotline": "store.hotline",
+    "product_categories": "store.product_categories",
+    "business_hours": "hours.business",
+    "couriers": "shipping.couriers",
+    "default_courier": "shipping.default_courier",
+    "warehouses": "shipping.warehouses",
+    "ship_within_hours": "shipping.ship_within_hours",
+    "ship_max_hours": "shipping.ship_max_hours",
+    "platform_max_hours": "shipping.platform_max_hours",
+    "cutoff_time": "shipping.cutoff_time",
+    "transit_days": "shipping.transit_days.default",
+    "free_shipping_threshold": "shipping.fees.free_shipping_threshold",
+    "base_fee": "shipping.fees.base_fee",
+    "remote_areas": "shipping.fees.remote_areas",
+    "remote_surcharge": "shipping.fees.remote_surcharge",
     "sf_courier": "shipping.fees.specified_courier.courier",
     "sf_near_region": "shipping.fees.specified_courier.near_region",
     "sf_near_fee": "shipping.fees.specified_courier.near_first_kg",
     "sf_far_fee": "shipping.fees.specified_courier.far_first_kg",
     "sf_extra_per_kg": "shipping.fees.specified_courier.extra_per_kg",
-    "invoice_types": "invoice.types", "invoice_default_type": "invoice.default_type",
-    "invoice_electronic_days": "invoice.electronic_within_days", "invoice_paper_days": "invoice.paper_within_days",
-    "invoice_reissue_days": "invoice.reissue_within_days", "payment_methods": "payment.methods",
-    "instalment_periods": "payment.instalment_periods", "instalment_interest_free": "payment.instalment_interest_free",
-    "cod_note": "payment.cod_note", "gift": "bargaining.gift", "gift_min_amount": "bargaining.gift_min_amount",
-    "shipping_concession": "bargaining.shipping_concession", "member_benefit": "bargaining.member_benefit",
-    "return_window_days": "returns.window_days", "refund_days": "returns.refund_days",
-    "warranty_months": "returns.warranty_months", "compensation_coupon": "returns.compensation_coupon",
-    "membership_program": "membership.program", "points_rule": "membership.points_rule",
-    "group_buy": "membership.group_buy", "complaint_simple_hours": "complaints.simple_hours",
+    "invoice_types": "invoice.types",
+    "invoice_default_type": "invoice.default_type",
+    "invoice_electronic_days": "invoice.electronic_within_days",
+    "invoice_paper_days": "invoice.paper_within_days",
+    "invoice_reissue_days": "invoice.reissue_within_days",
+    "payment_methods": "payment.methods",
+    "instalment_periods": "payment.instalment_periods",
+    "instalment_interest_free": "payment.instalment_interest_free",
+    "cod_note": "payment.cod_note",
+    "gift": "bargaining.gift",
+    "gift_min_amount": "bargaining.gift_min_amount",
+    "shipping_concession": "bargaining.shipping_concession",
+    "member_benefit": "bargaining.member_benefit",
+    "return_window_days": "returns.window_days",
+    "refund_days": "returns.refund_days",
+    "warranty_months": "returns.warranty_months",
+    "compensation_coupon": "returns.compensation_coupon",
+    "membership_program": "membership.program",
+    "points_rule": "membership.points_rule",
+    "group_buy": "membership.group_buy",
+    "complaint_simple_hours": "complaints.simple_hours",
     "complaint_complex_hours": "complaints.complex_hours",
     # computed, no single store.yml value
-    "agent_hours": "hours.agent_hours_text", "default_warehouse_city": "shipping.default_warehouse_city",
-    "transit_near": "shipping.transit_near", "transit_remote": "shipping.transit_remote",
+    "agent_hours": "hours.agent_hours_text",
+    "default_warehouse_city": "shipping.default_warehouse_city",
+    "transit_near": "shipping.transit_near",
+    "transit_remote": "shipping.transit_remote",
 }
 
 
@@ -93,13 +120,15 @@ def template_values(store: StoreConfig) -> Dict[str, str]:
     sh = store.shipping
     values = dict(_dotted({f: getattr(store, f) for f in store.__fields__ if f != "raw"}))
     days = sh.transit_days
-    values.update({
-        "store.platform_name": store.store.platform_name,
-        "hours.agent_hours_text": store.agent_hours_text(),
-        "shipping.default_warehouse_city": next(w.city for w in sh.warehouses if w.name == sh.default_warehouse),
-        "shipping.transit_near": days.get(sh.fees.specified_courier.near_region, days["default"]),
-        "shipping.transit_remote": max(days.values(), key=lambda d: int(d.split("-")[-1])),
-    })
+    values.update(
+        {
+            "store.platform_name": store.store.platform_name,
+            "hours.agent_hours_text": store.agent_hours_text(),
+            "shipping.default_warehouse_city": next(w.city for w in sh.warehouses if w.name == sh.default_warehouse),
+            "shipping.transit_near": days.get(sh.fees.specified_courier.near_region, days["default"]),
+            "shipping.transit_remote": max(days.values(), key=lambda d: int(d.split("-")[-1])),
+        }
+    )
     values.update({flat: values[path] for flat, path in LEGACY_PLACEHOLDERS.items()})
     values.update(wording_values(store))  # 断码 only where sizes exist
     return values

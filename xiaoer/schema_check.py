@@ -14,6 +14,7 @@ remembers which schemas already passed `check_schema`. Every response is still
 validated in full, with the same validator class and the same error
 (`best_match`); a schema that fails its check still raises every time. Rasa's
 own code is untouched: it imports `validate` from jsonschema at each call."""
+
 from __future__ import annotations
 
 import json

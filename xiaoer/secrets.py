@@ -13,6 +13,7 @@ Names in use:
   rasa_api  the desk's token for Rasa's HTTP API (conversations, tracker events)
   desk      the desk's key for shopper tokens and signed photo links
 """
+
 from __future__ import annotations
 
 import os

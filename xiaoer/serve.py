@@ -14,6 +14,7 @@ line, where `ps` would show them to every user of the machine:
 - Rasa's HTTP API takes the "rasa_api" secret as its auth token;
 - the shopper channel checks the "channel" secret (rasa_ext/channels.py).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -95,8 +96,7 @@ def create_action_app(secret: Optional[str] = None, package: str = "actions"):
         if request.path in OPEN_PATHS:
             return None
         if not secret_matches(request.headers.get(ACTION_HEADER), secret):
-            log.warning("refused %s %s from %s: no valid action secret", request.method, request.path,
-                        request.ip)
+            log.warning("refused %s %s from %s: no valid action secret", request.method, request.path, request.ip)
             return response.json({"error": "unauthorized"}, status=401)
         return None
 

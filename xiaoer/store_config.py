@@ -8,6 +8,7 @@ The models below mirror the YAML section by section (pydantic 1.10, which comes
 with Rasa 3.6): a new store value is one line in store.yml and one field here,
 and replies can use it at once as `{section.field}` (xiaoer/replies.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,6 +75,7 @@ def _whole(minimum: Optional[int] = None, maximum: Optional[int] = None) -> type
             bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
             raise ValueError(f"must be {bound}, got {v}")
         return v
+
     return _field_type("Whole", check)
 
 
@@ -103,7 +105,7 @@ Text = _field_type("Text", _text)
 Clock = _field_type("Clock", _clock)
 Days = _field_type("Days", _days)
 Flag = _field_type("Flag", _flag)
-Number = _whole()          # any whole number (an instalment period)
+Number = _whole()  # any whole number (an instalment period)
 Whole = _whole(0)
 Positive = _whole(1)
 Percent = _whole(0, 100)
@@ -135,24 +137,24 @@ class Section(BaseModel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__dataclass_fields__ = dataclasses.make_dataclass(
-            cls.__name__, list(cls.__fields__)).__dataclass_fields__
+        cls.__dataclass_fields__ = dataclasses.make_dataclass(cls.__name__, list(cls.__fields__)).__dataclass_fields__
 
     def __init__(self, *args: Any, **data: Any) -> None:
-        data.update(zip(self.__fields__, args))  # positional, in field order, as the dataclasses took them
+        # positional, in field order, as the dataclasses took them
+        data.update(zip(self.__fields__, args, strict=False))
         super().__init__(**data)
 
 
 class StoreInfo(Section):
     name: Text
-    short_name: Optional[Text] = None   # default: name
+    short_name: Optional[Text] = None  # default: name
     platform: Literal["taobao", "tmall", "jd", "pdd"]
     bot_name: Text
     agent_signature: Text
     agent_number: Text
     hotline: Text
     product_categories: List[Text]
-    category: str = ""                  # lexicon/guard_wording.yml category; "" = from product_categories
+    category: str = ""  # lexicon/guard_wording.yml category; "" = from product_categories
 
     _categories = validator("product_categories", allow_reuse=True)(_non_empty)
 
@@ -231,8 +233,9 @@ class Shipping(Section):
         # messages start with the field's path inside `shipping` (see `_message`)
         couriers = v["couriers"]
         if v["default_courier"] not in couriers:
-            raise ValueError(f"default_courier: {v['default_courier']!r} is not one of shipping.couriers "
-                             f"({', '.join(couriers)})")
+            raise ValueError(
+                f"default_courier: {v['default_courier']!r} is not one of shipping.couriers ({', '.join(couriers)})"
+            )
         for alias, name in v["courier_aliases"].items():
             if name not in couriers:
                 raise ValueError(f"courier_aliases.{alias}: {name!r} is not one of shipping.couriers")
@@ -241,8 +244,9 @@ class Shipping(Section):
         if v["ship_within_hours"] > v["ship_max_hours"]:
             raise ValueError("ship_within_hours: must not exceed shipping.ship_max_hours")
         if v["ship_max_hours"] > v["platform_max_hours"]:
-            raise ValueError(f"ship_max_hours: {v['ship_max_hours']} h is beyond the platform limit of "
-                             f"{v['platform_max_hours']} h")
+            raise ValueError(
+                f"ship_max_hours: {v['ship_max_hours']} h is beyond the platform limit of {v['platform_max_hours']} h"
+            )
         if "default" not in v["transit_days"]:
             raise ValueError("transit_days.default: missing (required)")
         for region in v["regions"]:
@@ -317,36 +321,86 @@ class Complaints(Section):
 # Migration step (#10): code and rule-book examples still read `store.base_fee` and write
 # `dataclasses.replace(store, base_fee=9)`; new code reads `store.shipping.fees.base_fee`.
 FLAT_FIELDS: Dict[str, str] = {
-    "name": "store.name", "short_name": "store.short_name", "platform": "store.platform",
-    "bot_name": "store.bot_name", "agent_signature": "store.agent_signature",
-    "agent_number": "store.agent_number", "hotline": "store.hotline",
-    "product_categories": "store.product_categories", "category": "store.category",
-    "business_hours": "hours.business", "agent_hours": "hours.human_agents",
-    "agent_days": "hours.human_agent_days", "timezone": "hours.timezone",
-    **{k: f"shipping.{k}" for k in (
-        "couriers", "default_courier", "courier_aliases", "warehouses", "default_warehouse",
-        "ship_within_hours", "ship_max_hours", "platform_max_hours", "cutoff_time", "transit_days",
-        "regions", "self_pickup")},
-    **{k: f"shipping.fees.{k}" for k in (
-        "free_shipping", "free_shipping_threshold", "base_fee", "remote_areas", "remote_surcharge",
-        "specified_courier")},
-    "invoice_types": "invoice.types", "invoice_default_type": "invoice.default_type",
+    "name": "store.name",
+    "short_name": "store.short_name",
+    "platform": "store.platform",
+    "bot_name": "store.bot_name",
+    "agent_signature": "store.agent_signature",
+    "agent_number": "store.agent_number",
+    "hotline": "store.hotline",
+    "product_categories": "store.product_categories",
+    "category": "store.category",
+    "business_hours": "hours.business",
+    "agent_hours": "hours.human_agents",
+    "agent_days": "hours.human_agent_days",
+    "timezone": "hours.timezone",
+    **{
+        k: f"shipping.{k}"
+        for k in (
+            "couriers",
+            "default_courier",
+            "courier_aliases",
+            "warehouses",
+            "default_warehouse",
+            "ship_within_hours",
+            "ship_max_hours",
+            "platform_max_hours",
+            "cutoff_time",
+            "transit_days",
+            "regions",
+            "self_pickup",
+        )
+    },
+    **{
+        k: f"shipping.fees.{k}"
+        for k in (
+            "free_shipping",
+            "free_shipping_threshold",
+            "base_fee",
+            "remote_areas",
+            "remote_surcharge",
+            "specified_courier",
+        )
+    },
+    "invoice_types": "invoice.types",
+    "invoice_default_type": "invoice.default_type",
     "invoice_electronic_days": "invoice.electronic_within_days",
-    "invoice_paper_days": "invoice.paper_within_days", "invoice_reissue_days": "invoice.reissue_within_days",
+    "invoice_paper_days": "invoice.paper_within_days",
+    "invoice_reissue_days": "invoice.reissue_within_days",
     "invoice_postage_by_store": "invoice.postage_paid_by_store",
     "payment_methods": "payment.methods",
-    **{k: f"payment.{k}" for k in (
-        "credit_card", "instalments", "instalment_periods", "instalment_interest_free", "cod", "cod_note")},
-    **{k: f"bargaining.{k}" for k in (
-        "max_discount_percent", "gift", "gift_min_amount", "shipping_concession", "member_benefit",
-        "pdd_max_order_cut_percent")},
+    **{
+        k: f"payment.{k}"
+        for k in ("credit_card", "instalments", "instalment_periods", "instalment_interest_free", "cod", "cod_note")
+    },
+    **{
+        k: f"bargaining.{k}"
+        for k in (
+            "max_discount_percent",
+            "gift",
+            "gift_min_amount",
+            "shipping_concession",
+            "member_benefit",
+            "pdd_max_order_cut_percent",
+        )
+    },
     "return_window_days": "returns.window_days",
-    **{k: f"returns.{k}" for k in (
-        "quality_return_shipping", "nonquality_return_shipping", "nonquality_original_shipping", "refund_days",
-        "warranty_months", "compensation_coupon")},
-    "membership_program": "membership.program", "points_rule": "membership.points_rule",
+    **{
+        k: f"returns.{k}"
+        for k in (
+            "quality_return_shipping",
+            "nonquality_return_shipping",
+            "nonquality_original_shipping",
+            "refund_days",
+            "warranty_months",
+            "compensation_coupon",
+        )
+    },
+    "membership_program": "membership.program",
+    "points_rule": "membership.points_rule",
     "group_buy": "membership.group_buy",
-    "complaint_simple_hours": "complaints.simple_hours", "complaint_complex_hours": "complaints.complex_hours",
+    "complaint_simple_hours": "complaints.simple_hours",
+    "complaint_complex_hours": "complaints.complex_hours",
 }
 
 
@@ -471,8 +525,7 @@ class StoreConfig(Section):
 
 
 # dataclasses.fields()/replace() on a StoreConfig see the old flat names (see FLAT_FIELDS)
-StoreConfig.__dataclass_fields__ = dataclasses.make_dataclass(
-    "StoreConfig", [*FLAT_FIELDS, "raw"]).__dataclass_fields__
+StoreConfig.__dataclass_fields__ = dataclasses.make_dataclass("StoreConfig", [*FLAT_FIELDS, "raw"]).__dataclass_fields__
 
 
 def _drop_none(data: Any) -> Any:

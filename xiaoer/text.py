@@ -3,6 +3,7 @@
 `normalize` keeps the length of the text: entity positions found on the
 normalised text are valid on what the shopper typed.
 """
+
 from __future__ import annotations
 
 import re
@@ -144,6 +145,6 @@ def neutralise_command(text: str) -> str:
         if _invisible(ch):
             continue
         if _slash_like(ch):
-            return text[:i] + SAFE_SLASH + text[i + 1:]
+            return text[:i] + SAFE_SLASH + text[i + 1 :]
         return text
     return text

@@ -5,6 +5,7 @@ phone-accessory shop, where 断码 means nothing to a shopper. The words live in
 lexicon/guard_wording.yml; the category comes from store.yml (`store.category`,
 else the category whose product words match `store.product_categories`).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -35,8 +36,10 @@ def store_category(store: StoreConfig) -> str:
     cats = load_wording()
     if store.category:
         if store.category not in cats:
-            raise ValueError(f"store.category: {store.category!r} is not a category of {WORDING_PATH.name} "
-                             f"({', '.join(c for c in cats if c != 'default')})")
+            raise ValueError(
+                f"store.category: {store.category!r} is not a category of {WORDING_PATH.name} "
+                f"({', '.join(c for c in cats if c != 'default')})"
+            )
         return store.category
     best, score = "default", 0
     for name, entry in cats.items():

@@ -1,5 +1,6 @@
 """The agents' console: login and accounts, the queue, one conversation, replies through
 the guard, notes, transfer, resolve / hand back, and the console's websocket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,24 +27,43 @@ async def api_login(request: web.Request) -> web.Response:
         return jsonr({"error": "bad_origin"}, 403)
     body = await json_object(request)
     name, password = body.get("name"), body.get("password")
-    if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64 \
-            or len(password) > 1024:
+    if not isinstance(name, str) or not isinstance(password, str) or not name or len(name) > 64 or len(password) > 1024:
         return jsonr({"error": "bad_request"}, 400)
     try:
-        token = await auth.login(request.app[ENGINE], name, password, at=config.clock(),
-                                 hours=config.session_hours, hasher=auth.make_hasher(config.argon2),
-                                 address=request.remote or "unknown", throttle=config.login)
+        token = await auth.login(
+            request.app[ENGINE],
+            name,
+            password,
+            at=config.clock(),
+            hours=config.session_hours,
+            hasher=auth.make_hasher(config.argon2),
+            address=request.remote or "unknown",
+            throttle=config.login,
+        )
     except auth.LoginThrottled as e:
         minutes = max(1, -(-e.retry_after // 60))
-        resp = jsonr({"error": "locked", "retry_after": e.retry_after,
-                      "text": request.app[DESK].say("login_locked", minutes=minutes)}, 429)
+        resp = jsonr(
+            {
+                "error": "locked",
+                "retry_after": e.retry_after,
+                "text": request.app[DESK].say("login_locked", minutes=minutes),
+            },
+            429,
+        )
         resp.headers["Retry-After"] = str(e.retry_after)
         return resp
     if token is None:
         return jsonr({"error": "wrong_login"}, 401)
     resp = jsonr({"ok": True})
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", max_age=config.session_hours * 3600,
-                    path="/", secure=config.cookies_secure)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=config.session_hours * 3600,
+        path="/",
+        secure=config.cookies_secure,
+    )
     return resp
 
 
@@ -55,8 +75,9 @@ async def api_unlock(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if len(name) > 64:
         return jsonr({"error": "not_found"}, 404)
-    await auth.unlock(request.app[ENGINE], name, by=request["agent"]["name"], at=request.app[CONFIG].clock(),
-                      address=address)
+    await auth.unlock(
+        request.app[ENGINE], name, by=request["agent"]["name"], at=request.app[CONFIG].clock(), address=address
+    )
     return jsonr({"ok": True})
 
 
@@ -88,9 +109,11 @@ async def api_me(request: web.Request) -> web.Response:
 async def api_agents(request: web.Request) -> web.Response:
     rows = await queries.agents(request.app[ENGINE])
     from desk.presence import all_statuses  # in the desk DB: the same for every desk process
+
     statuses = await all_statuses(request.app[ENGINE])
-    return jsonr([{"name": r.name, "number": r.number, "role": r.role, "presence": statuses.get(r.id, "offline")}
-                  for r in rows])
+    return jsonr(
+        [{"name": r.name, "number": r.number, "role": r.role, "presence": statuses.get(r.id, "offline")} for r in rows]
+    )
 
 
 @agent_required
@@ -122,8 +145,9 @@ async def api_conversation(request: web.Request) -> web.Response:
         return jsonr({"error": "not_found"}, 404)
     # unmasked only for whoever needs it: the agent who owns the conversation, or a supervisor
     full = agent["role"] == "supervisor" or conv["assigned_to"] == agent["id"]
-    await desk.record_event(cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full,
-                            role=agent["role"])
+    await desk.record_event(
+        cid, "buyer.viewed", agent["name"], buyer_id=conv["buyer_id"], unmasked=full, role=agent["role"]
+    )
     await widget.mark_read(desk, conv, agent)  # the shopper sees 已读
     buyer, orders = None, []
     raw_messages = await desk.messages(cid)
@@ -153,18 +177,21 @@ async def api_conversation(request: web.Request) -> web.Response:
             u["text"] = mask_phones(u.get("text"))
             for e in u["entities"]:
                 e["value"] = mask_phones(e.get("value"))
-    return jsonr({
-        "conversation": conv,
-        "unmasked": full,
-        "messages": messages,
-        "understood": understood,
-        "buyer": buyer, "orders": orders,
-        "discussed_order_id": discussed if orders and discussed else None,
-        # the audit records are for supervisors (/api/audit), not the conversation's timeline
-        "events": [e for e in evs if e["name"] != "buyer.viewed"],
-        "ratings": [{**r, "comment": r["comment"] if full else mask_phones(r["comment"])} for r in rts],
-        "warnings": await desk.warnings(open_only=False, conversation_id=cid),
-    })
+    return jsonr(
+        {
+            "conversation": conv,
+            "unmasked": full,
+            "messages": messages,
+            "understood": understood,
+            "buyer": buyer,
+            "orders": orders,
+            "discussed_order_id": discussed if orders and discussed else None,
+            # the audit records are for supervisors (/api/audit), not the conversation's timeline
+            "events": [e for e in evs if e["name"] != "buyer.viewed"],
+            "ratings": [{**r, "comment": r["comment"] if full else mask_phones(r["comment"])} for r in rts],
+            "warnings": await desk.warnings(open_only=False, conversation_id=cid),
+        }
+    )
 
 
 async def _text_body(request: web.Request, key: str = "text") -> str:
@@ -180,6 +207,7 @@ async def _text_body(request: web.Request, key: str = "text") -> str:
 
 def _guard_check(desk: Desk, text: str) -> Dict[str, Any]:
     from guard import Context, check_agent_draft
+
     return check_agent_draft(text, Context(platform=desk.store.platform, store=desk.store, speaker="agent"))
 
 
@@ -190,6 +218,7 @@ async def guard_check(desk: Desk, text: str) -> Dict[str, Any]:
 
 def warm_guard() -> None:
     from guard import get_checker
+
     get_checker()
 
 
@@ -223,24 +252,33 @@ async def api_note(request: web.Request) -> web.Response:
 async def api_transfer(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     to = await _text_body(request, "to")
-    conv = await desk.transfer(request.match_info["id"], request["agent"], to,
-                               functools.partial(auth.get_agent, request.app[ENGINE]))
+    conv = await desk.transfer(
+        request.match_info["id"], request["agent"], to, functools.partial(auth.get_agent, request.app[ENGINE])
+    )
     return jsonr({"ok": True, "status": conv["status"]})
 
 
 @agent_required
 async def api_resolve(request: web.Request) -> web.Response:
     summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=True,
-                                           summary=summary if isinstance(summary, str) else None)
+    conv = await request.app[DESK].resolve(
+        request.match_info["id"],
+        request["agent"],
+        ask_rating=True,
+        summary=summary if isinstance(summary, str) else None,
+    )
     return jsonr({"ok": True, "status": conv["status"]})
 
 
 @agent_required
 async def api_handback(request: web.Request) -> web.Response:
     summary = (await json_object(request, empty_ok=True)).get("summary")  # what was resolved (optional)
-    conv = await request.app[DESK].resolve(request.match_info["id"], request["agent"], ask_rating=False,
-                                           summary=summary if isinstance(summary, str) else None)
+    conv = await request.app[DESK].resolve(
+        request.match_info["id"],
+        request["agent"],
+        ask_rating=False,
+        summary=summary if isinstance(summary, str) else None,
+    )
     return jsonr({"ok": True, "status": conv["status"]})
 
 
@@ -249,9 +287,15 @@ async def api_quick_replies(request: web.Request) -> web.Response:
     desk, agent = request.app[DESK], request["agent"]
     groups = []
     for g in request.app[CONFIG].quick_replies.get("groups", []):
-        groups.append({"name": g["name"], "replies": [
-            r.format(agent_number=agent["number"], deadline_hours=desk.store.complaints.simple_hours)
-            for r in g.get("replies", [])]})
+        groups.append(
+            {
+                "name": g["name"],
+                "replies": [
+                    r.format(agent_number=agent["number"], deadline_hours=desk.store.complaints.simple_hours)
+                    for r in g.get("replies", [])
+                ],
+            }
+        )
     return jsonr({"groups": groups})
 
 
@@ -296,19 +340,25 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str('{"type":"pong"}')
             elif data.get("type") == "read":
                 await widget.console_read(request.app[DESK], agent, data)
-            elif data.get("type") == "typing" and isinstance(data.get("conversation_id"), str) \
-                    and len(data["conversation_id"]) <= 64:
+            elif (
+                data.get("type") == "typing"
+                and isinstance(data.get("conversation_id"), str)
+                and len(data["conversation_id"]) <= 64
+            ):
                 try:
                     conv = await request.app[DESK].conversation(data["conversation_id"])
                     if conv and conv["assigned_to"] == agent["id"]:
-                        await hub.to_shopper(conv["id"], {"type": "typing", "on": bool(data.get("on", True)),
-                                                          "who": "agent"})
+                        await hub.to_shopper(
+                            conv["id"], {"type": "typing", "on": bool(data.get("on", True)), "who": "agent"}
+                        )
                 except Exception:
                     log.exception("console frame")
     finally:
         hub.agents.pop(ws, None)
         # the last console of an online agent closed: nobody is there to take new chats
-        if not any(a["id"] == agent["id"] for a in hub.agents.values()) \
-                and await request.app[DESK].presence_of(agent["id"]) != "offline":
+        if (
+            not any(a["id"] == agent["id"] for a in hub.agents.values())
+            and await request.app[DESK].presence_of(agent["id"]) != "offline"
+        ):
             await request.app[DESK].set_presence(agent, "offline")
     return ws

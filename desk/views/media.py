@@ -1,4 +1,5 @@
 """The shopper's photos: upload (type sniffed, size and quota checked) and viewing."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,12 @@ from desk.tokens import verify_media
 
 log = logging.getLogger("xiaoer.desk")
 
-PHOTO_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif",
-               b"GIF89a": "image/gif"}
+PHOTO_MAGIC = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
 
 
 EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
@@ -58,7 +63,8 @@ async def shopper_upload(request: web.Request) -> web.Response:
     if not origin_allowed(request):
         return jsonr({"error": "bad_origin"}, 403)
     limiter = request.app[UPLOAD_LIMITS].setdefault(
-        buyer_id, RateLimit(int(config.limits.get("uploads_per_hour", 10)), 3600.0))
+        buyer_id, RateLimit(int(config.limits.get("uploads_per_hour", 10)), 3600.0)
+    )
     if not limiter.allow():
         return jsonr({"error": "too_fast", "text": desk.say("photo_too_fast")}, 429)
     upload_dir = Path(config.upload_dir)
@@ -138,8 +144,13 @@ async def media(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     allowed = (await current_agent(request) or {}).get("role") in CONSOLE_ROLES
     if not allowed:
-        allowed = verify_media(config.secret, f"{conv_id}/{name}", request.query.get("e"), request.query.get("s"),
-                               now=config.clock().timestamp())
+        allowed = verify_media(
+            config.secret,
+            f"{conv_id}/{name}",
+            request.query.get("e"),
+            request.query.get("s"),
+            now=config.clock().timestamp(),
+        )
     if not allowed:
         raise web.HTTPForbidden()
     path = Path(config.upload_dir) / conv_id / name

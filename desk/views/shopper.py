@@ -1,4 +1,5 @@
 """The shopper's websocket: history on connect, then messages, ratings and typing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,10 +64,20 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
 
     try:
         conv = await desk.conversation(conv["id"])
-        await ws.send_str(dumps({"type": "history", "conversation_id": conv["id"], "status": conv["status"],
-                                 "human": conv["status"] == "assigned", "awaiting_rating": conv["awaiting_rating"],
-                                 "welcome": desk.say("welcome"), "read_up_to": await widget.read_up_to(desk, conv["id"]),
-                                 "messages": await desk.history(conv["id"])}))
+        await ws.send_str(
+            dumps(
+                {
+                    "type": "history",
+                    "conversation_id": conv["id"],
+                    "status": conv["status"],
+                    "human": conv["status"] == "assigned",
+                    "awaiting_rating": conv["awaiting_rating"],
+                    "welcome": desk.say("welcome"),
+                    "read_up_to": await widget.read_up_to(desk, conv["id"]),
+                    "messages": await desk.history(conv["id"]),
+                }
+            )
+        )
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 if msg.type == aiohttp.WSMsgType.BINARY:
@@ -96,8 +107,9 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _shopper_frame(desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice,
-                         max_chars: int) -> None:
+async def _shopper_frame(
+    desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice, max_chars: int
+) -> None:
     kind = data.get("type")
     if kind == "message":
         text = data.get("text")

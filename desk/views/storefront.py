@@ -1,5 +1,6 @@
 """The public pages: the demo storefront (desk/templates/storefront.html), the demo
 buyer login, the widget's and console's static files, and /health."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,9 @@ MAX_DEMO_BUYERS = 50  # the demo login's list; a real shop's own login issues th
 
 @functools.lru_cache(maxsize=1)
 def _page() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     return env.get_template("storefront.html")
 
 
@@ -42,9 +44,15 @@ async def storefront(request: web.Request) -> web.Response:
                 buyers = list(await asyncio.wait_for(desk.shop.buyer_ids(), 3))[:MAX_DEMO_BUYERS]
         except Exception as e:  # the storefront still works without the catalogue
             log.warning("catalogue unavailable: %s", e)
-    page = _page().render(store_name=desk.store.name, agent_hours=desk.store.agent_hours_text(),
-                          products=products, buyers=buyers, buyer_id=buyer_id, token=token or "",
-                          demo_login=config.demo_login)
+    page = _page().render(
+        store_name=desk.store.name,
+        agent_hours=desk.store.agent_hours_text(),
+        products=products,
+        buyers=buyers,
+        buyer_id=buyer_id,
+        token=token or "",
+        demo_login=config.demo_login,
+    )
     return web.Response(text=page, content_type="text/html")
 
 
@@ -61,8 +69,14 @@ async def shop_login(request: web.Request) -> web.Response:
     if not (buyer_id.startswith(("buyer_", "tb_")) and 4 < len(buyer_id) <= 32 and buyer_id.isascii()):
         raise web.HTTPBadRequest(text="unknown buyer")
     resp = web.HTTPFound("/")
-    resp.set_cookie(SHOPPER_COOKIE, issue_token(config.secret, buyer_id, days=config.token_days),
-                    httponly=True, samesite="Lax", max_age=config.token_days * 86400, secure=config.cookies_secure)
+    resp.set_cookie(
+        SHOPPER_COOKIE,
+        issue_token(config.secret, buyer_id, days=config.token_days),
+        httponly=True,
+        samesite="Lax",
+        max_age=config.token_days * 86400,
+        secure=config.cookies_secure,
+    )
     raise resp
 
 

@@ -1,4 +1,5 @@
 """Alembic environment of the shop database (scripts/migrate.py runs it)."""
+
 from alembic import context
 
 from migrations.common import run

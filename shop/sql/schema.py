@@ -1,6 +1,7 @@
 """The shop's tables (prefixed `shop_`, so the shop can share a PostgreSQL database with
 Rasa's tracker store). Money is stored in fen (integers), times as naive UTC.
 A change here needs an Alembic migration (migrations/shop/)."""
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -30,12 +31,14 @@ T = UtcDateTime
 _str = sa.String
 
 meta_t = sa.Table(
-    "shop_meta", metadata,
+    "shop_meta",
+    metadata,
     sa.Column("key", _str(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 products_t = sa.Table(
-    "shop_products", metadata,
+    "shop_products",
+    metadata,
     sa.Column("product_id", _str(32), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False, default=0),
     sa.Column("name", _str(200), nullable=False),
@@ -52,10 +55,16 @@ products_t = sa.Table(
     sa.Column("coupon_amount_fen", sa.Integer),
 )
 skus_t = sa.Table(
-    "shop_skus", metadata,
+    "shop_skus",
+    metadata,
     sa.Column("sku_id", _str(40), primary_key=True),
-    sa.Column("product_id", _str(32), sa.ForeignKey("shop_products.product_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "product_id",
+        _str(32),
+        sa.ForeignKey("shop_products.product_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("position", sa.Integer, nullable=False, default=0),
     sa.Column("color", _str(16)),
     sa.Column("size", _str(40)),
@@ -65,7 +74,8 @@ skus_t = sa.Table(
     sa.Column("restock_date", sa.Date),
 )
 buyers_t = sa.Table(
-    "shop_buyers", metadata,
+    "shop_buyers",
+    metadata,
     sa.Column("buyer_id", _str(64), primary_key=True),
     sa.Column("name", _str(40), nullable=False),
     sa.Column("gender", _str(1), nullable=False),
@@ -73,10 +83,12 @@ buyers_t = sa.Table(
     sa.Column("created_at", T),
 )
 addresses_t = sa.Table(
-    "shop_addresses", metadata,
+    "shop_addresses",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("buyer_id", _str(64), sa.ForeignKey("shop_buyers.buyer_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "buyer_id", _str(64), sa.ForeignKey("shop_buyers.buyer_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("recipient", _str(40), nullable=False),
     sa.Column("phone", _str(20), nullable=False),
@@ -85,10 +97,19 @@ addresses_t = sa.Table(
     sa.Column("district", _str(20), nullable=False),
     sa.Column("detail", _str(200), nullable=False),
 )
-_ORDER_TIMES = ("paid_at", "shipped_at", "delivered_at", "completed_at", "cancelled_at", "refund_requested_at",
-                "refunded_at", "closed_at")
+_ORDER_TIMES = (
+    "paid_at",
+    "shipped_at",
+    "delivered_at",
+    "completed_at",
+    "cancelled_at",
+    "refund_requested_at",
+    "refunded_at",
+    "closed_at",
+)
 orders_t = sa.Table(
-    "shop_orders", metadata,
+    "shop_orders",
+    metadata,
     sa.Column("order_id", _str(32), primary_key=True),
     sa.Column("buyer_id", _str(64), nullable=False),
     sa.Column("status", _str(24), nullable=False, index=True),
@@ -112,10 +133,12 @@ orders_t = sa.Table(
     sa.Index("ix_shop_orders_buyer_created", "buyer_id", "created_at"),
 )
 items_t = sa.Table(
-    "shop_order_items", metadata,
+    "shop_order_items",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("product_id", _str(32), nullable=False),
     sa.Column("sku_id", _str(40), nullable=False),
@@ -127,10 +150,12 @@ items_t = sa.Table(
     sa.Column("free_shipping", sa.Boolean, nullable=False),
 )
 tracking_t = sa.Table(
-    "shop_tracking_events", metadata,
+    "shop_tracking_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     sa.Column("at", T, nullable=False),
     sa.Column("city", _str(20), nullable=False),
     sa.Column("station", _str(60), nullable=False),
@@ -138,10 +163,12 @@ tracking_t = sa.Table(
     sa.Column("code", _str(20), nullable=False, default=""),
 )
 events_t = sa.Table(
-    "shop_order_events", metadata,
+    "shop_order_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "order_id", _str(32), sa.ForeignKey("shop_orders.order_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     sa.Column("name", _str(40), nullable=False),
     sa.Column("at", T, nullable=False),
     sa.Column("by", _str(40), nullable=False),
@@ -151,7 +178,8 @@ events_t = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
 )
 records_t = sa.Table(
-    "shop_records", metadata,
+    "shop_records",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", _str(32), nullable=False, index=True),
     sa.Column("buyer_id", _str(64), index=True),

@@ -1,10 +1,11 @@
 """Action test kit: trackers built in code, a temporary shop backend.
 
-    tracker = make_tracker("我要开发票", intent="ask_invoice", entities=[...], slots={...},
-                           metadata={"buyer_id": "buyer_001"})
-    events = await run_action(ActionAnswerInvoice(), tracker)
-    dispatcher.messages[0]["response"] == "utter_invoice_delay"
+tracker = make_tracker("我要开发票", intent="ask_invoice", entities=[...], slots={...},
+                       metadata={"buyer_id": "buyer_001"})
+events = await run_action(ActionAnswerInvoice(), tracker)
+dispatcher.messages[0]["response"] == "utter_invoice_delay"
 """
+
 from __future__ import annotations
 
 import re
@@ -85,8 +86,9 @@ def _domain():
     return _domain_cache["domain"]
 
 
-async def shopper_sees(dispatcher: CollectingDispatcher, text: str = "",
-                       slots: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+async def shopper_sees(
+    dispatcher: CollectingDispatcher, text: str = "", slots: Optional[Dict[str, Any]] = None
+) -> List[Dict[str, Any]]:
     """The bot messages an action dispatched, as Rasa turns them into what the
     shopper gets: Rasa's own RemoteAction code fills each `response=` through
     the project's NLG (rasa_ext.nlg.StoreNLG: store values, policy guard,
@@ -104,10 +106,18 @@ async def shopper_sees(dispatcher: CollectingDispatcher, text: str = "",
     domain = _domain()
     events = [UserUttered(text)] + [CoreSlotSet(k, v) for k, v in (slots or {}).items()]
     tracker = DialogueStateTracker.from_events("shopper", events, slots=domain.slots)
-    bots = await RemoteAction._utter_responses(copy.deepcopy(dispatcher.messages), CollectingOutputChannel(),
-                                               StoreNLG(domain=domain), tracker)
-    return [{"text": b.text or "", "buttons": b.data.get("buttons") or [], "custom": b.data.get("custom"),
-             "response": (b.metadata or {}).get("utter_action")} for b in bots]
+    bots = await RemoteAction._utter_responses(
+        copy.deepcopy(dispatcher.messages), CollectingOutputChannel(), StoreNLG(domain=domain), tracker
+    )
+    return [
+        {
+            "text": b.text or "",
+            "buttons": b.data.get("buttons") or [],
+            "custom": b.data.get("custom"),
+            "response": (b.metadata or {}).get("utter_action"),
+        }
+        for b in bots
+    ]
 
 
 def texts(seen: List[Dict[str, Any]]) -> List[str]:
@@ -133,7 +143,11 @@ async def assert_rendered(dispatcher: CollectingDispatcher, tracker: Optional[Tr
     sent = [m["response"] for m in dispatcher.messages if m.get("response")]
     rendered = [m["response"] for m in seen if m["response"]]
     assert rendered == sent, f"responses missing from the domain: {sorted(set(sent) - set(rendered))}"
-    unfilled = [(m["response"], part) for m in seen
-                for part in [m["text"], *(b.get("title") or "" for b in m["buttons"])] if UNFILLED_RE.search(part)]
+    unfilled = [
+        (m["response"], part)
+        for m in seen
+        for part in [m["text"], *(b.get("title") or "" for b in m["buttons"])]
+        if UNFILLED_RE.search(part)
+    ]
     assert unfilled == [], f"placeholders left unfilled: {unfilled}"
     return seen

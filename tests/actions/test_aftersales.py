@@ -1,5 +1,6 @@
 """Returns and refunds (A1-A4): quality vs non-quality, the return window,
 refund progress; an entitled refund is never refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,12 @@ from tests.actions.test_orders import (  # noqa: F401 - the seeded shop fixture
 
 
 def answer_slots(events):
-    return {"awaiting_order_answer": True, "pending_step": slot(events, "pending_step"),
-            "pending_order": slot(events, "pending_order"), "pending_value": slot(events, "pending_value")}
+    return {
+        "awaiting_order_answer": True,
+        "pending_step": slot(events, "pending_step"),
+        "pending_order": slot(events, "pending_order"),
+        "pending_value": slot(events, "pending_value"),
+    }
 
 
 async def test_policy_question_without_login_gets_the_general_reply(shop):
@@ -52,8 +57,9 @@ async def test_a_yes_phrased_as_a_return_request_files_the_open_return(shop):
 
 
 async def test_quality_problem_in_window_apologises_asks_photos_store_pays_both_ways(shop):
-    d, events = await run_action(ActionReportQualityIssue(),
-                                 as_alice(f"{SIGNED_FAMILY} 数据线收到就坏了,插上没反应", "report_quality_issue"))
+    d, events = await run_action(
+        ActionReportQualityIssue(), as_alice(f"{SIGNED_FAMILY} 数据线收到就坏了,插上没反应", "report_quality_issue")
+    )
     assert said(d) == ["utter_return_quality"]
     assert values_of(d, "utter_return_quality")["total"] == "24.9"
     assert slot(events, "pending_step") == "return_quality"
@@ -80,8 +86,9 @@ async def test_non_quality_return_in_window_buyer_pays_return_shipping(shop):
 
 
 async def test_used_goods_non_quality_offers_a_person(shop):
-    d, events = await run_action(ActionRequestReturn(), as_alice(f"{SIGNED_FAMILY} 用过了不想要了能退吗",
-                                                                 "return_refund"))
+    d, events = await run_action(
+        ActionRequestReturn(), as_alice(f"{SIGNED_FAMILY} 用过了不想要了能退吗", "return_refund")
+    )
     assert said(d) == ["utter_return_resale_affected"] and slot(events, "pending_step") is None
 
 
@@ -92,11 +99,14 @@ async def test_out_of_window_explains_and_offers_a_person(shop):
     assert said(d) == ["utter_return_warranty"]
 
 
-@pytest.mark.parametrize("order_id, response, step", [
-    (PAID, "utter_return_refund_only", "refund_only"),
-    (IN_TRANSIT, "utter_return_in_transit", "intercept"),
-    (SIGNED_FAMILY, "utter_return_nonquality", "return_nonquality"),
-])
+@pytest.mark.parametrize(
+    "order_id, response, step",
+    [
+        (PAID, "utter_return_refund_only", "refund_only"),
+        (IN_TRANSIT, "utter_return_in_transit", "intercept"),
+        (SIGNED_FAMILY, "utter_return_nonquality", "return_nonquality"),
+    ],
+)
 async def test_entitled_refunds_are_always_offered(shop, order_id, response, step):
     d, events = await run_action(ActionRequestReturn(), as_alice(f"{order_id} 我要退款", "return_refund"))
     assert said(d) == [response] and slot(events, "pending_step") == step
@@ -122,6 +132,7 @@ async def test_unpaid_order_has_nothing_to_refund(shop):
 
 
 async def test_earlier_order_in_the_conversation_is_used(shop):
-    d, _ = await run_action(ActionRequestReturn(), as_alice("那我退货吧", "return_refund",
-                                                            slots={"order_id": SIGNED_FAMILY}))
+    d, _ = await run_action(
+        ActionRequestReturn(), as_alice("那我退货吧", "return_refund", slots={"order_id": SIGNED_FAMILY})
+    )
     assert said(d) == ["utter_return_nonquality"]

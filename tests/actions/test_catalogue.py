@@ -1,4 +1,5 @@
 """Product, price and stock answers from the catalogue (P1, P2, P5)."""
+
 from __future__ import annotations
 
 from actions.bargain import ActionAnswerPrice
@@ -39,8 +40,9 @@ async def test_unknown_category(shop):
 
 
 async def test_price_with_promotion_coupon_final_price_and_end(shop):
-    d, _ = await run_action(ActionAnswerPrice(), ask("白色2米的数据线多少钱", "ask_price", product="数据线",
-                                                     color="白色", size="2米"))
+    d, _ = await run_action(
+        ActionAnswerPrice(), ask("白色2米的数据线多少钱", "ask_price", product="数据线", color="白色", size="2米")
+    )
     assert said(d) == ["utter_product_price_coupon_missing"]
     m = values_of(d, "utter_product_price_coupon_missing")
     assert (m["list_price"], m["unit_price"], m["coupon_missing"]) == ("35.9", "30.9", "18.1")
@@ -58,8 +60,9 @@ async def test_stock_in_stock(shop):
 
 
 async def test_sold_out_variant_is_duanma_with_restock_and_other_variants(shop):
-    d, _ = await run_action(ActionAnswerStock(),
-                            ask("黑色的数据线还有货吗", "ask_stock", product="数据线", color="黑色"))
+    d, _ = await run_action(
+        ActionAnswerStock(), ask("黑色的数据线还有货吗", "ask_stock", product="数据线", color="黑色")
+    )
     assert said(d) == ["utter_stock_sold_out", "utter_stock_other_variants"]
     assert values_of(d, "utter_stock_sold_out")["restock_date"]
     assert "黑色" not in values_of(d, "utter_stock_other_variants")["options"]

@@ -1,5 +1,6 @@
 """Issue 13, defect 4: after an agent's 解决 the bot continues the case, asserted on
 what the shopper reads (Rasa's RemoteAction code + the project's NLG and guard)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,13 +15,20 @@ from actions.handoff import ActionStartHandoff
 from tests.actions.conftest import make_tracker, run_action, shopper_sees, texts
 from xiaoer.handback import utc_now
 
-ACTIONS = {a.name(): a for a in (ActionContinueHandback(), ActionHandleFallback(), ActionHandleOutOfScope(),
-                                 ActionStartHandoff())}
-NONE = ("亲,我这边暂时没有查到您之前问题的处理记录,麻烦您再描述一下遇到的情况(有订单号更好哦),"
-        "或者点下方按钮联系人工客服为您查询。")
-ENTITIES = [{"entity": "handback_summary", "value": "已经为您安排补发一台新的耳机,明天发出,旧的不用寄回"},
-            {"entity": "handback_category", "value": "商品质量"}, {"entity": "order_id", "value": "DD20241101001"},
-            {"entity": "handback_agent", "value": "8"}]
+ACTIONS = {
+    a.name(): a
+    for a in (ActionContinueHandback(), ActionHandleFallback(), ActionHandleOutOfScope(), ActionStartHandoff())
+}
+NONE = (
+    "亲,我这边暂时没有查到您之前问题的处理记录,麻烦您再描述一下遇到的情况(有订单号更好哦),"
+    "或者点下方按钮联系人工客服为您查询。"
+)
+ENTITIES = [
+    {"entity": "handback_summary", "value": "已经为您安排补发一台新的耳机,明天发出,旧的不用寄回"},
+    {"entity": "handback_category", "value": "商品质量"},
+    {"entity": "order_id", "value": "DD20241101001"},
+    {"entity": "handback_agent", "value": "8"},
+]
 
 
 async def noted(entities=ENTITIES):
@@ -50,19 +58,35 @@ async def test_the_handback_event_keeps_the_agents_resolution_in_slots():
     slots = await noted()
     assert slots["handback_open"] is True
     assert slots["handback_summary"] == "已经为您安排补发一台新的耳机,明天发出,旧的不用寄回"
-    assert (slots["handback_category"], slots["handback_agent"], slots["order_id"]) == ("商品质量", "8", "DD20241101001")
+    assert (slots["handback_category"], slots["handback_agent"], slots["order_id"]) == (
+        "商品质量",
+        "8",
+        "DD20241101001",
+    )
     assert abs(hb.parse_at(slots["handback_at"]) - utc_now()) < timedelta(minutes=1)
 
 
 async def test_hostile_entities_are_not_kept():
-    slots = await noted([{"entity": "order_id", "value": "; drop table"}, {"entity": "handback_summary", "value": ["x"]},
-                         {"entity": "handback_agent", "value": True}])
+    slots = await noted(
+        [
+            {"entity": "order_id", "value": "; drop table"},
+            {"entity": "handback_summary", "value": ["x"]},
+            {"entity": "handback_agent", "value": True},
+        ]
+    )
     assert slots["handback_open"] is True and slots["handback_summary"] is None and slots["handback_agent"] is None
     assert "order_id" not in slots
 
 
-@pytest.mark.parametrize("text,intent", [("刚才那个问题怎么样了", "out_of_scope"), ("耳机补发了吗", "nlu_fallback"),
-                                         ("DD20241101001 这个呢", "out_of_scope"), ("还是没声音啊", "out_of_scope")])
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("刚才那个问题怎么样了", "out_of_scope"),
+        ("耳机补发了吗", "nlu_fallback"),
+        ("DD20241101001 这个呢", "out_of_scope"),
+        ("还是没声音啊", "out_of_scope"),
+    ],
+)
 async def test_a_message_about_the_resolved_case_gets_the_agents_resolution_and_a_way_back(text, intent):
     seen, ran, _ = await converse(text, intent, await noted())
     assert ran == ["action_continue_handback"]
@@ -74,7 +98,9 @@ async def test_a_message_about_the_resolved_case_gets_the_agents_resolution_and_
 
 
 async def test_without_a_summary_the_category_is_acknowledged():
-    slots = await noted([{"entity": "handback_category", "value": "环境质量"}, {"entity": "handback_agent", "value": "12"}])
+    slots = await noted(
+        [{"entity": "handback_category", "value": "环境质量"}, {"entity": "handback_agent", "value": "12"}]
+    )
     seen, _, _ = await converse("刚才说的那个事呢", "out_of_scope", slots)
     [text] = texts(seen)
     assert "环境质量问题" in text and "工号 12" in text and "已经为您处理过了" in text

@@ -1,5 +1,6 @@
 """Shipping fee and transit (L2-L4) computed by shop.rules; with a product
 named, its weight and free-shipping flag decide."""
+
 from __future__ import annotations
 
 from actions.logistics import ActionAnswerDeliveryTime, ActionAnswerShippingFee
@@ -23,13 +24,15 @@ async def test_free_shipping_item_to_a_remote_area_states_the_surcharge(shop):
 
 
 async def test_specified_courier_fee_by_weight_and_region(shop):
-    d, _ = await run_action(ActionAnswerShippingFee(), ask("充电器发顺丰到北京多少钱", product="充电器", courier="顺丰",
-                                                           city="北京"))
+    d, _ = await run_action(
+        ActionAnswerShippingFee(), ask("充电器发顺丰到北京多少钱", product="充电器", courier="顺丰", city="北京")
+    )
     assert said(d) == ["utter_product_specified_courier_fee"]
     m = values_of(d, "utter_product_specified_courier_fee")
     assert (m["fee"], m["weight_kg"], m["courier"]) == ("22", "1", "顺丰速运")
-    d, _ = await run_action(ActionAnswerShippingFee(), ask("数据线顺丰到杭州多少钱", product="数据线", courier="顺丰",
-                                                           city="杭州"))
+    d, _ = await run_action(
+        ActionAnswerShippingFee(), ask("数据线顺丰到杭州多少钱", product="数据线", courier="顺丰", city="杭州")
+    )
     assert values_of(d, "utter_product_specified_courier_fee")["fee"] == "14"
 
 

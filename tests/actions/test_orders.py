@@ -2,6 +2,7 @@
 values, which slots, and what the backend recorded. Only the logged-in buyer
 (metadata.buyer_id) reaches an order; another buyer's order reads exactly
 like an unknown number."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,47 +54,91 @@ UNKNOWN = "DD20991231999"
 def catalogue():
     promo = Promotion("秋季焕新季", NOW - timedelta(days=3), NOW + timedelta(days=2), Coupon(yuan(49), yuan(5)))
     cable = Product(
-        product_id="P100", name="星耀编织数据线", category="数据线", price=yuan("29.9"), free_shipping=True,
-        weight_g=60, promotion=promo, specs={"接口": "USB-C转Lightning", "材质": "尼龙编织"},
-        faq=(FaqEntry("支持快充吗?", "支持PD 20W快充。"),), description="尼龙编织线身,耐弯折。",
+        product_id="P100",
+        name="星耀编织数据线",
+        category="数据线",
+        price=yuan("29.9"),
+        free_shipping=True,
+        weight_g=60,
+        promotion=promo,
+        specs={"接口": "USB-C转Lightning", "材质": "尼龙编织"},
+        faq=(FaqEntry("支持快充吗?", "支持PD 20W快充。"),),
+        description="尼龙编织线身,耐弯折。",
         skus=(
             Sku("P100-01", "P100", "白色", "1米", yuan("29.9"), 100, promo_price=yuan("24.9")),
-            Sku("P100-02", "P100", "黑色", "1米", yuan("29.9"), 0, promo_price=yuan("24.9"),
-                restock_date=(NOW + timedelta(days=5)).date()),
+            Sku(
+                "P100-02",
+                "P100",
+                "黑色",
+                "1米",
+                yuan("29.9"),
+                0,
+                promo_price=yuan("24.9"),
+                restock_date=(NOW + timedelta(days=5)).date(),
+            ),
             Sku("P100-03", "P100", "白色", "2米", yuan("35.9"), 50, promo_price=yuan("30.9")),
             Sku("P100-04", "P100", "蓝色", "1米", yuan("29.9"), 5, promo_price=yuan("24.9")),
         ),
     )
     charger = Product(
-        product_id="P300", name="星耀65W氮化镓充电器", category="充电器", price=yuan(99), free_shipping=True,
-        weight_g=150, specs={"功率": "65W"}, skus=(Sku("P300-01", "P300", "白色", "65W", yuan(99), 10),),
+        product_id="P300",
+        name="星耀65W氮化镓充电器",
+        category="充电器",
+        price=yuan(99),
+        free_shipping=True,
+        weight_g=150,
+        specs={"功率": "65W"},
+        skus=(Sku("P300-01", "P300", "白色", "65W", yuan(99), 10),),
     )
     case = Product(
-        product_id="P400", name="星耀磁吸手机壳", category="手机壳", price=yuan(39), free_shipping=False,
-        weight_g=1500, skus=(Sku("P400-01", "P400", "黑色", "iPhone 15", yuan(39), 0),),
+        product_id="P400",
+        name="星耀磁吸手机壳",
+        category="手机壳",
+        price=yuan(39),
+        free_shipping=False,
+        weight_g=1500,
+        skus=(Sku("P400-01", "P400", "黑色", "iPhone 15", yuan(39), 0),),
     )
     case2 = Product(
-        product_id="P401", name="星耀透明手机壳", category="手机壳", price=yuan(29), free_shipping=True,
-        weight_g=50, skus=(Sku("P401-01", "P401", "透明", "iPhone 15", yuan(29), 20),),
+        product_id="P401",
+        name="星耀透明手机壳",
+        category="手机壳",
+        price=yuan(29),
+        free_shipping=True,
+        weight_g=50,
+        skus=(Sku("P401-01", "P401", "透明", "iPhone 15", yuan(29), 20),),
     )
     return [cable, charger, case, case2]
 
 
 BUYERS = [
-    BuyerInput(ALICE, "张伟", Gender.MALE, "13812345678",
-               (AddressInput("张伟", "13812345678", "浙江省", "杭州市", "西湖区", "文三路90号3幢501室"),)),
-    BuyerInput(BOB, "李娜", Gender.FEMALE, "13998765432",
-               (AddressInput("李娜", "13998765432", "广东省", "深圳市", "南山区", "科技园南路18号"),)),
+    BuyerInput(
+        ALICE,
+        "张伟",
+        Gender.MALE,
+        "13812345678",
+        (AddressInput("张伟", "13812345678", "浙江省", "杭州市", "西湖区", "文三路90号3幢501室"),),
+    ),
+    BuyerInput(
+        BOB,
+        "李娜",
+        Gender.FEMALE,
+        "13998765432",
+        (AddressInput("李娜", "13998765432", "广东省", "深圳市", "南山区", "科技园南路18号"),),
+    ),
 ]
 
 
-async def make_order(shop, oid, buyer, status, *, hours_ago, sku="P100-01", last_event_hours_ago=None,
-                     signed_by="本人"):
+async def make_order(
+    shop, oid, buyer, status, *, hours_ago, sku="P100-01", last_event_hours_ago=None, signed_by="本人"
+):
     """An order walked to `status`, the steps spread over the hours before now."""
     t = NOW - timedelta(hours=hours_ago)
     await shop.create_order(order_id=oid, buyer_id=buyer, items=[(sku, 1)], at=t)
     path = {
-        S.UNPAID: [], S.PAID: [S.PAID], S.IN_TRANSIT: [S.PAID, S.SHIPPED, S.IN_TRANSIT],
+        S.UNPAID: [],
+        S.PAID: [S.PAID],
+        S.IN_TRANSIT: [S.PAID, S.SHIPPED, S.IN_TRANSIT],
         S.DELIVERED: [S.PAID, S.SHIPPED, S.IN_TRANSIT, S.DELIVERED],
         S.COMPLETED: [S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED],
         S.REFUND_REQUESTED: [S.PAID, S.REFUND_REQUESTED],
@@ -108,12 +153,14 @@ async def make_order(shop, oid, buyer, status, *, hours_ago, sku="P100-01", last
         if st == S.IN_TRANSIT:
             last = NOW - timedelta(hours=last_event_hours_ago) if last_event_hours_ago else t
             t = max(t, last)
-            await shop.add_tracking(oid, TrackingEvent(t, "嘉兴市", "嘉兴转运中心", "【嘉兴市】已到达嘉兴转运中心",
-                                                       "arrived"))
+            await shop.add_tracking(
+                oid, TrackingEvent(t, "嘉兴市", "嘉兴转运中心", "【嘉兴市】已到达嘉兴转运中心", "arrived")
+            )
         if st == S.DELIVERED:
             details = {"signed_by": signed_by}
-            await shop.add_tracking(oid, TrackingEvent(t, "杭州市", "西湖区营业部",
-                                                       f"【杭州市】已签收,签收人:{signed_by}", "signed"))
+            await shop.add_tracking(
+                oid, TrackingEvent(t, "杭州市", "西湖区营业部", f"【杭州市】已签收,签收人:{signed_by}", "signed")
+            )
         await shop.advance(oid, st, at=t, **details)
 
 
@@ -143,12 +190,15 @@ def as_alice(text, intent="query_order", entities=None, slots=None, buyer=ALICE,
     """The buyer's message; an open question in `slots` was asked in the bot's last turn unless `asked_now=False`."""
     events = []
     if slots and slots.get("awaiting_order_answer") and asked_now:
-        events = [{"event": "user", "text": "...", "parse_data": {"intent": {"name": "cancel_order"}}},
-                  {"event": "action", "name": "action_cancel_order"}]
+        events = [
+            {"event": "user", "text": "...", "parse_data": {"intent": {"name": "cancel_order"}}},
+            {"event": "action", "name": "action_cancel_order"},
+        ]
         events += [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]
         events += [{"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"}]
-    return make_tracker(text, intent, entities=entities, slots=slots, events=events,
-                        metadata={"buyer_id": buyer} if buyer else {})
+    return make_tracker(
+        text, intent, entities=entities, slots=slots, events=events, metadata={"buyer_id": buyer} if buyer else {}
+    )
 
 
 def said(dispatcher):
@@ -234,8 +284,9 @@ async def test_no_login_explains_how_to_log_in_and_shows_nothing(shop):
 
 
 async def test_buyer_id_in_a_slot_or_entity_is_ignored(shop):
-    tracker = make_tracker(f"查订单 {PAID}", "query_order", slots={"buyer_id": ALICE},
-                           entities=[{"entity": "buyer_id", "value": ALICE}])
+    tracker = make_tracker(
+        f"查订单 {PAID}", "query_order", slots={"buyer_id": ALICE}, entities=[{"entity": "buyer_id", "value": ALICE}]
+    )
     d, _ = await run_action(ActionLookUpOrder(), tracker)
     assert said(d) == ["utter_login_required"]
 
@@ -244,8 +295,16 @@ async def test_buyer_id_in_a_slot_or_entity_is_ignored(shop):
 async def test_other_accounts_are_refused_with_the_seed_wording(shop, text):
     d, _ = await run_action(ActionLookUpOrder(), as_alice(text))
     assert said(d) == ["utter_order_not_yours"]
-    assert set(d.messages[0]) <= {"response", "text", "buttons", "elements", "custom", "template", "image",
-                                  "attachment"}
+    assert set(d.messages[0]) <= {
+        "response",
+        "text",
+        "buttons",
+        "elements",
+        "custom",
+        "template",
+        "image",
+        "attachment",
+    }
 
 
 async def test_unknown_malformed_and_sql_looking_numbers(shop):
@@ -310,8 +369,11 @@ async def test_signed_not_received_asks_about_family_then_investigates(shop):
     assert values_of(d, "utter_ask_who_signed")["signed_by"] == "家人"
     assert slot(events, "awaiting_order_answer") is True and slot(events, "pending_step") == "investigate"
     assert await records(shop, RecordKind.COURIER_INVESTIGATION) == []
-    answer = as_alice("不是", "deny", slots={"awaiting_order_answer": True, "pending_step": "investigate",
-                                            "pending_order": SIGNED_FAMILY})
+    answer = as_alice(
+        "不是",
+        "deny",
+        slots={"awaiting_order_answer": True, "pending_step": "investigate", "pending_order": SIGNED_FAMILY},
+    )
     d, events = await run_action(ActionConfirmOrderStep(), answer)
     assert said(d) == ["utter_investigation_opened"]
     assert slot(events, "awaiting_order_answer") is False
@@ -327,8 +389,12 @@ async def test_change_phone_before_shipment_only_after_yes(shop):
     assert said(d) == ["utter_confirm_change_phone"]
     assert values_of(d, "utter_confirm_change_phone")["new_value"] == "139****1111"
     assert await records(shop, RecordKind.PHONE_CHANGE) == []
-    slots = {"awaiting_order_answer": True, "pending_step": slot(events, "pending_step"),
-             "pending_order": slot(events, "pending_order"), "pending_value": slot(events, "pending_value")}
+    slots = {
+        "awaiting_order_answer": True,
+        "pending_step": slot(events, "pending_step"),
+        "pending_order": slot(events, "pending_order"),
+        "pending_value": slot(events, "pending_value"),
+    }
     d, events = await run_action(ActionConfirmOrderStep(), as_alice("好的", "affirm", slots=slots))
     assert said(d) == ["utter_order_changed"]
     assert values_of(d, "utter_order_changed")["new_value"] == "139****1111"
@@ -337,8 +403,12 @@ async def test_change_phone_before_shipment_only_after_yes(shop):
 
 
 async def test_change_declined_changes_nothing(shop):
-    slots = {"awaiting_order_answer": True, "pending_step": "change_phone", "pending_order": PAID,
-             "pending_value": "13900001111"}
+    slots = {
+        "awaiting_order_answer": True,
+        "pending_step": "change_phone",
+        "pending_order": PAID,
+        "pending_value": "13900001111",
+    }
     d, events = await run_action(ActionConfirmOrderStep(), as_alice("算了", "deny", slots=slots))
     assert said(d) == ["utter_step_dropped"] and slot(events, "awaiting_order_answer") is False
     assert await records(shop, RecordKind.PHONE_CHANGE) == []
@@ -348,13 +418,18 @@ async def test_change_address_asks_for_it_then_confirms_masked(shop):
     d, events = await run_action(ActionChangeOrder(), as_alice(f"{UNPAID}我要改地址", "change_order"))
     assert said(d) == ["utter_ask_new_address"] and slot(events, "pending_step") == "ask_address"
     slots = {"awaiting_order_answer": True, "pending_step": "ask_address", "pending_order": UNPAID}
-    d, events = await run_action(ActionConfirmOrderStep(),
-                                 as_alice("王芳 13700002222 江苏省苏州市姑苏区人民路100号", "inform", slots=slots))
+    d, events = await run_action(
+        ActionConfirmOrderStep(), as_alice("王芳 13700002222 江苏省苏州市姑苏区人民路100号", "inform", slots=slots)
+    )
     assert said(d) == ["utter_confirm_change_address"]
     shown = values_of(d, "utter_confirm_change_address")["new_value"]
     assert "137****2222" in shown and "人民路" not in shown
-    slots = {"awaiting_order_answer": True, "pending_step": slot(events, "pending_step"), "pending_order": UNPAID,
-             "pending_value": slot(events, "pending_value")}
+    slots = {
+        "awaiting_order_answer": True,
+        "pending_step": slot(events, "pending_step"),
+        "pending_order": UNPAID,
+        "pending_value": slot(events, "pending_value"),
+    }
     d, _ = await run_action(ActionConfirmOrderStep(), as_alice("对的", "affirm", slots=slots))
     assert said(d) == ["utter_order_changed"]
     order = await shop.get_order(UNPAID, buyer_id=ALICE)
@@ -363,31 +438,44 @@ async def test_change_address_asks_for_it_then_confirms_masked(shop):
 
 def test_address_parser():
     a = parse_address("新地址:王芳,13700002222,上海市浦东新区世纪大道100号")
-    assert (a.recipient, a.phone, a.province, a.city, a.district) == ("王芳", "13700002222", "上海市", "上海市",
-                                                                      "浦东新区")
+    assert (a.recipient, a.phone, a.province, a.city, a.district) == (
+        "王芳",
+        "13700002222",
+        "上海市",
+        "上海市",
+        "浦东新区",
+    )
     assert parse_address("改到杭州") is None
 
 
 async def test_change_spec_to_an_in_stock_variant_of_the_same_price(shop):
     ents = [{"entity": "color", "value": "蓝色"}]
-    d, events = await run_action(ActionChangeOrder(), as_alice(f"{PAID}拍错颜色了,帮我改成蓝色", "change_order",
-                                                               entities=ents))
+    d, events = await run_action(
+        ActionChangeOrder(), as_alice(f"{PAID}拍错颜色了,帮我改成蓝色", "change_order", entities=ents)
+    )
     assert said(d) == ["utter_confirm_change_spec"]
     m = values_of(d, "utter_confirm_change_spec")
     assert (m["old_value"], m["new_value"]) == ("白色 / 1米", "蓝色 / 1米")
-    slots = {"awaiting_order_answer": True, "pending_step": "change_spec", "pending_order": PAID,
-             "pending_value": slot(events, "pending_value")}
+    slots = {
+        "awaiting_order_answer": True,
+        "pending_step": "change_spec",
+        "pending_order": PAID,
+        "pending_value": slot(events, "pending_value"),
+    }
     d, _ = await run_action(ActionConfirmOrderStep(), as_alice("好", "affirm", slots=slots))
     assert said(d) == ["utter_order_changed"]
     assert (await shop.get_order(PAID, buyer_id=ALICE)).items[0].spec == "蓝色 / 1米"
 
 
 async def test_change_spec_sold_out_or_other_price(shop):
-    d, _ = await run_action(ActionChangeOrder(), as_alice(f"{PAID}改成黑色", "change_order",
-                                                          entities=[{"entity": "color", "value": "黑色"}]))
+    d, _ = await run_action(
+        ActionChangeOrder(),
+        as_alice(f"{PAID}改成黑色", "change_order", entities=[{"entity": "color", "value": "黑色"}]),
+    )
     assert said(d) == ["utter_change_spec_sold_out"]
-    d, _ = await run_action(ActionChangeOrder(), as_alice(f"{PAID}改成2米的", "change_order",
-                                                          entities=[{"entity": "size", "value": "2米"}]))
+    d, _ = await run_action(
+        ActionChangeOrder(), as_alice(f"{PAID}改成2米的", "change_order", entities=[{"entity": "size", "value": "2米"}])
+    )
     assert said(d) == ["utter_change_spec_price_differs"]
 
 
@@ -429,11 +517,14 @@ async def test_cancel_shipped_offers_interception_and_changes_nothing(shop):
     assert (await shop.get_order(IN_TRANSIT, buyer_id=ALICE)).status == S.IN_TRANSIT
 
 
-@pytest.mark.parametrize("action, intent, text, step, order_id, response", [
-    (ActionCancelOrder, "cancel_order", "确定取消", "cancel", UNPAID, "utter_order_cancelled"),
-    (ActionCancelOrder, "cancel_order", "帮我拦截", "intercept", IN_TRANSIT, "utter_interception_requested"),
-    (ActionChangeOrder, "change_order", "可以,帮我改吧", "intercept", IN_TRANSIT, "utter_interception_requested"),
-])
+@pytest.mark.parametrize(
+    "action, intent, text, step, order_id, response",
+    [
+        (ActionCancelOrder, "cancel_order", "确定取消", "cancel", UNPAID, "utter_order_cancelled"),
+        (ActionCancelOrder, "cancel_order", "帮我拦截", "intercept", IN_TRANSIT, "utter_interception_requested"),
+        (ActionChangeOrder, "change_order", "可以,帮我改吧", "intercept", IN_TRANSIT, "utter_interception_requested"),
+    ],
+)
 async def test_yes_in_the_words_of_the_topic(shop, action, intent, text, step, order_id, response):
     slots = {"awaiting_order_answer": True, "pending_step": step, "pending_order": order_id}
     d, events = await run_action(action(), as_alice(text, intent, slots=slots))
@@ -467,8 +558,9 @@ async def test_a_late_yes_after_other_topics_changes_nothing(shop):
 
 
 async def test_delivery_wish_is_noted_on_the_order_without_a_guarantee(shop):
-    d, _ = await run_action(ActionChangeOrder(), as_alice(f"{PAID} 帮我备注一下周末送,送货前打13900001111",
-                                                          "change_order"))
+    d, _ = await run_action(
+        ActionChangeOrder(), as_alice(f"{PAID} 帮我备注一下周末送,送货前打13900001111", "change_order")
+    )
     assert said(d) == ["utter_order_note_added"]
     note = values_of(d, "utter_order_note_added")["note"]
     assert note == "周末送,送货前打139****1111"
@@ -509,14 +601,22 @@ async def test_another_buyers_order_reads_exactly_like_an_unknown_one(shop, acti
     assert scrub(d_foreign.messages, foreign) == scrub(d_unknown.messages, UNKNOWN)
     assert [m["response"] for m in d_foreign.messages] == ["utter_order_not_found"]
     shown = repr(d_foreign.messages) + repr(ev_foreign)
-    for secret in (before.tracking_no, before.ship_to.text, before.ship_to.phone, before.item_summary,
-                   before.status.label_zh, "李", "深圳", "13998765432", "139****5432"):
+    for secret in (
+        before.tracking_no,
+        before.ship_to.text,
+        before.ship_to.phone,
+        before.item_summary,
+        before.status.label_zh,
+        "李",
+        "深圳",
+        "13998765432",
+        "139****5432",
+    ):
         if secret:
             assert secret not in shown
     assert await shop.get_order(foreign, buyer_id=BOB) == before
     assert await shop.records_for(BOB) == []
     assert {"event": "slot", "timestamp": None, "name": "order_id", "value": None} in ev_foreign
-
 
 
 # ---- G5 and failures ------------------------------------------------------------------------------
@@ -589,12 +689,14 @@ async def test_logged_in_buyer_is_addressed_by_their_account(shop):
     d, events = await run_action(ActionHandleInform(), as_alice("我姓张", "inform", entities=surname))
     assert events == [SlotSet("shopper_title", "张先生")]
     # Bob's account says 女士: no "先生/女士" guess for her
-    d, events = await run_action(ActionHandleInform(), as_alice("我姓李", "inform", buyer=BOB,
-                                                                entities=[{"entity": "surname", "value": "李"}]))
+    d, events = await run_action(
+        ActionHandleInform(), as_alice("我姓李", "inform", buyer=BOB, entities=[{"entity": "surname", "value": "李"}])
+    )
     assert events == [SlotSet("shopper_title", "李女士")]
     # another surname than the account's: the account says nothing about this person
-    d, events = await run_action(ActionHandleInform(), as_alice("我姓王", "inform",
-                                                                entities=[{"entity": "surname", "value": "王"}]))
+    d, events = await run_action(
+        ActionHandleInform(), as_alice("我姓王", "inform", entities=[{"entity": "surname", "value": "王"}])
+    )
     assert events == [SlotSet("shopper_title", "王先生/女士")]
     # what the shopper says wins over the account
     d, events = await run_action(ActionHandleInform(), as_alice("我姓张,是女士", "inform", entities=surname))

@@ -1,5 +1,6 @@
 """The rendering check every action test runs (conftest.assert_rendered) fails
 where a shopper would see a broken message."""
+
 from __future__ import annotations
 
 import pytest

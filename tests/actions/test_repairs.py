@@ -2,6 +2,7 @@
 each action's messages go through Rasa's RemoteAction code and the project's
 NLG (rasa_ext.nlg.StoreNLG), as in production. An action that hands on with
 FollowupAction is followed, as Rasa would."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,11 +19,23 @@ from shop.status import OrderStatus as S
 from tests.actions.conftest import assert_rendered, make_tracker, shopper_sees, texts
 from tests.actions.test_orders import ALICE, BOB, PAID, REFUNDING, STALLED, UNPAID, make_order, seed_shop
 
-ACTIONS = {a.name(): a for a in (
-    ActionAnswerCourier(), ActionAnswerDeliveryTime(), ActionAnswerShippingFee(), ActionChangeOrder(),
-    ActionLookUpOrder(), ActionCancelOrder(), ActionRequestReturn(), ActionReportQualityIssue(),
-    ActionHandleInform(), ActionHandleFallback(), ActionHandleOutOfScope(), ActionStartHandoff(),
-)}
+ACTIONS = {
+    a.name(): a
+    for a in (
+        ActionAnswerCourier(),
+        ActionAnswerDeliveryTime(),
+        ActionAnswerShippingFee(),
+        ActionChangeOrder(),
+        ActionLookUpOrder(),
+        ActionCancelOrder(),
+        ActionRequestReturn(),
+        ActionReportQualityIssue(),
+        ActionHandleInform(),
+        ActionHandleFallback(),
+        ActionHandleOutOfScope(),
+        ActionStartHandoff(),
+    )
+}
 
 CAROL = "buyer_carol"
 CAROL_CHARGER_NEW = "DD20241120001"
@@ -54,8 +67,9 @@ def slot(events, name):
 
 
 def alice(text, intent, entities=None, events=None, slots=None, buyer=ALICE):
-    return make_tracker(text, intent, entities=entities, events=events, slots=slots,
-                        metadata={"buyer_id": buyer} if buyer else {})
+    return make_tracker(
+        text, intent, entities=entities, events=events, slots=slots, metadata={"buyer_id": buyer} if buyer else {}
+    )
 
 
 def order_entity(oid):
@@ -73,19 +87,23 @@ def agents_online(monkeypatch):
 
     def set_online(value: bool):
         monkeypatch.setattr(StoreConfig, "agents_online", lambda self, now=None: value)
+
     return set_online
 
 
 # ---- L6: no self pick-up ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, intent, action", [
-    ("能到仓库取吗", "ask_courier", "action_answer_courier"),
-    ("我自己去拿", "ask_delivery_time", "action_answer_delivery_time"),
-    ("可以自提吗 自提是不是就不要运费", "ask_shipping_fee", "action_answer_shipping_fee"),
-    ("我自己去拿", "out_of_scope", "action_handle_out_of_scope"),
-    ("自提", "nlu_fallback", "action_handle_fallback"),
-])
+@pytest.mark.parametrize(
+    "text, intent, action",
+    [
+        ("能到仓库取吗", "ask_courier", "action_answer_courier"),
+        ("我自己去拿", "ask_delivery_time", "action_answer_delivery_time"),
+        ("可以自提吗 自提是不是就不要运费", "ask_shipping_fee", "action_answer_shipping_fee"),
+        ("我自己去拿", "out_of_scope", "action_handle_out_of_scope"),
+        ("自提", "nlu_fallback", "action_handle_fallback"),
+    ],
+)
 async def test_self_pickup_is_told_delivery_to_the_door(text, intent, action):
     seen, _, _ = await converse(action, make_tracker(text, intent))
     said = texts(seen)
@@ -97,13 +115,16 @@ async def test_self_pickup_is_told_delivery_to_the_door(text, intent, action):
 # ---- O8/L5: a delivery wish with the order number -----------------------------------------
 
 
-@pytest.mark.parametrize("text, intent, first", [
-    (f"{PAID}的订单周末再送", "ask_delivery_time", "action_answer_delivery_time"),
-    (f"{PAID}的订单周末再送", "query_order", "action_look_up_order"),
-    (f"订单{PAID} 下午送", "inform", "action_handle_inform"),
-    (f"订单{PAID} 下午送", "nlu_fallback", "action_handle_fallback"),
-    (f"订单号{PAID},下午送", "change_order", "action_change_order"),
-])
+@pytest.mark.parametrize(
+    "text, intent, first",
+    [
+        (f"{PAID}的订单周末再送", "ask_delivery_time", "action_answer_delivery_time"),
+        (f"{PAID}的订单周末再送", "query_order", "action_look_up_order"),
+        (f"订单{PAID} 下午送", "inform", "action_handle_inform"),
+        (f"订单{PAID} 下午送", "nlu_fallback", "action_handle_fallback"),
+        (f"订单号{PAID},下午送", "change_order", "action_change_order"),
+    ],
+)
 async def test_delivery_wish_with_the_order_number_is_noted_on_that_order(shop, text, intent, first):
     seen, events, ran = await converse(first, alice(text, intent, order_entity(PAID)))
     said = texts(seen)
@@ -116,8 +137,10 @@ async def test_delivery_wish_with_the_order_number_is_noted_on_that_order(shop, 
 
 
 async def test_a_wish_for_an_order_of_someone_else_notes_nothing(shop):
-    seen, _, _ = await converse("action_answer_delivery_time",
-                                alice(f"{PAID}的订单周末再送", "ask_delivery_time", order_entity(PAID), buyer=BOB))
+    seen, _, _ = await converse(
+        "action_answer_delivery_time",
+        alice(f"{PAID}的订单周末再送", "ask_delivery_time", order_entity(PAID), buyer=BOB),
+    )
     assert "没有查到" in texts(seen)[0] or "没有找到" in texts(seen)[0] or PAID in texts(seen)[0]
     assert "备注" not in texts(seen)[0]
     assert await shop.records_for(BOB, kind=RecordKind.ORDER_NOTE) == []
@@ -165,11 +188,14 @@ async def test_words_the_guard_would_change_are_not_quoted_back(shop_backend, ag
 
 
 @pytest.mark.parametrize("online", [True, False])
-@pytest.mark.parametrize("text, intent, first", [
-    ("你们这垃圾店,骗子", "complain", "action_start_handoff"),
-    ("傻逼客服", "out_of_scope", "action_handle_out_of_scope"),
-    ("滚,什么破店", "nlu_fallback", "action_handle_fallback"),
-])
+@pytest.mark.parametrize(
+    "text, intent, first",
+    [
+        ("你们这垃圾店,骗子", "complain", "action_start_handoff"),
+        ("傻逼客服", "out_of_scope", "action_handle_out_of_scope"),
+        ("滚,什么破店", "nlu_fallback", "action_handle_fallback"),
+    ],
+)
 async def test_abuse_gets_a_calm_apology_and_a_supervisor(shop_backend, agents_online, online, text, intent, first):
     agents_online(online)
     seen, _, ran = await converse(first, make_tracker(text, intent))
@@ -203,14 +229,24 @@ async def test_no_tracking_update_without_login_apologises_first(shop):
 
 
 async def test_stalled_order_picked_from_the_list_gets_one_apology_and_the_last_station(shop):
-    asked = [{"event": "user", "text": "物流几天没更新", "parse_data": {"intent": {"name": "query_order"}}},
-             {"event": "action", "name": "action_look_up_order"},
-             {"event": "slot", "name": "order_purpose", "value": "query"},
-             {"event": "slot", "name": "order_request", "value": "物流几天没更新"},
-             {"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"}]
-    seen, _, ran = await converse("action_handle_inform", alice(
-        STALLED, "inform", order_entity(STALLED), events=asked,
-        slots={"order_purpose": "query", "order_request": "物流几天没更新"}))
+    asked = [
+        {"event": "user", "text": "物流几天没更新", "parse_data": {"intent": {"name": "query_order"}}},
+        {"event": "action", "name": "action_look_up_order"},
+        {"event": "slot", "name": "order_purpose", "value": "query"},
+        {"event": "slot", "name": "order_request", "value": "物流几天没更新"},
+        {"event": "bot", "text": "..."},
+        {"event": "action", "name": "action_listen"},
+    ]
+    seen, _, ran = await converse(
+        "action_handle_inform",
+        alice(
+            STALLED,
+            "inform",
+            order_entity(STALLED),
+            events=asked,
+            slots={"order_purpose": "query", "order_request": "物流几天没更新"},
+        ),
+    )
     assert ran == ["action_handle_inform", "action_look_up_order"]
     said = texts(seen)
     assert len(said) == 1 and said[0].startswith("非常抱歉") and "嘉兴转运中心" in said[0]
@@ -250,8 +286,15 @@ async def test_refund_question_without_login_gives_the_timing_and_the_way_in(sho
 
 @pytest.fixture()
 async def carol_shop(shop):
-    await shop.put_buyer(BuyerInput(CAROL, "周敏", Gender.FEMALE, "13700001234",
-                                    (AddressInput("周敏", "13700001234", "江苏省", "苏州市", "姑苏区", "人民路8号"),)))
+    await shop.put_buyer(
+        BuyerInput(
+            CAROL,
+            "周敏",
+            Gender.FEMALE,
+            "13700001234",
+            (AddressInput("周敏", "13700001234", "江苏省", "苏州市", "姑苏区", "人民路8号"),),
+        )
+    )
     await make_order(shop, CAROL_CABLE, CAROL, S.DELIVERED, hours_ago=24 * 5)
     await make_order(shop, CAROL_CHARGER, CAROL, S.DELIVERED, hours_ago=48, sku="P300-01")
     await make_order(shop, CAROL_CHARGER_NEW, CAROL, S.DELIVERED, hours_ago=24, sku="P300-01")
@@ -274,12 +317,14 @@ async def test_product_problem_lists_the_orders_with_that_product_first(carol_sh
 
 
 async def test_pressing_an_order_button_continues_the_product_problem(carol_shop):
-    listed = [{"event": "user", "text": "数据线用了两天就坏了",
-               "parse_data": {"intent": {"name": "report_quality_issue"}}},
-              {"event": "action", "name": "action_report_quality_issue"},
-              {"event": "slot", "name": "order_purpose", "value": "quality"},
-              {"event": "slot", "name": "order_request", "value": "数据线用了两天就坏了"},
-              {"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"}]
+    listed = [
+        {"event": "user", "text": "数据线用了两天就坏了", "parse_data": {"intent": {"name": "report_quality_issue"}}},
+        {"event": "action", "name": "action_report_quality_issue"},
+        {"event": "slot", "name": "order_purpose", "value": "quality"},
+        {"event": "slot", "name": "order_request", "value": "数据线用了两天就坏了"},
+        {"event": "bot", "text": "..."},
+        {"event": "action", "name": "action_listen"},
+    ]
     slots = {"order_purpose": "quality", "order_request": "数据线用了两天就坏了"}
     # the NLU may call a bare number `inform` or `query_order`: the request goes on either way
     for intent, first in (("inform", "action_handle_inform"), ("query_order", "action_look_up_order")):
@@ -294,15 +339,24 @@ async def test_pressing_an_order_button_continues_the_product_problem(carol_shop
 
 async def test_a_number_typed_later_is_a_fresh_lookup(carol_shop):
     # the list was two turns ago: the number is not an answer to it any more
-    old = [{"event": "user", "text": "数据线用了两天就坏了",
-            "parse_data": {"intent": {"name": "report_quality_issue"}}},
-           {"event": "action", "name": "action_report_quality_issue"},
-           {"event": "slot", "name": "order_purpose", "value": "quality"},
-           {"event": "bot", "text": "..."}, {"event": "action", "name": "action_listen"},
-           {"event": "user", "text": "谢谢", "parse_data": {"intent": {"name": "thank"}}},
-           {"event": "action", "name": "utter_thank"}, {"event": "action", "name": "action_listen"}]
-    t = alice(CAROL_CABLE, "inform", order_entity(CAROL_CABLE), events=old,
-              slots={"order_purpose": "quality", "order_request": "数据线用了两天就坏了"}, buyer=CAROL)
+    old = [
+        {"event": "user", "text": "数据线用了两天就坏了", "parse_data": {"intent": {"name": "report_quality_issue"}}},
+        {"event": "action", "name": "action_report_quality_issue"},
+        {"event": "slot", "name": "order_purpose", "value": "quality"},
+        {"event": "bot", "text": "..."},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "谢谢", "parse_data": {"intent": {"name": "thank"}}},
+        {"event": "action", "name": "utter_thank"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    t = alice(
+        CAROL_CABLE,
+        "inform",
+        order_entity(CAROL_CABLE),
+        events=old,
+        slots={"order_purpose": "quality", "order_request": "数据线用了两天就坏了"},
+        buyer=CAROL,
+    )
     seen, events, ran = await converse("action_handle_inform", t)
     assert ran == ["action_handle_inform", "action_look_up_order"]
     assert "图片" not in texts(seen)[0] and CAROL_CABLE in texts(seen)[0]

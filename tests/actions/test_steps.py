@@ -1,5 +1,6 @@
 """The open yes/no question: one enum of steps, one registry of what answers
 each (actions/steps.py), with the values trackers already store."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,19 @@ from actions.steps import Step, handlers, pending
 ROOT = Path(__file__).resolve().parents[2]
 
 # pending_step values stored in trackers before the enum existed: they must still mean the same step
-STORED_VALUES = {"ask_address", "ask_detail", "change_address", "change_phone", "change_spec", "intercept", "cancel",
-                 "investigate", "return_quality", "return_nonquality", "refund_only"}
+STORED_VALUES = {
+    "ask_address",
+    "ask_detail",
+    "change_address",
+    "change_phone",
+    "change_spec",
+    "intercept",
+    "cancel",
+    "investigate",
+    "return_quality",
+    "return_nonquality",
+    "refund_only",
+}
 
 
 def test_step_values_are_the_stored_slot_values():
@@ -34,8 +46,10 @@ def test_the_slot_holds_the_plain_string():
 
 
 def test_registry_is_complete_whichever_feature_is_imported_first():
-    code = ("import actions.aftersales\nfrom actions.steps import Step, handlers\n"
-            "assert set(handlers()) == set(Step), sorted(set(Step) - set(handlers()))\n")
+    code = (
+        "import actions.aftersales\nfrom actions.steps import Step, handlers\n"
+        "assert set(handlers()) == set(Step), sorted(set(Step) - set(handlers()))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 

@@ -1,10 +1,11 @@
 """A fake Rasa the tests script, a desk on a temporary database, a movable clock."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import pytest
 from aiohttp import web
@@ -15,7 +16,7 @@ from desk.tokens import issue_token
 SECRET = "test-secret-not-for-production"
 CHANNEL_SECRET = "test-channel-secret"
 PASSWORD = "correct horse battery"
-ONLINE = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)    # 14:00 in Shanghai: agents on duty
+ONLINE = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)  # 14:00 in Shanghai: agents on duty
 OFFLINE = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # 00:00 in Shanghai
 
 
@@ -31,8 +32,18 @@ class Clock:
 
 
 def handoff(reason="complaint", category="商品质量", priority="normal", hours=2, online=True, summary="质量太差了"):
-    return {"custom": {"handoff": {"reason": reason, "category": category, "priority": priority,
-                                   "summary": summary, "deadline_hours": hours, "agents_online": online}}}
+    return {
+        "custom": {
+            "handoff": {
+                "reason": reason,
+                "category": category,
+                "priority": priority,
+                "summary": summary,
+                "deadline_hours": hours,
+                "agents_online": online,
+            }
+        }
+    }
 
 
 class FakeRasa:
@@ -66,21 +77,35 @@ class FakeRasa:
             return web.json_response(self.replies(body["message"]))
 
         async def events(request):
-            self.tracker_posts.append({"sender": request.match_info["sid"], "token": request.query.get("token"),
-                                       "events": await request.json()})
+            self.tracker_posts.append(
+                {
+                    "sender": request.match_info["sid"],
+                    "token": request.query.get("token"),
+                    "events": await request.json(),
+                }
+            )
             return web.json_response({})
 
         async def trigger(request):
-            self.triggers.append({"sender": request.match_info["sid"], "token": request.query.get("token"),
-                                  **await request.json()})
+            self.triggers.append(
+                {"sender": request.match_info["sid"], "token": request.query.get("token"), **await request.json()}
+            )
             return web.json_response({"tracker": {}, "messages": []})
 
         async def tracker(request):
             sid = request.match_info["sid"]
-            evs = [{"event": "user", "text": b["message"],
-                    "parse_data": {"intent": {"name": "complain", "confidence": 0.93},
-                                   "entities": [{"entity": "product", "value": "台灯"}]}}
-                   for b in self.received if b["sender"] == sid]
+            evs = [
+                {
+                    "event": "user",
+                    "text": b["message"],
+                    "parse_data": {
+                        "intent": {"name": "complain", "confidence": 0.93},
+                        "entities": [{"entity": "product", "value": "台灯"}],
+                    },
+                }
+                for b in self.received
+                if b["sender"] == sid
+            ]
             return web.json_response({"sender_id": sid, "events": evs})
 
         app = web.Application()
@@ -107,12 +132,22 @@ def clock():
 @pytest.fixture
 def make_config(tmp_path, fake_rasa, clock):
     def make(**over):
-        kw = dict(secret=SECRET, db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}", rasa_url=fake_rasa.url,
-                  rasa_token="rasa-token", channel_secret=CHANNEL_SECRET, shop_enabled=False, demo_agent_password=PASSWORD,
-                  upload_dir=tmp_path / "uploads", clock=clock,
-                  argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1}, start_escalation_task=False)
+        kw = dict(
+            secret=SECRET,
+            db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+            rasa_url=fake_rasa.url,
+            rasa_token="rasa-token",
+            channel_secret=CHANNEL_SECRET,
+            shop_enabled=False,
+            demo_agent_password=PASSWORD,
+            upload_dir=tmp_path / "uploads",
+            clock=clock,
+            argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+            start_escalation_task=False,
+        )
         kw.update(over)
         return load_config(**kw)
+
     return make
 
 
@@ -132,19 +167,22 @@ class Desk:
     @staticmethod
     async def expect(ws, kind, pred=None, timeout=5.0):
         """The next frame of `kind` (and matching `pred`), skipping others."""
+
         async def loop():
             while True:
                 frame = json.loads((await ws.receive()).data)
                 if frame.get("type") == kind and (pred is None or pred(frame)):
                     return frame
+
         return await asyncio.wait_for(loop(), timeout)
 
     async def say(self, ws, text):
         await ws.send_json({"type": "message", "text": text})
 
     async def login(self, name="agent8", password=PASSWORD):
-        r = await self.client.post("/api/login", json={"name": name, "password": password},
-                                   headers={"Origin": self.origin})
+        r = await self.client.post(
+            "/api/login", json={"name": name, "password": password}, headers={"Origin": self.origin}
+        )
         return r
 
     async def post(self, path, body=None):

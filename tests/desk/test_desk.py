@@ -1,19 +1,21 @@
 """The desk against a fake Rasa: what shoppers and agents see."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import re
 
-import pytest
 from aiohttp import FormData, WSMsgType
 
 from desk import create_app
 from desk.tokens import issue_token, verify_token
 from tests.desk.conftest import OFFLINE, PASSWORD, SECRET, Desk, handoff
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 async def complain(desk, buyer="buyer_004", text="你们的台灯质量太差了,我要投诉"):
@@ -92,8 +94,13 @@ async def test_claim_reply_resolve_resume_and_satisfaction(desk):
     assert reply["text"] == "非常抱歉给您添麻烦了,请您拍张照片给我好吗?" and reply["agent_number"] == "8"
     r = await desk.post(f"/api/conversations/{cid}/resolve")
     assert r.status == 200
-    assert desk.fake.tracker_posts == [{"sender": cid, "token": "rasa-token",
-                                        "events": [{"event": "resume"}, {"event": "action", "name": "action_listen"}]}]
+    assert desk.fake.tracker_posts == [
+        {
+            "sender": cid,
+            "token": "rasa-token",
+            "events": [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        }
+    ]
     ask = (await desk.expect(ws, "message", lambda f: f["message"].get("satisfaction")))["message"]
     assert "1-5" in ask["text"] and "工号 8" in ask["text"]
     await ws.send_json({"type": "rating", "score": 5, "comment": "很好"})
@@ -120,8 +127,10 @@ async def test_handback_without_rating(desk):
 
 async def test_offline_hours_wait_with_contact(desk):
     desk.clock.now = OFFLINE
-    desk.fake.replies = lambda text: [{"text": "您好,很高兴为您服务,当前非人工客服在线时间。请留下您想咨询的问题和联系方式"},
-                                      handoff("request_human", None, "low", 2, online=False)]
+    desk.fake.replies = lambda text: [
+        {"text": "您好,很高兴为您服务,当前非人工客服在线时间。请留下您想咨询的问题和联系方式"},
+        handoff("request_human", None, "low", 2, online=False),
+    ]
     ws = await desk.shopper()
     await desk.say(ws, "转人工")
     st = await desk.expect(ws, "status")
@@ -284,8 +293,9 @@ async def test_token_tampering_is_refused(desk):
     ws = await desk.shopper("buyer_004")
     form = FormData()
     form.add_field("photo", PNG, filename="a.png", content_type="image/png")
-    r = await desk.client.post("/api/shop/upload", data=form,
-                               headers={"Authorization": f"Bearer {good}", "Origin": desk.origin})
+    r = await desk.client.post(
+        "/api/shop/upload", data=form, headers={"Authorization": f"Bearer {good}", "Origin": desk.origin}
+    )
     url = (await r.json())["photos"][0]["url"]  # signed, short-lived
     bare = url.split("?")[0]
     assert (await desk.client.get(bare, params={"t": good})).status == 403  # the bearer token opens nothing
@@ -294,12 +304,12 @@ async def test_token_tampering_is_refused(desk):
 
 
 async def test_websocket_origin_is_checked(desk):
-    token = issue_token(SECRET, "buyer_004")
     for headers in ({"Origin": "http://evil.example"}, {}):
         r = await desk.client.get("/ws/shop", headers=headers)
         assert r.status == 403
-    r = await desk.client.post("/api/login", json={"name": "agent8", "password": PASSWORD},
-                               headers={"Origin": "http://evil.example"})
+    r = await desk.client.post(
+        "/api/login", json={"name": "agent8", "password": PASSWORD}, headers={"Origin": "http://evil.example"}
+    )
     assert r.status == 403
 
 
@@ -319,7 +329,7 @@ async def test_slash_messages_never_reach_rasa_as_commands(desk):
     await desk.say(ws, "质量太差我要投诉")
     await desk.expect(ws, "status", lambda f: f["status"] == "queued")
     n = len(desk.fake.received)
-    await desk.say(ws, '/restart')
+    await desk.say(ws, "/restart")
     await desk.say(ws, '/inform{"order_id": "DD1"}')
     await asyncio.sleep(0.2)
     assert len(desk.fake.received) == n
@@ -349,7 +359,7 @@ async def test_bad_input_is_answered_politely(desk):
     assert "只能发送文字" in (await desk.expect(ws, "notice"))["text"]
     await ws.send_str("not json")
     assert "只能发送文字" in (await desk.expect(ws, "notice"))["text"]
-    html = '<img src=x onerror=alert(1)>\'; DROP TABLE desk_messages;-- 😀'
+    html = "<img src=x onerror=alert(1)>'; DROP TABLE desk_messages;-- 😀"
     await desk.say(ws, html)
     mine = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "shopper"))["message"]
     assert mine["text"] == html  # stored and returned verbatim; the widget renders it as text
@@ -473,6 +483,7 @@ async def test_storefront_login_issues_signed_token(desk):
 
 def test_create_agent_command(tmp_path, monkeypatch, capsys):
     from desk.__main__ import main
+
     monkeypatch.setenv("XIAOER_DESK_DB_URL", f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
     monkeypatch.setenv("XIAOER_DESK_SECRET", "s")
     monkeypatch.setenv("XIAOER_DESK_NEW_PASSWORD", "long enough pw")
@@ -484,8 +495,7 @@ def test_create_agent_command(tmp_path, monkeypatch, capsys):
 
 
 async def test_periodic_task_runs_the_timers(aiohttp_client, make_config, fake_rasa, clock):
-    config = make_config(start_escalation_task=True,
-                         escalation=dict(make_config().escalation, check_seconds=0.05))
+    config = make_config(start_escalation_task=True, escalation=dict(make_config().escalation, check_seconds=0.05))
     client = await aiohttp_client(create_app(config))
     d = Desk(client, fake_rasa, clock)
     await complain(d)

@@ -3,6 +3,7 @@ and a complaint in the widget, an agent logs in, claims and replies; the reply a
 widget; a reload keeps the history; resolving (confirmed) shows the satisfaction question; a
 low rating reaches the supervisor's 预警 list; the storefront and widget on a phone.
 Fake Rasa, so it runs in seconds. Screenshots go to var/screenshots/desk/."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,13 @@ def find_chromium(install: bool = True):
         if path:
             return path
     if install:
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            ["bash", str(REPO / "scripts" / "ensure-chromium.sh")],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=600,
+        )
         return find_chromium(install=False)
     return None
 
@@ -39,7 +45,8 @@ playwright = pytest.importorskip("playwright.async_api")
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="no chromium and scripts/ensure-chromium.sh could not install it (needs root/sudo and Debian's apt)")
+    reason="no chromium and scripts/ensure-chromium.sh could not install it (needs root/sudo and Debian's apt)",
+)
 
 XSS = '<img src=x onerror="window.__pwned=1">我要投诉'
 LONG = "客服态度太敷衍了," * 40
@@ -49,10 +56,15 @@ def png(width: int, height: int) -> bytes:
     """A plain orange picture, big enough to change the widget's height once loaded."""
     row = b"\x00" + b"\xff\x88\x00" * width
     raw = zlib.compress(row * height)
-    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data
-                                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    chunk = lambda kind, data: (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -82,7 +94,10 @@ def js(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-AT_BOTTOM = "(() => { const l = document.getElementById('xw-list'); return l.scrollHeight - l.scrollTop - l.clientHeight <= 2; })()"
+AT_BOTTOM = (
+    "(() => { const l = document.getElementById('xw-list'); "
+    "return l.scrollHeight - l.scrollTop - l.clientHeight <= 2; })()"
+)
 
 
 async def login(page, base, name):
@@ -93,8 +108,9 @@ async def login(page, base, name):
     await page.click("#login-submit")
 
 
-async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_config, browser, fake_rasa, tmp_path,
-                                                         buyers_shop):
+async def test_shopper_agent_round_trip_in_a_real_browser(
+    aiohttp_server, make_config, browser, fake_rasa, tmp_path, buyers_shop
+):
     server = await aiohttp_server(create_app(make_config(shop=buyers_shop)))
     base = str(server.make_url("")).rstrip("/")
     errors: list = []
@@ -114,22 +130,30 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
         await shop.click("#xw-send")
 
     await shopper_says("你好")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('收到:你好'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('收到:你好'))"
+    )
     assert await shop.locator(".xw-welcome").count() == 0
     # a quick-reply button sends its payload as text
     await shop.click(".xw-button")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-shopper .xw-text')].some(e => e.textContent === '我的订单到哪了')")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-shopper .xw-text')].some(e => e.textContent === '我的订单到哪了')"
+    )
     # a photo: once it has loaded, the last message is still in view
     photo = tmp_path / "earphone.png"
     photo.write_bytes(png(300, 300))
     await shop.set_input_files("#xw-file", str(photo))
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-img')].some(i => i.complete && i.naturalHeight === 300)")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-img')].some(i => i.complete && i.naturalHeight === 300)"
+    )
     await shop.wait_for_function("document.getElementById('xw-list').textContent.includes('照片已收到')")
     await shop.wait_for_function(AT_BOTTOM)
     await shot(shop, "01-shopper-photo")
     # then the complaint in words: the bot answers (the photo does not swallow it)
     await shopper_says(XSS)
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('2小时内'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('2小时内'))"
+    )
     assert "handoff" not in await shop.inner_text("body")
     assert await shop.locator("#xw-human").is_hidden()
 
@@ -146,7 +170,9 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     # the title flashes and a notification is shown
     await shopper_says("人呢?怎么没人回复")
     await shop.wait_for_function("document.getElementById('xw-list').textContent.includes('客服已经看到')")
-    await agent.wait_for_function("document.querySelector('#queue li .unread') && document.querySelector('#queue li .unread').textContent === '1'")
+    await agent.wait_for_function(
+        "document.querySelector('#queue li .unread') && document.querySelector('#queue li .unread').textContent === '1'"
+    )
     await agent.wait_for_function("document.title.includes('新消息')")
     assert await agent.evaluate("window.__notes") == [["买家新消息", "人呢?怎么没人回复"]]
     assert "买家催促 1 次" in await agent.inner_text("#queue li")
@@ -157,9 +183,13 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     await agent.wait_for_selector("#claim:not([disabled])")
     await agent.wait_for_function("!document.querySelector('#queue li .unread') && !document.title.includes('新消息')")
     # the shopper's HTML is shown as text in the console, not run
-    await agent.wait_for_function(f"[...document.querySelectorAll('#transcript .m.shopper')].some(e => e.textContent.includes({js(XSS)}))")
+    await agent.wait_for_function(
+        f"[...document.querySelectorAll('#transcript .m.shopper')].some(e => e.textContent.includes({js(XSS)}))"
+    )
     assert await agent.locator("#transcript img[src='x']").count() == 0
-    assert "转人工排队" in await agent.inner_text("#events") and "conversation.queued" not in await agent.inner_text("#events")
+    assert "转人工排队" in await agent.inner_text("#events") and "conversation.queued" not in await agent.inner_text(
+        "#events"
+    )
     # the waited time in the header is the list's
     waited = lambda sel: agent.eval_on_selector(sel, "e => e.textContent.split(' · ')[0]")
     assert await waited("#queue .countdown") == await waited("#conv-head .countdown")
@@ -181,8 +211,10 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     await agent.press("#draft", "Shift+Enter")
     assert (await agent.input_value("#draft")).endswith("\n")
     await agent.press("#draft", "Enter")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('人工客服 工号 8')"
-                                 " && e.textContent.includes('非常抱歉给您添麻烦了'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('人工客服 工号 8')"
+        " && e.textContent.includes('非常抱歉给您添麻烦了'))"
+    )
     # the console clears the draft (and the blocked-draft alert) when the desk confirms the send,
     # which may come a moment after the shopper's socket already showed the reply
     await agent.wait_for_function("document.getElementById('draft').value === ''")
@@ -242,11 +274,15 @@ async def test_shopper_agent_round_trip_in_a_real_browser(aiohttp_server, make_c
     await other.fill("#xw-input", "耳机质量太差了,我要投诉")
     await other.click("#xw-send")
     await other.wait_for_function("document.getElementById('xw-list').textContent.includes('工号 8 为您服务')")
-    await agent.wait_for_function("[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes('处理中 · 普通 · agent8'))")
+    await agent.wait_for_function(
+        "[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes('处理中 · 普通 · agent8'))"
+    )
     await agent.click("#tabs button[data-tab=waiting]")
     assert await agent.locator("#queue li").count() == 0
     await agent.click("#tabs button[data-tab=mine]")
-    assert await agent.locator("#queue li").count() == 1 and "1" in await agent.inner_text("#tabs button[data-tab=mine]")
+    assert await agent.locator("#queue li").count() == 1 and "1" in await agent.inner_text(
+        "#tabs button[data-tab=mine]"
+    )
     await shot(agent, "05-agent-auto-assigned")
     assert errors == []
 

@@ -7,19 +7,19 @@ complaint, and the customer panel lists the earlier case; search by order number
 resolved list; a supervisor watches a bot conversation live, takes it over and replies;
 the reports page draws its charts (also on a phone). Screenshots for desk/README.md go to
 docs/screenshots/ (1280x800, and 390 px wide for the phone)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import select
 
 from desk import auth, create_app, db
 from desk.web import CONFIG, ENGINE
 from tests.desk.conftest import PASSWORD
-from tests.desk.test_team import seed
 from tests.desk.test_e2e_browser import CHROMIUM, browser, login, page_of  # noqa: F401 (fixture)
+from tests.desk.test_team import seed
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/ensure-chromium.sh)")
 
@@ -61,8 +61,14 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     app = create_app(make_config(routing={"auto_assign": True, "max_chats_per_agent": 1}))
     server = await aiohttp_server(app)
     engine = app[ENGINE]
-    await auth.create_agent(engine, "agent9", PASSWORD, number="9", at=app[CONFIG].clock(),
-                            hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}))
+    await auth.create_agent(
+        engine,
+        "agent9",
+        PASSWORD,
+        number="9",
+        at=app[CONFIG].clock(),
+        hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}),
+    )
     # last week's figures (tests/desk/test_team.py: known answers), so the charts have a history
     async with engine.connect() as conn:
         agents = dict((await conn.execute(select(db.agents.c.name, db.agents.c.id))).all())
@@ -123,7 +129,8 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     await a8.press("#draft", "Enter")
     # the guard's first check may still be loading spaCy and the rule book
     await shop4.wait_for_function(
-        "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('拍1-2张照片'))", timeout=90_000)
+        "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('拍1-2张照片'))", timeout=90_000
+    )
     clock.advance(minutes=6)
     await a8.click("#resolve")
     await a8.click("#resolve-yes")
@@ -132,13 +139,31 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     await shop4.wait_for_function(in_list("谢谢您的评价"))
 
     # the buyer comes back with a new problem: agent8 (free again) gets it, the earlier case is listed
-    fake_rasa.replies = lambda text: ([{"text": "非常抱歉给您添麻烦了"}, {"custom": {"handoff": {
-        "reason": "complaint", "category": "服务质量", "priority": "high", "summary": "换货后还是没声音",
-        "deadline_hours": 2, "agents_online": True}}}] if "投诉" in text else [{"text": f"收到:{text}"}])
+    fake_rasa.replies = lambda text: (
+        [
+            {"text": "非常抱歉给您添麻烦了"},
+            {
+                "custom": {
+                    "handoff": {
+                        "reason": "complaint",
+                        "category": "服务质量",
+                        "priority": "high",
+                        "summary": "换货后还是没声音",
+                        "deadline_hours": 2,
+                        "agents_online": True,
+                    }
+                }
+            },
+        ]
+        if "投诉" in text
+        else [{"text": f"收到:{text}"}]
+    )
     await says(shop4, "换的新耳机还是没声音,我要投诉")
     await shop4.wait_for_function("document.getElementById('xw-list').textContent.split('工号 8 为您服务').length > 2")
     await a8.click("#tabs button[data-tab=mine]")
-    await a8.wait_for_function("document.querySelector('#queue li') && document.querySelector('#queue li').textContent.includes('服务质量')")
+    await a8.wait_for_function(
+        "document.querySelector('#queue li') && document.querySelector('#queue li').textContent.includes('服务质量')"
+    )
     await a8.click("#queue li")
     await a8.wait_for_function("document.querySelectorAll('#cases li').length === 2")
     cases = await a8.eval_on_selector_all("#cases li", "ls => ls.map(l => l.textContent)")
@@ -157,7 +182,9 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     await a8.click("#search-clear")
     await a8.wait_for_selector("#queue-box:not(.hidden)")
     await a8.click("#tabs button[data-tab=resolved]")
-    await a8.wait_for_function("document.querySelector('#queue li') && document.querySelector('#queue li').textContent.includes('agent8 解决')")
+    await a8.wait_for_function(
+        "document.querySelector('#queue li') && document.querySelector('#queue li').textContent.includes('agent8 解决')"
+    )
     assert "评价 5 分" in await a8.inner_text("#queue li")
     assert await a8.locator("#tabs button[data-tab=live]").is_hidden()  # supervisors only
 
@@ -186,7 +213,9 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     await sup.fill("#draft", "您好,这款耳机支持同时连接两台设备哦")
     clock.advance(minutes=1)
     await sup.press("#draft", "Enter")
-    await shop6.wait_for_function("[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('同时连接两台设备'))")
+    await shop6.wait_for_function(
+        "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('同时连接两台设备'))"
+    )
     assert "主管接管" in await sup.inner_text("#events")
     await doc_shot(sup, "supervisor-takeover")
 
@@ -211,8 +240,14 @@ async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser
     await sup.click("#show")
     await sup.wait_for_function("window.__reportsReady === true && location.search.includes('week')")
 
-    phone = await page_of(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True,
-                          has_touch=True, timezone_id="Asia/Shanghai")
+    phone = await page_of(
+        browser,
+        errors,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Asia/Shanghai",
+    )
     await login(phone, base, "super1")
     await phone.wait_for_selector("#app:not(.hidden)")
     await phone.goto(base + "/reports")

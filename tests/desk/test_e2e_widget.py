@@ -2,6 +2,7 @@
 fake Rasa): timestamps, the emoji picker, order cards, image zoom, 已读 once the serving
 agent has opened the conversation, the unread badge on the launcher, and the phone layout.
 Screenshots a person can look at go to docs/screenshots/shopper-*.png."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,18 @@ REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/ensure-chromium.sh)")
 
-ORDERS = [{"text": "亲,您最近的订单有这些,请问是哪一个呢?", "buttons": [
-    {"title": "DD20241117001 待发货 星耀65W氮化镓充电器(白色) ×1", "payload": "DD20241117001"},
-    {"title": "DD20241115001 运输中 星耀降噪蓝牙耳机(黑色) ×1、星耀编织数据线(白色 / 1米) ×2",
-     "payload": "DD20241115001"}]}]
+ORDERS = [
+    {
+        "text": "亲,您最近的订单有这些,请问是哪一个呢?",
+        "buttons": [
+            {"title": "DD20241117001 待发货 星耀65W氮化镓充电器(白色) ×1", "payload": "DD20241117001"},
+            {
+                "title": "DD20241115001 运输中 星耀降噪蓝牙耳机(黑色) ×1、星耀编织数据线(白色 / 1米) ×2",
+                "payload": "DD20241115001",
+            },
+        ],
+    }
+]
 
 
 def replies(text):
@@ -68,7 +77,9 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     await shop.click(".xw-emoji-item:text-is('👍')")
     assert await shop.input_value("#xw-input") == "谢谢👍"
     await shop.click("#xw-send")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('收到:谢谢👍'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('收到:谢谢👍'))"
+    )
     assert await shop.locator("#xw-emoji-panel").is_hidden()
 
     # every message carries its time in the shopper's time zone (an earlier day with its date)
@@ -86,13 +97,17 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     assert "等2件" in await cards.nth(1).inner_text() and "运输中" in await cards.nth(1).inner_text()
     await panel_shot(shop, "shopper-order-cards")
     await cards.nth(1).click()  # a card sends its order number, like the button did
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-shopper')].some(e => e.textContent.startsWith('DD20241115001'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-shopper')].some(e => e.textContent.startsWith('DD20241115001'))"
+    )
 
     # a photo: a preview in the list, enlarged on a click, Esc or the close button closes it
     photo = tmp_path / "earphone.png"
     photo.write_bytes(png(900, 600))
     await shop.set_input_files("#xw-file", str(photo))
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-img')].some(i => i.complete && i.naturalWidth === 900)")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-img')].some(i => i.complete && i.naturalWidth === 900)"
+    )
     preview = await shop.locator(".xw-img").bounding_box()
     assert preview["width"] <= 180
     await shop.click(".xw-img")
@@ -109,7 +124,9 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
 
     # a complaint goes to the queue; once the agent has claimed and opened it, the shopper sees 已读
     await says(shop, "耳机一边没声音,我要投诉")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('2小时内'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-bot')].some(e => e.textContent.includes('2小时内'))"
+    )
     assert await shop.locator(".xw-read").count() == 0
     agent = await page_of(browser, errors, viewport={"width": 1400, "height": 900})
     await login(agent, base, "agent8")
@@ -118,11 +135,15 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     await agent.wait_for_selector("#claim:not([disabled])")
     await agent.click("#claim")
     await agent.wait_for_selector("#send:not([disabled])")
-    await shop.wait_for_function("document.querySelectorAll('.xw-shopper .xw-read').length === document.querySelectorAll('.xw-shopper').length")
+    await shop.wait_for_function(
+        "document.querySelectorAll('.xw-shopper .xw-read').length === document.querySelectorAll('.xw-shopper').length"
+    )
     assert "已读" in await shop.locator(".xw-shopper .xw-meta").last.inner_text()
     await agent.fill("#draft", "您好,请问是哪一边耳机没有声音呢?")
     await agent.press("#draft", "Enter")
-    await shop.wait_for_function("[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('哪一边耳机'))")
+    await shop.wait_for_function(
+        "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('哪一边耳机'))"
+    )
     await panel_shot(shop, "shopper-read-and-times")
 
     # the shopper closes the widget: the agent's next reply shows as a count on the launcher
@@ -132,9 +153,15 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     await shop.wait_for_selector("#xw-unread", state="visible")
     assert await shop.inner_text("#xw-unread") == "1"
     launcher = await shop.locator("#xw-launcher").bounding_box()
-    await shop.screenshot(path=str(SHOTS / "shopper-unread-badge.png"),
-                          clip={"x": launcher["x"] - 20, "y": launcher["y"] - 20,
-                                "width": launcher["width"] + 40, "height": launcher["height"] + 40})
+    await shop.screenshot(
+        path=str(SHOTS / "shopper-unread-badge.png"),
+        clip={
+            "x": launcher["x"] - 20,
+            "y": launcher["y"] - 20,
+            "width": launcher["width"] + 40,
+            "height": launcher["height"] + 40,
+        },
+    )
     await shop.click("#xw-launcher")
     await shop.wait_for_selector("#xw-unread", state="hidden")
 

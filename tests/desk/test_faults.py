@@ -6,6 +6,7 @@
 - The upload disk is full: the shopper reads "上传失败", nothing half-written
   stays behind, and their next text message is answered as usual.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,10 @@ from desk.rasa import RasaClient, RasaUnavailable
 from desk.tokens import issue_token
 from tests.desk.conftest import CHANNEL_SECRET, SECRET, Desk
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 class Worker:
@@ -40,8 +43,13 @@ class Worker:
                 request.transport.abort()  # the connection drops: kill -9 mid-turn
                 return web.Response()
             self.turns += 1
-            replies = [{"recipient_id": body["sender"], "text": f"收到:{body['message']}",
-                        "buttons": [{"title": "查物流", "payload": "我的订单到哪了"}]}]
+            replies = [
+                {
+                    "recipient_id": body["sender"],
+                    "text": f"收到:{body['message']}",
+                    "buttons": [{"title": "查物流", "payload": "我的订单到哪了"}],
+                }
+            ]
             events = self.tracker.setdefault(body["sender"], [])
             events.append({"event": "user", "text": body["message"], "metadata": body["metadata"]})
             events += [{"event": "bot", "text": r["text"], "data": {"buttons": r["buttons"]}} for r in replies]
@@ -108,8 +116,11 @@ async def test_a_slow_worker_is_not_bypassed(aiohttp_server):
 async def upload(d: Desk, buyer: str = "buyer_004"):
     form = FormData()
     form.add_field("photo", PNG, filename="p.png", content_type="image/png")
-    return await d.client.post("/api/shop/upload", data=form, headers={
-        "Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": d.origin})
+    return await d.client.post(
+        "/api/shop/upload",
+        data=form,
+        headers={"Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": d.origin},
+    )
 
 
 async def text_still_answered(d: Desk) -> None:
@@ -128,7 +139,7 @@ def stored_files(tmp_path: Path):
 async def test_disk_below_the_free_space_floor(aiohttp_client, make_config, fake_rasa, clock, tmp_path):
     config = make_config()
     # the real free space of the test's disk is far below a floor of 10^12 MB: "full"
-    config.limits = {**config.limits, "min_free_disk_mb": 10 ** 12}
+    config.limits = {**config.limits, "min_free_disk_mb": 10**12}
     d = Desk(await aiohttp_client(create_app(config)), fake_rasa, clock)
     r = await upload(d)
     assert r.status == 413 and "上传失败" in (await r.json())["text"]

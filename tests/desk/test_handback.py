@@ -1,4 +1,5 @@
 """Issue 13, defect 4: resolving tells the bot what the agent resolved (EXTERNAL_handback)."""
+
 from __future__ import annotations
 
 from desk.handback import resolution_summary
@@ -23,9 +24,12 @@ async def test_resolving_sends_the_agents_resolution_to_the_bot_after_the_resume
     assert trigger["sender"] == cid and trigger["token"] == "rasa-token"
     assert trigger["name"] == "EXTERNAL_handback"
     # the agent's words (not the closing 好的), the category, the order under discussion, the agent
-    assert trigger["entities"] == {"handback_summary": "已经为您安排补发一台新的台灯,明天发出,旧的不用寄回。",
-                                   "handback_category": "商品质量", "order_id": "DD20241101001",
-                                   "handback_agent": "8"}
+    assert trigger["entities"] == {
+        "handback_summary": "已经为您安排补发一台新的台灯,明天发出,旧的不用寄回。",
+        "handback_category": "商品质量",
+        "order_id": "DD20241101001",
+        "handback_agent": "8",
+    }
     # after the resume, never before: a paused bot would not run the action
     assert desk.fake.tracker_posts[-1]["events"][0] == {"event": "resume"}
 
@@ -51,8 +55,11 @@ async def test_a_bad_summary_body_is_a_clean_400_and_nothing_is_resolved(desk):
 
 
 def test_summary_is_the_agents_last_real_reply_shortened():
-    msgs = [{"sender": "agent", "text": "已为您登记换货," + "很长" * 40}, {"sender": "agent", "text": "不客气"},
-            {"sender": "shopper", "text": "谢谢"}]
+    msgs = [
+        {"sender": "agent", "text": "已为您登记换货," + "很长" * 40},
+        {"sender": "agent", "text": "不客气"},
+        {"sender": "shopper", "text": "谢谢"},
+    ]
     summary = resolution_summary(msgs)
     assert summary.startswith("已为您登记换货,") and summary.endswith("……") and len(summary) == 62
     assert resolution_summary([{"sender": "shopper", "text": "你好"}]) == ""

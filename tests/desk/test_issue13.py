@@ -1,4 +1,5 @@
 """Issue 13: what a shopper, an agent and a supervisor saw go wrong, against a fake Rasa."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,9 +8,9 @@ from pathlib import Path
 
 from aiohttp import FormData
 
+from desk.status import Status
 from desk.tokens import issue_token
 from shop.status import OrderStatus
-from desk.status import Status
 from tests.desk.conftest import SECRET, handoff
 from tests.desk.test_desk import PNG, complain, conv_id
 
@@ -17,8 +18,11 @@ from tests.desk.test_desk import PNG, complain, conv_id
 async def upload_photo(desk, buyer="buyer_004"):
     form = FormData()
     form.add_field("photo", PNG, filename="p.png", content_type="image/png")
-    r = await desk.client.post("/api/shop/upload", data=form, headers={
-        "Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": desk.origin})
+    r = await desk.client.post(
+        "/api/shop/upload",
+        data=form,
+        headers={"Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": desk.origin},
+    )
     assert r.status == 200, await r.text()
 
 
@@ -29,8 +33,10 @@ async def test_complaint_after_a_photo_is_answered_and_requalifies_the_queue_ite
     await desk.login()
     [item] = await desk.queue()
     assert item["reason"] == "photos"
-    desk.fake.replies = lambda text: [{"text": "非常抱歉给您添麻烦了,我们会在2小时内给您答复。"},
-                                      handoff("complaint", "商品质量", "high", 2, summary="耳机一边没声音")]
+    desk.fake.replies = lambda text: [
+        {"text": "非常抱歉给您添麻烦了,我们会在2小时内给您答复。"},
+        handoff("complaint", "商品质量", "high", 2, summary="耳机一边没声音"),
+    ]
     desk.clock.advance(minutes=1)
     await desk.say(ws, "耳机一边没声音,我要投诉")
     reply = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot"))["message"]
@@ -102,8 +108,9 @@ class Shop:
     """The shop backend's read side, with one old order outside the last five."""
 
     def __init__(self):
-        self.orders = [{"order_id": f"DD2026110100{i:03d}", "status": "completed", "total": "9.90", "items": []}
-                       for i in range(7)]
+        self.orders = [
+            {"order_id": f"DD2026110100{i:03d}", "status": "completed", "total": "9.90", "items": []} for i in range(7)
+        ]
 
     async def get_buyer(self, buyer_id):
         return {"buyer_id": buyer_id, "name": "小王", "phone": "138****0000"}
@@ -118,6 +125,7 @@ class Shop:
 async def test_the_order_under_discussion_is_shown_first(aiohttp_client, make_config, fake_rasa, clock):
     from desk import create_app
     from tests.desk.conftest import Desk
+
     desk = Desk(await aiohttp_client(create_app(make_config(shop=Shop()))), fake_rasa, clock)
     old = "DD2026110100006"
     ws, _ = await complain(desk, text=f"订单{old}的台灯质量太差了,我要投诉")
@@ -135,10 +143,14 @@ async def test_the_order_under_discussion_is_shown_first(aiohttp_client, make_co
 
 async def test_deadlines_count_agent_hours_only(desk):
     from datetime import datetime, timezone
+
     from tests.desk.conftest import OFFLINE
+
     desk.clock.now = OFFLINE  # 00:00 in Shanghai, agents from 09:00
-    desk.fake.replies = lambda text: [{"text": "非常抱歉,客服上线后会第一时间联系您。"},
-                                      handoff("complaint", "商品质量", "normal", 2, online=False)]
+    desk.fake.replies = lambda text: [
+        {"text": "非常抱歉,客服上线后会第一时间联系您。"},
+        handoff("complaint", "商品质量", "normal", 2, online=False),
+    ]
     ws = await desk.shopper()
     await desk.say(ws, "台灯坏了,我要投诉")
     await desk.expect(ws, "status", lambda f: f["status"] == "waiting_offline")
@@ -168,23 +180,31 @@ async def test_guard_suggestions_fit_the_store_category(desk):
 
 
 async def test_online_agents_get_waiting_conversations_oldest_first_within_their_cap(
-        aiohttp_client, make_config, fake_rasa, clock):
+    aiohttp_client, make_config, fake_rasa, clock
+):
     from desk import auth, create_app
-    from desk.web import DESK, ENGINE
+    from desk.web import ENGINE
     from tests.desk.conftest import PASSWORD, Desk
+
     client = await aiohttp_client(create_app(make_config(routing={"auto_assign": True, "max_chats_per_agent": 1})))
     desk = Desk(client, fake_rasa, clock)
-    await auth.create_agent(client.app[ENGINE], "agent9", PASSWORD, number="9", at=clock(),
-                            hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}))
+    await auth.create_agent(
+        client.app[ENGINE],
+        "agent9",
+        PASSWORD,
+        number="9",
+        at=clock(),
+        hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}),
+    )
     shoppers = {}
-    for i, buyer in enumerate(("buyer_004", "buyer_005", "buyer_006")):
+    for _i, buyer in enumerate(("buyer_004", "buyer_005", "buyer_006")):
         shoppers[buyer], _ = await complain(desk, buyer)
         clock.advance(minutes=1)
     await desk.login("agent8")
     assert all(q["status"] == "queued" for q in await desk.queue())  # nobody online yet
     assert (await desk.post("/api/presence", {"status": "lunch"})).status == 400
     assert (await desk.post("/api/presence", {"status": "online"})).status == 200
-    joined = (await desk.expect(shoppers["buyer_004"], "message", lambda f: "工号 8" in f["message"]["text"]))
+    joined = await desk.expect(shoppers["buyer_004"], "message", lambda f: "工号 8" in f["message"]["text"])
     assert joined["message"]["sender"] == "system"
     by_buyer = {q["buyer_id"]: q for q in await desk.queue()}
     assert by_buyer["buyer_004"]["agent"] == "agent8"  # the oldest first
@@ -203,8 +223,10 @@ async def test_online_agents_get_waiting_conversations_oldest_first_within_their
     assert (await desk.post(f"/api/conversations/{cid}/resolve")).status == 200
     by_buyer = {q["buyer_id"]: q for q in await desk.queue()}
     assert by_buyer["buyer_006"]["agent"] == "agent8"
-    events = [e["name"] for e in (await (await desk.client.get(
-        f"/api/conversations/{by_buyer['buyer_006']['id']}")).json())["events"]]
+    events = [
+        e["name"]
+        for e in (await (await desk.client.get(f"/api/conversations/{by_buyer['buyer_006']['id']}")).json())["events"]
+    ]
     assert "conversation.auto_assigned" in events
 
 

@@ -1,5 +1,6 @@
 """Issue 13, the desk for a team: presence shared by two desk processes, search and
 history, a supervisor watching and taking over, reports with known answers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +8,12 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 
-from desk import create_app
-from desk import db
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from desk import create_app, db
 from desk.web import CONFIG, ENGINE
-from tests.desk.conftest import ONLINE, Desk, handoff
+from tests.desk.conftest import Desk, handoff
 from tests.desk.test_desk import complain
 
 ORDER = "DD20261118000123"
@@ -89,8 +92,13 @@ async def test_search_by_buyer_order_text_status_and_date(desk):
     [hit] = await _search(desk, q="电话")
     assert "13812345678" in hit["match"]["text"]
     # bad queries are a clean 400
-    for params in ({}, {"status": "lost"}, {"from": "2026-13-01"}, {"from": "2026-11-22", "to": "2026-11-01"},
-                   {"q": "x" * 101}):
+    for params in (
+        {},
+        {"status": "lost"},
+        {"from": "2026-13-01"},
+        {"from": "2026-11-22", "to": "2026-11-01"},
+        {"q": "x" * 101},
+    ):
         r = await desk.client.get("/api/search", params=params)
         assert r.status == 400, params
     await desk.client.post("/api/logout", headers={"Origin": desk.origin})
@@ -120,7 +128,9 @@ async def test_earlier_cases_and_the_resolved_list(desk):
     r = await desk.client.get(f"/api/conversations/{cid}/cases")
     cases = (await r.json())["cases"]
     assert [(c["open"], c["category"], c["summary"]) for c in cases] == [
-        (True, "服务质量", "快递员态度差"), (False, "商品质量", "质量太差了")]
+        (True, "服务质量", "快递员态度差"),
+        (False, "商品质量", "质量太差了"),
+    ]
     earlier = cases[1]
     assert (earlier["agent"], earlier["resolved_by"], earlier["rating"]) == ("agent8", "agent8", 5)
     assert earlier["started_at"].startswith("2026-11-20") and earlier["resolved_at"] is not None
@@ -148,8 +158,9 @@ async def test_a_supervisor_watches_and_takes_over_a_live_conversation(desk):
     # watching: the supervisor's console socket gets the conversation's messages live
     console = await desk.client.ws_connect("/ws/console", headers={"Origin": desk.origin})
     await desk.say(ws, "蓝牙5.3的吗")
-    seen = await desk.expect(console, "message", lambda f: f["conversation_id"] == cid
-                             and f["message"]["sender"] == "shopper")
+    seen = await desk.expect(
+        console, "message", lambda f: f["conversation_id"] == cid and f["message"]["sender"] == "shopper"
+    )
     assert seen["message"]["text"] == "蓝牙5.3的吗"
     await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot")
     sent = len(desk.fake.received)
@@ -189,7 +200,7 @@ async def test_a_supervisor_takes_over_from_an_agent(desk):
 
 
 # ---- reports on a seeded database ---------------------------------------------------------------
-T0 = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)   # Monday 10:00 in Shanghai
+T0 = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
 
 
 async def seed(engine, agents, buyer="buyer_{:03d}", prefix=""):
@@ -207,38 +218,79 @@ async def seed(engine, agents, buyer="buyer_{:03d}", prefix=""):
     cid_of = {c: prefix + c for c in convs}  # ids (and buyers) that do not collide with a browser test's
     async with engine.begin() as conn:
         for i, cid in enumerate(convs):
-            await conn.execute(db.conversations.insert().values(
-                id=cid_of[cid], buyer_id=buyer.format(i), status="bot", created_at=T0, updated_at=T0,
-                for_supervisor=False, overdue=False, awaiting_rating=False))
-        msgs = [("c1", "shopper", at()), ("c2", "shopper", at()), ("c3", "shopper", at(hours=1)),
-                ("c4", "shopper", at(hours=2)), ("c1", "agent", at(seconds=120)), ("c2", "agent", at(seconds=300)),
-                ("c2", "agent", at(seconds=400)), ("c5", "shopper", at(hours=15)), ("c3", "shopper", at(hours=15)),
-                ("c5", "agent", at(hours=15, seconds=60)), ("c6", "shopper", at(days=7))]
+            await conn.execute(
+                db.conversations.insert().values(
+                    id=cid_of[cid],
+                    buyer_id=buyer.format(i),
+                    status="bot",
+                    created_at=T0,
+                    updated_at=T0,
+                    for_supervisor=False,
+                    overdue=False,
+                    awaiting_rating=False,
+                )
+            )
+        msgs = [
+            ("c1", "shopper", at()),
+            ("c2", "shopper", at()),
+            ("c3", "shopper", at(hours=1)),
+            ("c4", "shopper", at(hours=2)),
+            ("c1", "agent", at(seconds=120)),
+            ("c2", "agent", at(seconds=300)),
+            ("c2", "agent", at(seconds=400)),
+            ("c5", "shopper", at(hours=15)),
+            ("c3", "shopper", at(hours=15)),
+            ("c5", "agent", at(hours=15, seconds=60)),
+            ("c6", "shopper", at(days=7)),
+        ]
         for cid, sender, when in msgs:
-            await conn.execute(db.messages.insert().values(conversation_id=cid_of[cid], sender=sender, text="…", data={},
-                                                           created_at=when))
-        evs = [("c1", "conversation.queued", {"reason": "request_human", "category": None}, at()),
-               ("c1", "conversation.assigned", {}, at(seconds=60)),
-               ("c1", "conversation.resolved", {}, at(seconds=600)),
-               ("c2", "conversation.queued", {"reason": "photos", "category": "商品质量"}, at()),
-               ("c2", "conversation.requalified", {"reason": "complaint", "category": "商品质量"}, at(seconds=30)),
-               ("c2", "conversation.resolved", {}, at(seconds=1800)),
-               ("c5", "conversation.queued", {"reason": "complaint", "category": "服务质量"}, at(hours=15))]
+            await conn.execute(
+                db.messages.insert().values(
+                    conversation_id=cid_of[cid], sender=sender, text="…", data={}, created_at=when
+                )
+            )
+        evs = [
+            ("c1", "conversation.queued", {"reason": "request_human", "category": None}, at()),
+            ("c1", "conversation.assigned", {}, at(seconds=60)),
+            ("c1", "conversation.resolved", {}, at(seconds=600)),
+            ("c2", "conversation.queued", {"reason": "photos", "category": "商品质量"}, at()),
+            ("c2", "conversation.requalified", {"reason": "complaint", "category": "商品质量"}, at(seconds=30)),
+            ("c2", "conversation.resolved", {}, at(seconds=1800)),
+            ("c5", "conversation.queued", {"reason": "complaint", "category": "服务质量"}, at(hours=15)),
+        ]
         for cid, name, data, when in evs:
-            await conn.execute(db.events.insert().values(conversation_id=cid_of[cid], name=name, actor="x", data=data,
-                                                         created_at=when))
-        for cid, agent, score, when in (("c1", a8, 5, at(seconds=700)), ("c2", a8, 2, at(seconds=1900)),
-                                        ("c5", s1, 4, at(hours=16))):
-            await conn.execute(db.ratings.insert().values(conversation_id=cid_of[cid], agent_id=agent, score=score,
-                                                          comment="", created_at=when))
-        await conn.execute(db.warnings.insert().values(
-            conversation_id=cid_of["c2"], trigger="unsatisfied", problem="【商品质量】【投诉】耳机一边没声音",
-            handling="已请买家拍照,答应换新", unhappy="评分 2 分:换货太慢", step=0,
-            step_due_at=at(hours=1), close_due_at=at(days=2), overdue=False, created_at=at(seconds=1900)))
+            await conn.execute(
+                db.events.insert().values(conversation_id=cid_of[cid], name=name, actor="x", data=data, created_at=when)
+            )
+        for cid, agent, score, when in (
+            ("c1", a8, 5, at(seconds=700)),
+            ("c2", a8, 2, at(seconds=1900)),
+            ("c5", s1, 4, at(hours=16)),
+        ):
+            await conn.execute(
+                db.ratings.insert().values(
+                    conversation_id=cid_of[cid], agent_id=agent, score=score, comment="", created_at=when
+                )
+            )
+        await conn.execute(
+            db.warnings.insert().values(
+                conversation_id=cid_of["c2"],
+                trigger="unsatisfied",
+                problem="【商品质量】【投诉】耳机一边没声音",
+                handling="已请买家拍照,答应换新",
+                unhappy="评分 2 分:换货太慢",
+                step=0,
+                step_due_at=at(hours=1),
+                close_due_at=at(days=2),
+                overdue=False,
+                created_at=at(seconds=1900),
+            )
+        )
 
 
 async def test_reports_give_the_known_figures_per_day_and_week(aiohttp_client, make_config, fake_rasa, clock):
     from sqlalchemy import select
+
     clock.now = T0 + timedelta(days=8)
     desk = Desk(await aiohttp_client(create_app(make_config())), fake_rasa, clock)
     engine = desk.client.app[ENGINE]
@@ -268,13 +320,16 @@ async def test_reports_give_the_known_figures_per_day_and_week(aiohttp_client, m
     per_agent = {(x["agent"], x["period"]): x for x in rep["agents"]}
     assert per_agent[("agent8", "total")]["csat_avg"] == 3.5
     assert per_agent[("super1", "2026-11-17")]["csat_avg"] == 4.0
-    assert rep["complaints"] == [{"period": "2026-11-16", "category": "商品质量", "count": 1},
-                                 {"period": "2026-11-17", "category": "服务质量", "count": 1}]
+    assert rep["complaints"] == [
+        {"period": "2026-11-16", "category": "商品质量", "count": 1},
+        {"period": "2026-11-17", "category": "服务质量", "count": 1},
+    ]
     first_step = desk.client.app[CONFIG].escalation["ladder"][0]["label"]  # 形成投诉预警信息,上报客服主管
     assert rep["warnings"] == [{"period": "2026-11-16", "step": first_step, "count": 1}]
     # per week: Monday 11-16 and Monday 11-23
-    week = await (await desk.client.get("/api/reports", params={
-        "period": "week", "from": "2026-11-16", "to": "2026-11-23"})).json()
+    week = await (
+        await desk.client.get("/api/reports", params={"period": "week", "from": "2026-11-16", "to": "2026-11-23"})
+    ).json()
     weeks = {x["period"]: x for x in week["rows"]}
     assert list(weeks) == ["2026-11-16", "2026-11-23"]
     assert (weeks["2026-11-16"]["conversations"], weeks["2026-11-16"]["handed_over"]) == (5, 3)
@@ -291,8 +346,12 @@ async def test_reports_give_the_known_figures_per_day_and_week(aiohttp_client, m
     assert ["合计", "平均满意度(1-5分)", "agent8", "3.5"] in table
     assert ["2026-11-17", "投诉(按类别)", "服务质量", "1"] in table
     # bad ranges and periods are a clean 400
-    for params in ({"period": "month"}, {"from": "2026-11-20", "to": "2026-11-01"}, {"from": "20261101"},
-                   {"from": "2024-01-01", "to": "2026-01-01"}):
+    for params in (
+        {"period": "month"},
+        {"from": "2026-11-20", "to": "2026-11-01"},
+        {"from": "20261101"},
+        {"from": "2024-01-01", "to": "2026-01-01"},
+    ):
         assert (await desk.client.get("/api/reports", params=params)).status == 400, params
     # the default range is the last 14 days, ending today
     rep = await (await desk.client.get("/api/reports")).json()
@@ -308,27 +367,65 @@ async def test_the_reports_page_uses_the_vendored_chart_library(desk):
 
 
 # ---- hostile input on the new routes ------------------------------------------------------------
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-TEAM_ROUTES = [("GET", "/api/search"), ("GET", "/api/conversations/{id}/cases"), ("GET", "/api/live"),
-               ("GET", "/api/resolved"), ("POST", "/api/conversations/{id}/takeover"), ("GET", "/api/reports"),
-               ("GET", "/api/reports.csv"), ("GET", "/reports"), ("GET", "/reports.js")]
-QUERY = st.dictionaries(st.sampled_from(["q", "buyer", "order", "status", "from", "to", "period", "minutes"]),
-                        st.one_of(st.text(max_size=30), st.sampled_from(
-                            ["2026-11-20", "2026-02-30", "9999-12-31", "0001-01-01", "week", "resolved", "1e9",
-                             "%", "_", "\\", "\x00", "-1", "1441", "٣"])), max_size=4)
+TEAM_ROUTES = [
+    ("GET", "/api/search"),
+    ("GET", "/api/conversations/{id}/cases"),
+    ("GET", "/api/live"),
+    ("GET", "/api/resolved"),
+    ("POST", "/api/conversations/{id}/takeover"),
+    ("GET", "/api/reports"),
+    ("GET", "/api/reports.csv"),
+    ("GET", "/reports"),
+    ("GET", "/reports.js"),
+]
+QUERY = st.dictionaries(
+    st.sampled_from(["q", "buyer", "order", "status", "from", "to", "period", "minutes"]),
+    st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(
+            [
+                "2026-11-20",
+                "2026-02-30",
+                "9999-12-31",
+                "0001-01-01",
+                "week",
+                "resolved",
+                "1e9",
+                "%",
+                "_",
+                "\\",
+                "\x00",
+                "-1",
+                "1441",
+                "٣",
+            ]
+        ),
+    ),
+    max_size=4,
+)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(route=st.sampled_from(TEAM_ROUTES), ident=st.text(min_size=1, max_size=20), query=QUERY,
-       role=st.sampled_from(["super1", "agent8"]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    route=st.sampled_from(TEAM_ROUTES),
+    ident=st.text(min_size=1, max_size=20),
+    query=QUERY,
+    role=st.sampled_from(["super1", "agent8"]),
+)
 async def test_fuzz_the_team_routes(desk, route, ident, query, role):
     from urllib.parse import quote
+
     if getattr(desk, "fuzz_role", None) != role:
         assert (await desk.login(role)).status == 200
         desk.fuzz_role = role
     method, path = route
-    r = await desk.client.request(method, path.replace("{id}", quote(ident, safe="")), params=query,
-                                  headers={"Origin": desk.origin, "Connection": "close"})
+    r = await desk.client.request(
+        method,
+        path.replace("{id}", quote(ident, safe="")),
+        params=query,
+        headers={"Origin": desk.origin, "Connection": "close"},
+    )
     assert r.status < 500, (method, path, ident, query, r.status, await r.text())

@@ -1,5 +1,6 @@
 """Issue 13, widget extras on the desk's side: the widget's words from messages.yml,
 order buttons as cards, and read marks when the serving agent has seen the messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,11 +14,19 @@ from tests.desk.conftest import Desk
 from tests.desk.test_desk import complain, conv_id
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER_LIST = [{"text": "亲,您最近的订单有这些,请问是哪一个呢?", "buttons": [
-    {"title": "DD20241117001 待发货 星耀65W氮化镓充电器(白色) ×1", "payload": "DD20241117001"},
-    {"title": "DD20241115001 运输中 星耀降噪蓝牙耳机(黑色) ×1、星耀编织数据线(白色 / 1米) ×2",
-     "payload": "DD20241115001"},
-    {"title": "查物流", "payload": "我的订单到哪了"}]}]
+ORDER_LIST = [
+    {
+        "text": "亲,您最近的订单有这些,请问是哪一个呢?",
+        "buttons": [
+            {"title": "DD20241117001 待发货 星耀65W氮化镓充电器(白色) ×1", "payload": "DD20241117001"},
+            {
+                "title": "DD20241115001 运输中 星耀降噪蓝牙耳机(黑色) ×1、星耀编织数据线(白色 / 1米) ×2",
+                "payload": "DD20241115001",
+            },
+            {"title": "查物流", "payload": "我的订单到哪了"},
+        ],
+    }
+]
 
 
 def test_the_widget_writes_no_chinese_of_its_own():
@@ -44,8 +53,13 @@ async def test_order_buttons_become_cards_from_what_the_bot_wrote(desk):
     await desk.say(ws, "我的订单")
     msg = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot"))["message"]
     first, second, plain = msg["buttons"]
-    assert first["card"] == {"order_id": "DD20241117001", "status": "待发货", "name": "星耀65W氮化镓充电器(白色) ×1",
-                             "more": 0, "thumb": "🔌"}
+    assert first["card"] == {
+        "order_id": "DD20241117001",
+        "status": "待发货",
+        "name": "星耀65W氮化镓充电器(白色) ×1",
+        "more": 0,
+        "thumb": "🔌",
+    }
     assert second["card"]["status"] == "运输中" and second["card"]["more"] == 1 and second["card"]["thumb"] == "🎧"
     assert "card" not in plain
     # the history after a reload has them too
@@ -53,18 +67,26 @@ async def test_order_buttons_become_cards_from_what_the_bot_wrote(desk):
     assert again.history["messages"][-1]["buttons"][0]["card"]["status"] == "待发货"
 
 
-async def test_order_cards_from_the_shop_only_for_the_buyers_own_orders(aiohttp_client, make_config, fake_rasa, clock,
-                                                                         tmp_path):
+async def test_order_cards_from_the_shop_only_for_the_buyers_own_orders(
+    aiohttp_client, make_config, fake_rasa, clock, tmp_path
+):
     from shop.sql import SqlShop
     from tests.actions.test_orders import ALICE, BOB_PAID, IN_TRANSIT, seed_shop
+
     shop = SqlShop(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
     await shop.start()
     try:
         await seed_shop(shop)
         desk = Desk(await aiohttp_client(create_app(make_config(shop=shop))), fake_rasa, clock)
-        fake_rasa.replies = lambda text: [{"text": "请问是哪一个订单?", "buttons": [
-            {"title": f"{IN_TRANSIT} 运输中 某商品 ×1", "payload": IN_TRANSIT},
-            {"title": BOB_PAID, "payload": BOB_PAID}]}]
+        fake_rasa.replies = lambda text: [
+            {
+                "text": "请问是哪一个订单?",
+                "buttons": [
+                    {"title": f"{IN_TRANSIT} 运输中 某商品 ×1", "payload": IN_TRANSIT},
+                    {"title": BOB_PAID, "payload": BOB_PAID},
+                ],
+            }
+        ]
         ws = await desk.shopper(ALICE)
         await desk.say(ws, "我的订单")
         msg = (await desk.expect(ws, "message", lambda f: f["message"]["sender"] == "bot"))["message"]
@@ -85,8 +107,11 @@ async def test_the_shopper_sees_read_when_the_serving_agent_opened_the_conversat
     await desk.client.get(f"/api/conversations/{cid}")
     assert (await desk.post(f"/api/conversations/{cid}/claim")).status == 200
     await desk.client.get(f"/api/conversations/{cid}")
-    last_shopper = max(m["id"] for m in (await (await desk.client.get(f"/api/conversations/{cid}")).json())["messages"]
-                       if m["sender"] == "shopper")
+    last_shopper = max(
+        m["id"]
+        for m in (await (await desk.client.get(f"/api/conversations/{cid}")).json())["messages"]
+        if m["sender"] == "shopper"
+    )
     read = await desk.expect(ws, "read")
     assert read == {"type": "read", "up_to": last_shopper}
     # a new message while the agent has the conversation open: the console says so on its socket

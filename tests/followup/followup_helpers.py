@@ -1,5 +1,6 @@
 """Helpers of the follow-up tests: a fake clock, an in-memory shop with orders in every state, a recording
 channel: the scheduler runs exactly as in the desk, minus the websocket."""
+
 from __future__ import annotations
 
 import sys
@@ -7,17 +8,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set
 
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 for p in (ROOT, ROOT / "tests" / "shop"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from followup import Delivery, OutboundChannel, Scheduler, load_config, open_followup_db  # noqa: E402
-from shop.sql import SqlShop  # noqa: E402
+
+from followup import Delivery, OutboundChannel  # noqa: E402
 from shop.status import OrderStatus  # noqa: E402
-from shop_helpers import shop_data  # noqa: E402
 
 # 2026-11-20 02:00 UTC = 10:00 in Shanghai: outside every quiet window
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
@@ -36,6 +35,7 @@ class Clock:
 
 class FakeChannel(OutboundChannel):
     """Shoppers online by buyer id; every delivered message kept in order."""
+
     name = "fake"
 
     def __init__(self) -> None:
@@ -67,13 +67,21 @@ class FakeChannel(OutboundChannel):
         return [m for m in self.agent_inbox if m[0] > after_id][:limit]
 
 
-
-async def new_order(shop, clock, order_id: str, *, status: OrderStatus, at: datetime, buyer="buyer_001",
-                    signed_by="本人"):
+async def new_order(
+    shop, clock, order_id: str, *, status: OrderStatus, at: datetime, buyer="buyer_001", signed_by="本人"
+):
     """An order walked to `status`, the last step at `at`."""
-    path = {OrderStatus.UNPAID: [], OrderStatus.PAID: [OrderStatus.PAID],
-            OrderStatus.DELIVERED: [OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT,
-                                    OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED]}[status]
+    path = {
+        OrderStatus.UNPAID: [],
+        OrderStatus.PAID: [OrderStatus.PAID],
+        OrderStatus.DELIVERED: [
+            OrderStatus.PAID,
+            OrderStatus.SHIPPED,
+            OrderStatus.IN_TRANSIT,
+            OrderStatus.OUT_FOR_DELIVERY,
+            OrderStatus.DELIVERED,
+        ],
+    }[status]
     created = at if not path else at - timedelta(days=3)
     await shop.create_order(order_id=order_id, buyer_id=buyer, items=[("P100-01", 1)], at=created)
     t = at - timedelta(hours=len(path))
@@ -86,5 +94,3 @@ async def new_order(shop, clock, order_id: str, *, status: OrderStatus, at: date
             extra = {"signed_by": signed_by}
         await shop.advance(order_id, st, at=t, **extra)
     return await shop.get_order(order_id, buyer_id=buyer)
-
-

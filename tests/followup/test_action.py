@@ -1,4 +1,5 @@
 """action_answer_followup: the Rasa side of a 回访 (external event, answers, opt-out)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,19 +17,34 @@ from tests.actions.conftest import assert_rendered
 
 
 def user(text, intent, buyer="buyer_001"):
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
-             "metadata": {"buyer_id": buyer}}
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": [],
+        "metadata": {"buyer_id": buyer},
+    }
     return {"event": "user", "text": text, "parse_data": parse, "metadata": {"buyer_id": buyer}}
 
 
 def tracker(text, intent, slots=None, entities=None, buyer="buyer_001", before=()):
     """`before`: the user events ahead of this message (by default the 回访's external event)."""
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
-              "metadata": {"buyer_id": buyer}}
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "metadata": {"buyer_id": buyer},
+    }
     earlier = list(before) or [user("", "EXTERNAL_followup_delivery_check", buyer)]
-    return Tracker("conv-1", dict(slots or {}), latest,
-                   earlier + [{"event": "user", "text": text, "parse_data": latest, "metadata": {"buyer_id": buyer}}],
-                   False, None, {}, "action_listen")
+    return Tracker(
+        "conv-1",
+        dict(slots or {}),
+        latest,
+        earlier + [{"event": "user", "text": text, "parse_data": latest, "metadata": {"buyer_id": buyer}}],
+        False,
+        None,
+        {},
+        "action_listen",
+    )
 
 
 async def run(t):
@@ -48,14 +64,16 @@ def backend(shop):
 @pytest.mark.asyncio
 async def test_external_event_notes_the_follow_up_and_says_nothing(backend):
     msgs, events = await run(tracker("", "EXTERNAL_followup_delivery_check", {"order_id": "DD20261117031"}))
-    assert msgs == [] and events == [{"event": "slot", "timestamp": None, "name": "followup_asked",
-                                      "value": "delivery_check"}]
+    assert msgs == [] and events == [
+        {"event": "slot", "timestamp": None, "name": "followup_asked", "value": "delivery_check"}
+    ]
 
 
 @pytest.mark.asyncio
 async def test_praise_after_the_follow_up_invites_the_review(backend):
-    msgs, events = await run(tracker("收到了,很满意", "praise", {"order_id": "DD20261117031",
-                                                                   "followup_asked": "delivery_check"}))
+    msgs, events = await run(
+        tracker("收到了,很满意", "praise", {"order_id": "DD20261117031", "followup_asked": "delivery_check"})
+    )
     assert [m["response"] for m in msgs] == ["utter_followup_satisfied"]
     assert events[0]["name"] == "followup_asked" and events[0]["value"] is None
 
@@ -63,8 +81,11 @@ async def test_praise_after_the_follow_up_invites_the_review(backend):
 @pytest.mark.asyncio
 async def test_not_received_opens_the_investigation_for_the_followed_up_order(backend, clock):
     await new_order(backend, clock, "DD20261117031", status=OrderStatus.DELIVERED, at=T0)
-    msgs, _ = await run(tracker("显示签收了但我没收到", "query_order", {"order_id": "DD20261117031",
-                                                                      "followup_asked": "delivery_check"}))
+    msgs, _ = await run(
+        tracker(
+            "显示签收了但我没收到", "query_order", {"order_id": "DD20261117031", "followup_asked": "delivery_check"}
+        )
+    )
     [m] = msgs
     assert m["response"] == "utter_investigation_opened_check_family" and m["order_id"] == "DD20261117031"
     assert len(await backend.records_for("buyer_001", kind=RecordKind.COURIER_INVESTIGATION)) == 1
@@ -72,8 +93,11 @@ async def test_not_received_opens_the_investigation_for_the_followed_up_order(ba
 
 @pytest.mark.asyncio
 async def test_another_order_named_goes_to_the_order_lookup(backend):
-    msgs, events = await run(tracker("DD20261101009 到哪了", "query_order", {"order_id": "DD20261117031",
-                                                                           "followup_asked": "delivery_check"}))
+    msgs, events = await run(
+        tracker(
+            "DD20261101009 到哪了", "query_order", {"order_id": "DD20261117031", "followup_asked": "delivery_check"}
+        )
+    )
     assert msgs == [] and events[-1] == {"event": "followup", "timestamp": None, "name": "action_look_up_order"}
 
 
@@ -91,15 +115,21 @@ async def test_stop_followups_is_stored_where_the_scheduler_reads_it(backend, tm
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("text, intent, ordinary", [
-    ("你们客服真不错", "praise", "action_acknowledge_praise"),
-    ("我要投诉你们的快递", "complain", "action_start_handoff"),
-])
+@pytest.mark.parametrize(
+    "text, intent, ordinary",
+    [
+        ("你们客服真不错", "praise", "action_acknowledge_praise"),
+        ("我要投诉你们的快递", "complain", "action_start_handoff"),
+    ],
+)
 async def test_a_shopper_who_changed_topic_gets_the_ordinary_answer_later(backend, text, intent, ordinary):
     # 回访 sent, the shopper asked about something else, and only then praised or complained
     before = [user("", "EXTERNAL_followup_delivery_check"), user("包邮吗", "ask_shipping_fee")]
-    msgs, events = await run(tracker(text, intent, {"order_id": "DD20261117031", "followup_asked": "delivery_check"},
-                                     before=before))
+    msgs, events = await run(
+        tracker(text, intent, {"order_id": "DD20261117031", "followup_asked": "delivery_check"}, before=before)
+    )
     assert msgs == []
-    assert events == [{"event": "slot", "timestamp": None, "name": "followup_asked", "value": None},
-                      {"event": "followup", "timestamp": None, "name": ordinary}]
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "followup_asked", "value": None},
+        {"event": "followup", "timestamp": None, "name": ordinary},
+    ]

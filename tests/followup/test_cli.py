@@ -1,15 +1,15 @@
 """python -m followup deliver / status: the demo's way to see a 回访 soon."""
+
 from __future__ import annotations
 
 import asyncio
 
-import pytest
+from followup_helpers import T0, Clock
+from shop_helpers import ALICE, BOB, catalogue
 
 from followup.__main__ import main
-from followup_helpers import T0, Clock
 from shop.sql import ShopData, SqlShop
 from shop.status import OrderStatus
-from shop_helpers import ALICE, BOB, catalogue
 
 
 def test_deliver_signs_an_out_for_delivery_order_now(tmp_path, monkeypatch, capsys):
@@ -30,6 +30,6 @@ def test_deliver_signs_an_out_for_delivery_order_now(tmp_path, monkeypatch, caps
     monkeypatch.setenv("XIAOER_FOLLOWUP_DB_URL", f"sqlite+aiosqlite:///{tmp_path / 'fu.db'}")
     assert main(["deliver", "dd20261119101"]) == 0
     assert "DD20261119101 delivered to buyer_002" in capsys.readouterr().out
-    assert main(["deliver", "DD20261119101"]) == 2          # delivered already
+    assert main(["deliver", "DD20261119101"]) == 2  # delivered already
     assert main(["status"]) == 0
     assert "0 jobs, 0 open promises" in capsys.readouterr().out

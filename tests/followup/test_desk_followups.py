@@ -1,6 +1,7 @@
 """The follow-ups inside the desk: the 回访 arrives in the shopper's widget (or
 waits for the next visit), Rasa gets the external event so the answer continues
 in the bot, promises are listed in the console until an agent keeps them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 from aiohttp import web
+from followup_helpers import T0, new_order
 
 from desk import create_app, load_config
 from desk.followups import FOLLOWUP_CONFIG, FOLLOWUPS
 from desk.tokens import issue_token
-from followup_helpers import T0, new_order
 from shop.status import OrderStatus
 
 SECRET = "test-secret-not-for-production"
@@ -44,11 +45,19 @@ class FakeRasa:
 async def stack(aiohttp_server, aiohttp_client, tmp_path, shop, clock, config):
     rasa = FakeRasa()
     server = await aiohttp_server(rasa.app())
-    dconf = load_config(secret=SECRET, db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
-                        rasa_url=str(server.make_url("")).rstrip("/"), shop=shop, shop_enabled=False,
-                        demo_agent_password=PASSWORD, upload_dir=tmp_path / "uploads", clock=clock,
-                        argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
-                        start_escalation_task=False, warm_guard=False)
+    dconf = load_config(
+        secret=SECRET,
+        db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+        rasa_url=str(server.make_url("")).rstrip("/"),
+        shop=shop,
+        shop_enabled=False,
+        demo_agent_password=PASSWORD,
+        upload_dir=tmp_path / "uploads",
+        clock=clock,
+        argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        start_escalation_task=False,
+        warm_guard=False,
+    )
     app = create_app(dconf)
     app[FOLLOWUP_CONFIG] = config.with_(db_url=f"sqlite+aiosqlite:///{tmp_path / 'fu.db'}", delivery_check_minutes=1)
     client = await aiohttp_client(app)
@@ -71,6 +80,7 @@ async def frame(ws, kind, timeout=10.0):
             f = json.loads((await ws.receive()).data)
             if f.get("type") == kind:
                 return f
+
     return await asyncio.wait_for(loop(), timeout)
 
 
@@ -91,7 +101,7 @@ async def test_the_delivery_check_reaches_the_widget_and_the_answer_goes_to_the_
     assert trig["name"] == "EXTERNAL_followup_delivery_check" and trig["entities"] == {"order_id": "DD20261117011"}
     # the shopper taps the first button: the bot gets it in the same conversation
     await ws.send_json({"type": "message", "text": msg["buttons"][0]["payload"]})
-    reply = (await frame(ws, "message"))
+    reply = await frame(ws, "message")
     while reply["message"]["sender"] != "bot":
         reply = await frame(ws, "message")
     assert stack.rasa.messages[-1]["message"] == "收到了,很满意"
@@ -120,20 +130,23 @@ async def test_offline_shopper_gets_the_follow_up_on_the_next_visit(stack, shop,
 
 @pytest.mark.asyncio
 async def test_promises_in_the_console_until_kept_and_the_answer_reaches_the_shopper(stack, shop, clock):
-    await shop.promise_follow_up(buyer_id="buyer_001", topic="invoice_reissue: 发票没收到",
-                                 due_at=T0 + timedelta(hours=3))
+    await shop.promise_follow_up(
+        buyer_id="buyer_001", topic="invoice_reissue: 发票没收到", due_at=T0 + timedelta(hours=3)
+    )
     scheduler = stack.app[FOLLOWUPS]
     await scheduler.scan()
     r = await stack.get("/api/followups/promises")
-    assert r.status == 401                                   # agents only
-    r = await stack.post("/api/login", json={"name": "agent8", "password": PASSWORD},
-                         headers={"Origin": stack.origin})
+    assert r.status == 401  # agents only
+    r = await stack.post("/api/login", json={"name": "agent8", "password": PASSWORD}, headers={"Origin": stack.origin})
     assert r.status == 200
     [p] = (await (await stack.get("/api/followups/promises")).json())["promises"]
     assert p["topic"] == "invoice_reissue: 发票没收到" and p["state"] == "open" and p["overdue"] is False
     ws = await shopper(stack, "buyer_001")
-    r = await stack.post(f"/api/followups/promises/{p['id']}/kept", json={"text": "您好,发票已经重新开好发到您邮箱了~"},
-                         headers={"Origin": stack.origin})
+    r = await stack.post(
+        f"/api/followups/promises/{p['id']}/kept",
+        json={"text": "您好,发票已经重新开好发到您邮箱了~"},
+        headers={"Origin": stack.origin},
+    )
     assert r.status == 200
     assert (await (await stack.get("/api/followups/promises")).json())["promises"] == []
     await scheduler.tick()
@@ -170,4 +183,4 @@ async def test_console_panel_and_jobs_route(stack, shop, clock):
     [job] = (await (await stack.get("/api/followups/jobs", params={"buyer_id": "buyer_001"})).json())["jobs"]
     assert job["kind"] == "delivery_check" and job["state"] == "pending" and job["order_id"] == "DD20261117014"
     r = await stack.post("/api/followups/promises/999/kept", json={"text": "x"}, headers={"Origin": "http://evil"})
-    assert r.status == 403                                   # the desk's CSRF origin check applies
+    assert r.status == 403  # the desk's CSRF origin check applies

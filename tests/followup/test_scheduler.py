@@ -1,4 +1,5 @@
 """F1-F4 with a fake clock: what the shopper would see, when, and only once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from followup_helpers import T0, FakeChannel, new_order
+
 from followup import JobState, PromiseState, QuietHours, db
 from shop.models import RecordKind, RecordState
 from shop.status import OrderStatus
@@ -24,19 +25,26 @@ async def test_delivery_check_at_the_configured_time_with_the_rendered_message(m
     assert (await s.scan())["delivery_check"] == 1
     clock.advance(minutes=2879)
     await s.tick()
-    assert ch.sent == []                         # not a minute early
-    clock.advance(minutes=1)                     # two days after delivery: 10:00 local
+    assert ch.sent == []  # not a minute early
+    clock.advance(minutes=1)  # two days after delivery: 10:00 local
     assert (await s.tick())["sent"] == 1
     [m] = ch.sent
-    assert m["text"] == ("您好亲,我是星耀数码旗舰店的客服小星~您的订单DD20261117001(星耀编织数据线(白色 / 1米) ×1)"
-                         "物流显示2026-11-20 10:00已经签收了,想了解一下您收到货了吗?用着还满意吗?")
-    assert [b["title"] for b in m["buttons"]] == ["收到了,很满意", "收到了,不太满意", "没有收到", "家人朋友代收的",
-                                                  "正准备去签收"]
+    assert m["text"] == (
+        "您好亲,我是星耀数码旗舰店的客服小星~您的订单DD20261117001(星耀编织数据线(白色 / 1米) ×1)"
+        "物流显示2026-11-20 10:00已经签收了,想了解一下您收到货了吗?用着还满意吗?"
+    )
+    assert [b["title"] for b in m["buttons"]] == [
+        "收到了,很满意",
+        "收到了,不太满意",
+        "没有收到",
+        "家人朋友代收的",
+        "正准备去签收",
+    ]
     assert "XX" not in m["text"] and "{" not in m["text"]
     [job] = await s.jobs()
     assert job["state"] == JobState.SENT.value and job["text"] == m["text"]
     clock.advance(days=3)
-    await s.scan()                               # the next scan does not schedule it again
+    await s.scan()  # the next scan does not schedule it again
     await s.tick()
     assert len(ch.sent) == 1
 
@@ -48,14 +56,16 @@ async def test_unpaid_reminder_once_only_per_order_with_the_platform_delay(make,
     ch.online.add("buyer_001")
     s = await make(ch, cfg=config.with_(rate_max=10))
     await s.scan()
-    await s.scan()                               # scanned twice, one job
+    await s.scan()  # scanned twice, one job
     unpaid = [j for j in await s.jobs() if j["kind"] == "unpaid_reminder"]
     assert len(unpaid) == 1 and unpaid[0]["due_at"] == T0 + timedelta(minutes=60)  # store.yml: tmall
     clock.advance(minutes=60)
     await s.tick()
     [m] = [x for x in ch.sent if x["kind"] == "unpaid_reminder"]
-    assert m["text"] == ("您好亲,看到您在星耀数码旗舰店拍下的订单DD20261120001(星耀编织数据线(白色 / 1米) ×1,共29.9元)"
-                         "还没有付款,是支付上遇到问题了吗?有任何疑问都可以告诉我,我来帮您解决~")
+    assert m["text"] == (
+        "您好亲,看到您在星耀数码旗舰店拍下的订单DD20261120001(星耀编织数据线(白色 / 1米) ×1,共29.9元)"
+        "还没有付款,是支付上遇到问题了吗?有任何疑问都可以告诉我,我来帮您解决~"
+    )
     for _ in range(3):
         clock.advance(hours=5)
         await s.scan()
@@ -66,7 +76,9 @@ async def test_unpaid_reminder_once_only_per_order_with_the_platform_delay(make,
 @pytest.mark.asyncio
 async def test_unpaid_reminder_uses_the_platform_setting(make, shop, clock, config):
     import dataclasses
+
     from xiaoer.store_config import get_store
+
     await new_order(shop, clock, "DD20261120002", status=OrderStatus.UNPAID, at=T0)
     s = await make(cfg=config)
     s.store = dataclasses.replace(get_store(), platform="pdd")
@@ -90,16 +102,20 @@ async def test_paid_in_the_meantime_no_reminder(make, shop, clock):
     assert job["state"] == "cancelled" and job["note"] == "no_longer_relevant"
 
 
-@pytest.mark.parametrize("local_due,expected_local", [
-    ("23:30", "07:00"),   # night: next morning
-    ("06:10", "07:00"),
-    ("12:00", "13:00"),   # lunch
-    ("18:00", "19:00"),   # dinner
-    ("10:00", "10:00"),   # allowed
-])
+@pytest.mark.parametrize(
+    "local_due,expected_local",
+    [
+        ("23:30", "07:00"),  # night: next morning
+        ("06:10", "07:00"),
+        ("12:00", "13:00"),  # lunch
+        ("18:00", "19:00"),  # dinner
+        ("10:00", "10:00"),  # allowed
+    ],
+)
 def test_quiet_hours_next_allowed(local_due, expected_local):
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
     tz = ZoneInfo("Asia/Shanghai")
     q = QuietHours(["22:00-07:00", "11:30-13:00", "17:30-19:00"], "Asia/Shanghai")
     h, m = map(int, local_due.split(":"))
@@ -123,7 +139,7 @@ async def test_quiet_hours_defer_the_delivery_check_to_the_next_morning(make, sh
     assert ch.sent == []
     [job] = await s.jobs()
     assert job["note"] == "quiet_hours"
-    assert job["due_at"] == T0 + timedelta(days=1) - timedelta(hours=3)   # 07:00 local on the 21st
+    assert job["due_at"] == T0 + timedelta(days=1) - timedelta(hours=3)  # 07:00 local on the 21st
     clock.now = job["due_at"] - timedelta(minutes=1)
     await s.tick()
     assert ch.sent == []
@@ -143,7 +159,7 @@ async def test_offline_shopper_gets_it_on_the_next_visit(make, shop, clock):
     await s.tick()
     assert ch.sent == []
     clock.advance(hours=3)
-    ch.online.add("buyer_001")                   # opens the widget
+    ch.online.add("buyer_001")  # opens the widget
     assert (await s.tick())["sent"] == 1
     assert ch.sent[0]["kind"] == "delivery_check"
 
@@ -194,9 +210,9 @@ async def test_restart_with_pending_timers_loses_nothing(make, shop, clock):
     ch.online.add("buyer_001")
     first = await make(ch, owner="before-restart")
     await first.scan()
-    await first.engine.dispose()                 # the desk stops
+    await first.engine.dispose()  # the desk stops
     clock.advance(days=2, minutes=5)
-    second = await make(ch, owner="after-restart")   # a new process over the same database
+    second = await make(ch, owner="after-restart")  # a new process over the same database
     assert (await second.tick())["sent"] == 1
     assert len(ch.sent) == 1
 
@@ -212,13 +228,14 @@ async def test_a_process_that_died_while_sending_is_not_sent_twice(make, shop, c
 
     async def crash(*a, **kw):
         raise RuntimeError("process killed after delivering")
+
     s._record_sent = crash
     await s.tick()
     assert len(ch.sent) == 1
     [job] = await s.jobs()
     assert job["state"] == "sending"
     other = await make(ch, owner="survivor")
-    await other.tick()                           # lease still running: nobody touches it
+    await other.tick()  # lease still running: nobody touches it
     clock.advance(seconds=121)
     await other.tick()
     [job] = await other.jobs()
@@ -228,8 +245,9 @@ async def test_a_process_that_died_while_sending_is_not_sent_twice(make, shop, c
 @pytest.mark.asyncio
 async def test_two_schedulers_on_one_database_fire_each_job_once(make, shop, clock):
     for n in range(1, 7):
-        await new_order(shop, clock, f"DD202611180{n:02d}", status=D, at=T0,
-                        buyer="buyer_001" if n % 2 else "buyer_002")
+        await new_order(
+            shop, clock, f"DD202611180{n:02d}", status=D, at=T0, buyer="buyer_001" if n % 2 else "buyer_002"
+        )
     ch = FakeChannel()
     ch.online |= {"buyer_001", "buyer_002"}
     a, b = await make(ch, owner="desk-a"), await make(ch, owner="desk-b")
@@ -239,8 +257,8 @@ async def test_two_schedulers_on_one_database_fire_each_job_once(make, shop, clo
     for _ in range(3):
         await asyncio.gather(a.tick(), b.tick())
     ids = [m["job_id"] for m in ch.sent]
-    assert len(ids) == len(set(ids))             # never twice
-    assert len(ids) == 2 * cfg_rate              # both shoppers up to their rate limit
+    assert len(ids) == len(set(ids))  # never twice
+    assert len(ids) == 2 * cfg_rate  # both shoppers up to their rate limit
     async with a.engine.connect() as conn:
         claims = (await conn.execute(sa.select(db.events.c.actor).where(db.events.c.name == "job.sent"))).all()
     assert len(claims) == len(ids)
@@ -249,8 +267,12 @@ async def test_two_schedulers_on_one_database_fire_each_job_once(make, shop, clo
 @pytest.mark.asyncio
 async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     alerts = []
-    rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="invoice_reissue: 发票还没收到",
-                                       due_at=T0 + timedelta(hours=5), conversation_id="conv-buyer_001")
+    rec = await shop.promise_follow_up(
+        buyer_id="buyer_001",
+        topic="invoice_reissue: 发票还没收到",
+        due_at=T0 + timedelta(hours=5),
+        conversation_id="conv-buyer_001",
+    )
     ch = FakeChannel()
     ch.online.add("buyer_001")
     s = await make(ch)
@@ -258,6 +280,7 @@ async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     class Agents:
         async def alert(self, kind, p):
             alerts.append((kind, p["record_id"]))
+
     s.agents = Agents()
     await s.scan()
     [p] = await s.promises()
@@ -265,27 +288,33 @@ async def test_promise_reminded_before_due_then_kept(make, shop, clock):
     clock.advance(minutes=269)
     await s.tick()
     assert alerts == []
-    clock.advance(minutes=1)                     # 30 minutes before due
+    clock.advance(minutes=1)  # 30 minutes before due
     await s.tick()
     assert alerts == [("promise.reminder", rec.record_id)]
     assert (await s.promises())[0]["state"] == PromiseState.REMINDED.value
     assert await s.keep_promise(p["id"], "客服8号", "您好,发票已经重新开好,发到您的邮箱了,请查收~")
-    assert await s.promises() == []              # gone from the console's open list
-    [closed] = [r for r in await shop.records_for("buyer_001", kind=RecordKind.FOLLOW_UP) if r.record_id == rec.record_id]
+    assert await s.promises() == []  # gone from the console's open list
+    [closed] = [
+        r for r in await shop.records_for("buyer_001", kind=RecordKind.FOLLOW_UP) if r.record_id == rec.record_id
+    ]
     assert closed.state == RecordState.DONE
     await s.tick()
     [m] = ch.sent
     assert m["kind"] == "promise_kept" and m["speaker"] == "agent" and m["text"].startswith("您好,发票已经重新开好")
     clock.advance(hours=3)
     await s.tick()
-    assert [a[0] for a in alerts] == ["promise.reminder"]   # a kept promise is never overdue
+    assert [a[0] for a in alerts] == ["promise.reminder"]  # a kept promise is never overdue
 
 
 @pytest.mark.asyncio
 async def test_promise_missed_is_flagged_and_the_shopper_gets_an_apology(make, shop, clock):
     alerts = []
-    await shop.promise_follow_up(buyer_id="buyer_001", topic="handoff:complaint: 质量问题",
-                                 due_at=T0 + timedelta(hours=4), conversation_id="conv-buyer_001")
+    await shop.promise_follow_up(
+        buyer_id="buyer_001",
+        topic="handoff:complaint: 质量问题",
+        due_at=T0 + timedelta(hours=4),
+        conversation_id="conv-buyer_001",
+    )
     ch = FakeChannel()
     ch.online.add("buyer_001")
     s = await make(ch)
@@ -293,6 +322,7 @@ async def test_promise_missed_is_flagged_and_the_shopper_gets_an_apology(make, s
     class Agents:
         async def alert(self, kind, p):
             alerts.append(kind)
+
     s.agents = Agents()
     await s.scan()
     clock.advance(hours=4)
@@ -301,16 +331,17 @@ async def test_promise_missed_is_flagged_and_the_shopper_gets_an_apology(make, s
     assert p["state"] == "overdue" and p["overdue"]
     assert alerts == ["promise.overdue"]
     [m] = ch.sent
-    assert m["text"] == ("亲,非常抱歉让您久等了!之前答应在2026-11-20 14:00前给您的答复还在处理中,"
-                         "我们正在加紧处理,有结果会第一时间告诉您~")
+    assert m["text"] == (
+        "亲,非常抱歉让您久等了!之前答应在2026-11-20 14:00前给您的答复还在处理中,"
+        "我们正在加紧处理,有结果会第一时间告诉您~"
+    )
     await s.tick()
-    assert alerts == ["promise.overdue"] and len(ch.sent) == 1    # flagged once
+    assert alerts == ["promise.overdue"] and len(ch.sent) == 1  # flagged once
 
 
 @pytest.mark.asyncio
 async def test_promise_closed_in_the_shop_is_kept(make, shop, clock):
-    rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="courier_follow_up",
-                                       due_at=T0 + timedelta(hours=24))
+    rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="courier_follow_up", due_at=T0 + timedelta(hours=24))
     s = await make()
     await s.scan()
     await shop.close_record(rec.record_id, note="done at the warehouse")
@@ -351,7 +382,7 @@ async def test_a_message_nobody_came_back_for_expires(make, shop, clock):
     await s.scan()
     clock.advance(days=2)
     await s.tick()
-    clock.advance(hours=168, minutes=1)          # a week after it was due
+    clock.advance(hours=168, minutes=1)  # a week after it was due
     assert (await s.tick())["expired"] == 1
     ch.online.add("buyer_001")
     await s.tick()

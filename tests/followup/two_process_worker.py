@@ -1,5 +1,6 @@
 """One desk-like process for test_two_processes: scan + tick over shared SQLite
 files at a fixed time, deliveries appended to a file (O_APPEND: one line each)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,12 @@ class FileChannel(OutboundChannel):
         return set(buyer_ids)
 
     async def deliver(self, buyer_id, message, *, job_id, kind, speaker="bot"):
-        line = json.dumps({"job_id": job_id, "buyer_id": buyer_id, "by": self.owner, "text": message["text"]},
-                          ensure_ascii=False) + "\n"
+        line = (
+            json.dumps(
+                {"job_id": job_id, "buyer_id": buyer_id, "by": self.owner, "text": message["text"]}, ensure_ascii=False
+            )
+            + "\n"
+        )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line.encode())

@@ -1,4 +1,5 @@
 """Fixtures for the policy guard tests: one compiled checker and a pinned store."""
+
 from __future__ import annotations
 
 import sys
@@ -32,6 +33,6 @@ def store(checker):
 def ctx(store):
     def make(platform="tmall", speaker="bot", item=None, conversation=None, **store_changes):
         st = replace(store, **store_changes) if store_changes else store
-        return Context(platform=platform, store=st, item=item or {}, speaker=speaker,
-                       conversation=conversation or {})
+        return Context(platform=platform, store=st, item=item or {}, speaker=speaker, conversation=conversation or {})
+
     return make

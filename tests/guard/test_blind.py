@@ -3,6 +3,7 @@
 Thresholds are what the guard reaches today (python -m guard blind); a change that
 loses recall or blocks a legitimate reply fails here. No legitimate text may be
 blocked or rewritten, on any platform."""
+
 from __future__ import annotations
 
 import pytest

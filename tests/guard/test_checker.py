@@ -1,4 +1,5 @@
 """The checker's behaviour as the bot, the agent desk and a trainer see it."""
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,17 @@ def test_another_number_than_the_store_hotline_is_blocked_everywhere(checker, ct
         assert checker.check("请拨打400-111-2222", ctx(platform)).blocked
 
 
-@pytest.mark.parametrize("text", ["最迟48小时发货", "最快明天就能发出", "有物流更新会第一时间通知您", "最近下单的人比较多",
-                                  "最多可以分12期", "您最好先确认手机型号"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最迟48小时发货",
+        "最快明天就能发出",
+        "有物流更新会第一时间通知您",
+        "最近下单的人比较多",
+        "最多可以分12期",
+        "您最好先确认手机型号",
+    ],
+)
 def test_time_and_limit_statements_are_not_superlatives_on_pdd(checker, ctx, text):
     assert checker.check(text, ctx("pdd")).ok
 
@@ -120,8 +130,10 @@ def test_rewrites_are_applied_and_the_rest_is_kept(checker, ctx):
 
 
 def test_platform_centred_phrasing_is_rewritten_customer_centred(checker, ctx):
-    assert checker.check("这是公司规定,必须提供订单号", ctx()).safe_text == \
-        "为了保障您的权益,我们的流程是这样的,必须提供订单号"
+    assert (
+        checker.check("这是公司规定,必须提供订单号", ctx()).safe_text
+        == "为了保障您的权益,我们的流程是这样的,必须提供订单号"
+    )
     assert checker.check("我们规定7天内可以退换", ctx()).safe_text == "为了保障您的权益,我们的流程是7天内可以退换"
 
 
@@ -166,11 +178,17 @@ def test_agent_draft_check_is_json_ready(store):
     json.dumps(data, ensure_ascii=False)
     assert data["blocked"] is True and data["severity"] == "block"
     assert {f["rule_id"] for f in data["findings"]} >= {"R5.04"}
-    assert all(set(f) >= {"rule_id", "span", "text", "severity", "seed", "message", "suggestion"}
-               for f in data["findings"])
+    assert all(
+        set(f) >= {"rule_id", "span", "text", "severity", "seed", "message", "suggestion"} for f in data["findings"]
+    )
     ok = check_agent_draft("亲,您好,请问有什么可以帮您?", Context(platform="tmall", store=store))
-    assert ok == {"text": "亲,您好,请问有什么可以帮您?", "blocked": False, "safe_text": "亲,您好,请问有什么可以帮您?",
-                  "severity": None, "findings": []}
+    assert ok == {
+        "text": "亲,您好,请问有什么可以帮您?",
+        "blocked": False,
+        "safe_text": "亲,您好,请问有什么可以帮您?",
+        "severity": None,
+        "findings": [],
+    }
 
 
 # ---- privacy helpers --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The rule book: every rule's own examples, the seeds' forbidden phrases, the
 seeds' documented replies, and every response of the domain on every platform."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,24 +46,100 @@ def test_rule_book_covers_the_scenarios():
     assert {"R5.01", "R5.02", "R5.03", "R5.04", "R5.05"} <= pdd_only
 
 
-@pytest.mark.parametrize("broken,field", [
-    ({"id": "X1", "seed": "s", "severity": "block", "message": "m", "patterns": {"phrases": ["a"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}, "platforms": ["weibo"]}, "X1.platforms"),
-    ({"id": "X2", "seed": "s", "severity": "stop", "message": "m", "patterns": {"phrases": ["a"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X2.severity"),
-    ({"id": "X3", "seed": "s", "severity": "block", "message": "m", "patterns": {"regex": ["(unclosed"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X3.patterns.regex[0]"),
-    ({"id": "X4", "seed": "s", "severity": "block", "message": "m", "patterns": {"phrases": ["a"]},
-      "examples": {"fire": ["a"]}}, "X4.examples"),
-    ({"id": "X5", "seed": "s", "severity": "rewrite", "message": "m", "patterns": {"phrases": ["a"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X5.rewrite"),
-    ({"id": "X6", "seed": "s", "severity": "block", "message": "m", "paterns": {"phrases": ["a"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X6"),
-    ({"id": "X7", "seed": "s", "severity": "block", "message": "m", "patterns": {"tokens": ["$nolist 发票"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X7.patterns.tokens[0]"),
-    ({"id": "X8", "seed": "s", "severity": "block", "message": "m", "patterns": {"regex": ["{nope}"]},
-      "examples": {"fire": ["a"], "pass": ["b"]}}, "X8.patterns.regex[0]"),
-])
+@pytest.mark.parametrize(
+    "broken,field",
+    [
+        (
+            {
+                "id": "X1",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "patterns": {"phrases": ["a"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+                "platforms": ["weibo"],
+            },
+            "X1.platforms",
+        ),
+        (
+            {
+                "id": "X2",
+                "seed": "s",
+                "severity": "stop",
+                "message": "m",
+                "patterns": {"phrases": ["a"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X2.severity",
+        ),
+        (
+            {
+                "id": "X3",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "patterns": {"regex": ["(unclosed"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X3.patterns.regex[0]",
+        ),
+        (
+            {
+                "id": "X4",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "patterns": {"phrases": ["a"]},
+                "examples": {"fire": ["a"]},
+            },
+            "X4.examples",
+        ),
+        (
+            {
+                "id": "X5",
+                "seed": "s",
+                "severity": "rewrite",
+                "message": "m",
+                "patterns": {"phrases": ["a"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X5.rewrite",
+        ),
+        (
+            {
+                "id": "X6",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "paterns": {"phrases": ["a"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X6",
+        ),
+        (
+            {
+                "id": "X7",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "patterns": {"tokens": ["$nolist 发票"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X7.patterns.tokens[0]",
+        ),
+        (
+            {
+                "id": "X8",
+                "seed": "s",
+                "severity": "block",
+                "message": "m",
+                "patterns": {"regex": ["{nope}"]},
+                "examples": {"fire": ["a"], "pass": ["b"]},
+            },
+            "X8.patterns.regex[0]",
+        ),
+    ],
+)
 def test_a_broken_rule_is_reported_with_its_id_and_field(broken, field):
     with pytest.raises(RulebookError) as e:
         parse_rulebook({"generic_safe": "亲", "rules": [broken]}, filters=tuple(FILTERS))
@@ -70,8 +147,14 @@ def test_a_broken_rule_is_reported_with_its_id_and_field(broken, field):
 
 
 def test_duplicate_rule_ids_are_rejected():
-    rule = {"id": "X1", "seed": "s", "severity": "block", "message": "m", "patterns": {"phrases": ["a"]},
-            "examples": {"fire": ["a"], "pass": ["b"]}}
+    rule = {
+        "id": "X1",
+        "seed": "s",
+        "severity": "block",
+        "message": "m",
+        "patterns": {"phrases": ["a"]},
+        "examples": {"fire": ["a"], "pass": ["b"]},
+    }
     with pytest.raises(RulebookError, match="X1: duplicate"):
         parse_rulebook({"generic_safe": "亲", "rules": [rule, dict(rule)]})
 
@@ -100,10 +183,21 @@ SEED_000_FORBIDDEN = [
 ]
 # Seed 001 "不可以说:" lines.
 SEED_001_FORBIDDEN = [
-    "喂,说话呀!", "喂,说吧!", "喂,大声一点儿!", "喂,什么?!你说什么?", "喂,打错电话了!请看清楚后再拨。",
-    "喂,我也没办法,刚才线路忙啊!", "喂,嘴巴干净一点,这又不是我的错呀!", "喂,不好意思,我是新手啦!",
-    "喂,刚才的电话不是我接的呀!", "喂,这不关我的事,我不清楚,您挂电话吧。", "喂,我不清楚,您过两天再来电话吧。",
-    "喂,没事了吧,您挂电话吧。", "喂,不可能的吧。", "不可以,完全不可以!", "喂,听懂了吧?",
+    "喂,说话呀!",
+    "喂,说吧!",
+    "喂,大声一点儿!",
+    "喂,什么?!你说什么?",
+    "喂,打错电话了!请看清楚后再拨。",
+    "喂,我也没办法,刚才线路忙啊!",
+    "喂,嘴巴干净一点,这又不是我的错呀!",
+    "喂,不好意思,我是新手啦!",
+    "喂,刚才的电话不是我接的呀!",
+    "喂,这不关我的事,我不清楚,您挂电话吧。",
+    "喂,我不清楚,您过两天再来电话吧。",
+    "喂,没事了吧,您挂电话吧。",
+    "喂,不可能的吧。",
+    "不可以,完全不可以!",
+    "喂,听懂了吧?",
     "喂,说话呀!再不说话我就挂了啊!",
 ]
 
@@ -157,9 +251,10 @@ def test_domain_responses_have_no_block_finding(platform):
     assert load_domain_responses(), "no responses found in domain/"
     assert any(True for _ in rendered_messages(store, [platform]))
     blocks = [lf for lf in lint_domain(store, [platform]) if lf.finding.severity == "block"]
-    report = "\n".join(f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} "
-                       f"「{lf.finding.text}」 in {lf.text}"
-                       for lf in blocks)
+    report = "\n".join(
+        f"{lf.response}[{lf.variation}] {lf.part}: {lf.finding.rule_id} 「{lf.finding.text}」 in {lf.text}"
+        for lf in blocks
+    )
     assert not blocks, f"block findings on {platform} (reword, or fix the store value):\n{report}"
 
 

@@ -1,5 +1,6 @@
 """Rules that follow meaning: refusals in any word order, offers parsed into
 amounts and checked against store.yml, wording that fits the store's category."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,18 +18,32 @@ def _blocked(checker, text, context):
 
 
 # ---- refusal + object in any order, informal negation ------------------------------------
-@pytest.mark.parametrize("text", [
-    "发票真没有", "我们店不开发票的", "票暂时开不出来,机器坏了", "退款是办不了的", "确认收货了就退不了款了哦",
-    "分期付款我们这里不支持哈", "信用卡付不了的", "你买的是耳机,发票只能开成办公用品",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "发票真没有",
+        "我们店不开发票的",
+        "票暂时开不出来,机器坏了",
+        "退款是办不了的",
+        "确认收货了就退不了款了哦",
+        "分期付款我们这里不支持哈",
+        "信用卡付不了的",
+        "你买的是耳机,发票只能开成办公用品",
+    ],
+)
 def test_refusals_of_what_the_shopper_is_owed_are_blocked(checker, ctx, text):
     assert _blocked(checker, text, ctx("tmall", speaker="agent"))
 
 
-@pytest.mark.parametrize("text", [
-    "特价款也一样可以开票哦,不收任何费用", "发票这边晚了点,3天内给您补开补寄", "确认收货了也可以申请退货的",
-    "信用卡可以付款的,不用额外手续费",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "特价款也一样可以开票哦,不收任何费用",
+        "发票这边晚了点,3天内给您补开补寄",
+        "确认收货了也可以申请退货的",
+        "信用卡可以付款的,不用额外手续费",
+    ],
+)
 def test_the_same_words_giving_it_pass(checker, ctx, text):
     assert not _blocked(checker, text, ctx("tmall", speaker="agent"))
 
@@ -45,7 +60,7 @@ def test_offers_are_parsed_into_amounts():
 
 @pytest.mark.parametrize("speaker", ["bot", "agent"])
 def test_price_cuts_follow_the_store_limit(checker, ctx, speaker):
-    assert _blocked(checker, "给您打个9折吧", ctx("tmall", speaker=speaker))            # max_discount_percent 0
+    assert _blocked(checker, "给您打个9折吧", ctx("tmall", speaker=speaker))  # max_discount_percent 0
     assert not _blocked(checker, "给您打个9折吧", ctx("tmall", speaker=speaker, max_discount_percent=10))
     # Pinduoduo: the store's order cut (10 %), the order amount said in the sentence is the base
     assert not _blocked(checker, "100元的订单可以帮您改价少10块", ctx("pdd", speaker=speaker))
@@ -58,13 +73,13 @@ def test_price_cuts_follow_the_store_limit(checker, ctx, speaker):
 def test_gifts_and_coupons_follow_the_store(checker, ctx, speaker):
     c = ctx("tmall", speaker=speaker)
     assert not _blocked(checker, "单笔满99元送手机支架一个", c)
-    assert _blocked(checker, "满50就送手机支架", c)              # below gift_min_amount 99
-    assert _blocked(checker, "再送您一个充电宝", c)              # not the store's gift
-    assert _blocked(checker, "送您两个手机支架", c)              # more than one
-    assert _blocked(checker, "买一根数据线也送支架给您", c)      # whatever the amount
-    assert not _blocked(checker, "给您补一张10元优惠券,真的抱歉", c)   # compensation_coupon 10
+    assert _blocked(checker, "满50就送手机支架", c)  # below gift_min_amount 99
+    assert _blocked(checker, "再送您一个充电宝", c)  # not the store's gift
+    assert _blocked(checker, "送您两个手机支架", c)  # more than one
+    assert _blocked(checker, "买一根数据线也送支架给您", c)  # whatever the amount
+    assert not _blocked(checker, "给您补一张10元优惠券,真的抱歉", c)  # compensation_coupon 10
     assert _blocked(checker, "补偿您50元优惠券", c)
-    assert not _blocked(checker, "钢化膜送贴膜工具", c)          # what is in the box, not an offer
+    assert not _blocked(checker, "钢化膜送贴膜工具", c)  # what is in the box, not an offer
     # the limits are read from the store: another gift and minimum
     other = ctx("tmall", speaker=speaker, gift="数据线一根", gift_min_amount=49)
     assert not _blocked(checker, "满50就送数据线", other)
@@ -83,10 +98,18 @@ def test_promises_beyond_the_stores_policy(checker, ctx):
 
 # ---- off-platform payment and contact by channel, on every platform -------------------------
 @pytest.mark.parametrize("platform", ["taobao", "tmall", "jd", "pdd"])
-@pytest.mark.parametrize("text", [
-    "直接支付宝转给我就行", "你把钱打到我银行卡上", "差价我微信红包返给你", "你打我手机吧", "售后找我私人号",
-    "搜一下公众号星耀数码", "留个电话,我打给你说",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "直接支付宝转给我就行",
+        "你把钱打到我银行卡上",
+        "差价我微信红包返给你",
+        "你打我手机吧",
+        "售后找我私人号",
+        "搜一下公众号星耀数码",
+        "留个电话,我打给你说",
+    ],
+)
 def test_off_platform_payment_and_contact_on_every_platform(checker, ctx, platform, text):
     assert _blocked(checker, text, ctx(platform, speaker="agent"))
 

@@ -1,5 +1,6 @@
 """Helpers of the integration suite: free loopback ports, waiting for a URL,
 the environment a supervised stack or a real server needs."""
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,12 @@ def wait_http(url: str, seconds: float, interval: float = 0.2) -> Optional[float
 
 def base_env(tmp: Path) -> dict:
     env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", XIAOER_DESK_SECRET="integration-test-secret",
-               XIAOER_DESK_AGENT_PASSWORD="integration test password")
+    env.update(
+        PYTHONPATH=str(ROOT),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        XIAOER_DESK_SECRET="integration-test-secret",
+        XIAOER_DESK_AGENT_PASSWORD="integration test password",
+    )
     return env

@@ -2,6 +2,7 @@
 holds a conversation's ticket blocks that conversation for at most the lease
 (Rasa's own tickets: 60 s), and a live worker that works longer than the lease
 keeps its ticket. Skips without redis-server (scripts/ensure-services.sh)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,17 +15,21 @@ import pytest
 
 from tests.integration.procs import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="redis-server not installed (scripts/ensure-services.sh installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server not installed (scripts/ensure-services.sh installs it)"
+)
 
 
 @pytest.fixture(scope="module")
 def redis_port():
     port = free_port()
     data = tempfile.mkdtemp(prefix="xiaoer-redis-")
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", data,
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", data, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     import redis
+
     for _ in range(100):
         try:
             if redis.Redis(port=port).ping():
@@ -41,8 +46,10 @@ def store(port, **kw):
     from rasa.utils.endpoints import EndpointConfig
 
     from rasa_ext.stores import LeasedRedisLockStore
-    return LeasedRedisLockStore(EndpointConfig(url="127.0.0.1", port=port, db=1, key_prefix="test",
-                                               lock_lifetime=1.0, renew_seconds=0.2, **kw))
+
+    return LeasedRedisLockStore(
+        EndpointConfig(url="127.0.0.1", port=port, db=1, key_prefix="test", lock_lifetime=1.0, renew_seconds=0.2, **kw)
+    )
 
 
 def test_a_dead_workers_ticket_is_gone_after_the_lease(redis_port):

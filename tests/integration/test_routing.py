@@ -1,5 +1,6 @@
 """desk/rasa.py with several Rasa workers: a conversation always goes to the same
 worker, and to the next only when its own refuses the connection."""
+
 from __future__ import annotations
 
 import aiohttp

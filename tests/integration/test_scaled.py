@@ -7,6 +7,7 @@ checked in the desk's and Rasa's PostgreSQL databases.
 
 Skips, saying why, without PostgreSQL/Redis (scripts/ensure-services.sh installs
 them) or without a trained model (make train)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,19 +50,37 @@ def stack():
     os.chmod(top, 0o755)  # PostgreSQL runs as its own user when we are root: it must reach its data dir
     env = base_env(top)
     rasa, action, desk = free_ports(2), free_ports(2), free_ports(2)
-    env.update(XIAOER_SCALED_DIR=str(top / "scaled"), XIAOER_RUN_DIR=str(top / "run"), XIAOER_LOG_DIR=str(top / "logs"),
-               XIAOER_RASA_PORT=str(rasa), XIAOER_ACTION_PORT=str(action), XIAOER_DESK_PORT=str(desk),
-               XIAOER_RASA_WORKERS="2", XIAOER_ACTION_WORKERS="2", XIAOER_DESK_WORKERS="2",
-               XIAOER_DESK_AGENT_PASSWORD=PASSWORD, XIAOER_START_SECONDS="900")
+    env.update(
+        XIAOER_SCALED_DIR=str(top / "scaled"),
+        XIAOER_RUN_DIR=str(top / "run"),
+        XIAOER_LOG_DIR=str(top / "logs"),
+        XIAOER_RASA_PORT=str(rasa),
+        XIAOER_ACTION_PORT=str(action),
+        XIAOER_DESK_PORT=str(desk),
+        XIAOER_RASA_WORKERS="2",
+        XIAOER_ACTION_WORKERS="2",
+        XIAOER_DESK_WORKERS="2",
+        XIAOER_DESK_AGENT_PASSWORD=PASSWORD,
+        XIAOER_START_SECONDS="900",
+    )
     t0 = time.monotonic()
     start = subprocess.run([SCALED], env=env, capture_output=True, text=True, timeout=1200)
     try:
         assert start.returncode == 0, start.stdout + start.stderr + _logs(top / "logs")
         print(f"scaled stack up in {time.monotonic() - t0:.0f} s")
         ports = dict(line.split("=") for line in (top / "scaled" / "ports.env").read_text().split())
-        yield dict(env=env, rasa=[rasa, rasa + 1], desk=[desk, desk + 1], top=top,
-                   pg=dict(host="127.0.0.1", port=int(ports["XIAOER_PG_PORT"]), user="xiaoer",
-                           password=(top / "scaled" / "pg_password").read_text().strip()))
+        yield dict(
+            env=env,
+            rasa=[rasa, rasa + 1],
+            desk=[desk, desk + 1],
+            top=top,
+            pg=dict(
+                host="127.0.0.1",
+                port=int(ports["XIAOER_PG_PORT"]),
+                user="xiaoer",
+                password=(top / "scaled" / "pg_password").read_text().strip(),
+            ),
+        )
     finally:
         subprocess.run([RUN, "stop"], env=env, capture_output=True, timeout=180)
         if not os.environ.get("XIAOER_IT_KEEP"):  # keep the logs to look at
@@ -78,14 +97,16 @@ def _logs(d: Path) -> str:
 class Shopper:
     def __init__(self, session, port, buyer):
         from desk.tokens import issue_token
+
         self.session, self.port = session, port
         self.token = issue_token(os.environ.get("_IT_SECRET", "integration-test-secret"), buyer)
         self.inbox: asyncio.Queue = asyncio.Queue()
 
     async def connect(self):
         # the shopper's socket authenticates with its first frame, as the widget does
-        self.ws = await self.session.ws_connect(f"http://127.0.0.1:{self.port}/ws/shop",
-                                                headers={"Origin": f"http://127.0.0.1:{self.port}"})
+        self.ws = await self.session.ws_connect(
+            f"http://127.0.0.1:{self.port}/ws/shop", headers={"Origin": f"http://127.0.0.1:{self.port}"}
+        )
         await self.ws.send_json({"type": "auth", "token": self.token})
         hello = json.loads((await self.ws.receive()).data)
         assert hello["type"] == "history"
@@ -114,15 +135,19 @@ class Agent(Shopper):
         self.origin = {"Origin": f"http://127.0.0.1:{port}"}
 
     async def connect(self):
-        r = await self.session.post(f"http://127.0.0.1:{self.port}/api/login", headers=self.origin,
-                                    json={"name": "agent8", "password": PASSWORD})
+        r = await self.session.post(
+            f"http://127.0.0.1:{self.port}/api/login",
+            headers=self.origin,
+            json={"name": "agent8", "password": PASSWORD},
+        )
         assert r.status == 200, await r.text()
         self.ws = await self.session.ws_connect(f"http://127.0.0.1:{self.port}/ws/console", headers=self.origin)
         self.reader = asyncio.ensure_future(self._read())
 
     async def post(self, conv, what, body=None):
-        r = await self.session.post(f"http://127.0.0.1:{self.port}/api/conversations/{conv}/{what}",
-                                    headers=self.origin, json=body or {})
+        r = await self.session.post(
+            f"http://127.0.0.1:{self.port}/api/conversations/{conv}/{what}", headers=self.origin, json=body or {}
+        )
         assert r.status == 200, f"{what}: {r.status} {await r.text()}"
         return await r.json()
 
@@ -132,16 +157,21 @@ class Agent(Shopper):
 
 
 def _is_msg(sender, text=None):
-    return lambda m: m.get("type") == "message" and m["message"]["sender"] == sender and (
-        text is None or m["message"]["text"] == text)
+    return lambda m: (
+        m.get("type") == "message"
+        and m["message"]["sender"] == sender
+        and (text is None or m["message"]["text"] == text)
+    )
 
 
 async def _handoff_round(stack, buyer, kill_worker: bool):
     """One handoff round trip; returns what it measured and the texts it sent."""
     a_port, b_port = stack["desk"]
     # unsafe=True: keep the login cookie of a bare IP address (127.0.0.1)
-    async with aiohttp.ClientSession() as s_shop, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s_agent:
+    async with (
+        aiohttp.ClientSession() as s_shop,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s_agent,
+    ):
         shopper, agent = Shopper(s_shop, a_port, buyer), Agent(s_agent, b_port)
         await shopper.connect()
         await agent.connect()
@@ -150,8 +180,9 @@ async def _handoff_round(stack, buyer, kill_worker: bool):
         if kill_worker:
             # the worker this conversation is routed to (desk/rasa.py: crc32 of the sender)
             port = stack["rasa"][zlib.crc32(cid.encode()) % 2]
-            out = subprocess.run([RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True,
-                                 text=True, timeout=30)
+            out = subprocess.run(
+                [RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True, text=True, timeout=30
+            )
             os.kill(int(out.stdout.strip()), signal.SIGKILL)
             # until its port refuses: a connection made while it dies is reset, and the desk
             # (not knowing whether Rasa read it) hands that one message to a person instead
@@ -166,9 +197,17 @@ async def _handoff_round(stack, buyer, kill_worker: bool):
         await shopper.wait(_is_msg("bot"))  # the bot answers (the other worker, when this one is dead)
         await shopper.say("转人工")
         sent.append("转人工")
-        t_a, _ = await shopper.wait(lambda m: m.get("type") == "status" and m["status"] in ("queued", "waiting_offline"))
-        t_b, _ = await agent.wait(lambda m: m.get("type") == "queue" and m.get("conversation_id") == cid
-                                  and m.get("status") in ("queued", "waiting_offline"), 10)
+        t_a, _ = await shopper.wait(
+            lambda m: m.get("type") == "status" and m["status"] in ("queued", "waiting_offline")
+        )
+        t_b, _ = await agent.wait(
+            lambda m: (
+                m.get("type") == "queue"
+                and m.get("conversation_id") == cid
+                and m.get("status") in ("queued", "waiting_offline")
+            ),
+            10,
+        )
         queue_delay = t_b - t_a
         assert queue_delay < 1.0, f"desk B saw the handoff {queue_delay:.2f} s after desk A"
         assert any(q["id"] == cid for q in (await agent.queue())["queue"])
@@ -218,8 +257,10 @@ def _check_databases(stack, round_):
 def test_handoff_across_two_desks_and_two_rasa_workers(stack):
     r = asyncio.run(_handoff_round(stack, "buyer_001", kill_worker=False))
     _check_databases(stack, r)
-    print(f"queue seen on desk B {max(0.0, r['queue_delay']) * 1000:.0f} ms after desk A; agent reply at the shopper "
-          f"{r['reply_delay'] * 1000:.0f} ms")
+    print(
+        f"queue seen on desk B {max(0.0, r['queue_delay']) * 1000:.0f} ms after desk A; agent reply at the shopper "
+        f"{r['reply_delay'] * 1000:.0f} ms"
+    )
 
 
 def test_the_same_with_the_shoppers_rasa_worker_killed(stack):
@@ -237,8 +278,9 @@ async def _killed_holding_the_turn(stack, buyer):
         await shopper.say("你好")
         await shopper.wait(_is_msg("bot"))
         port = stack["rasa"][zlib.crc32(cid.encode()) % 2]
-        out = subprocess.run([RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True,
-                             text=True, timeout=30)
+        out = subprocess.run(
+            [RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True, text=True, timeout=30
+        )
         pid = int(out.stdout.strip())
         os.kill(pid, signal.SIGSTOP)  # it takes the connection (the kernel does) but runs nothing
         try:
@@ -247,14 +289,16 @@ async def _killed_holding_the_turn(stack, buyer):
         finally:
             os.kill(pid, signal.SIGKILL)
         t_kill = time.monotonic()
-        t, m = await shopper.wait(lambda m: m.get("type") == "message"
-                                  and m["message"]["sender"] in ("bot", "system"), 60)
+        t, m = await shopper.wait(
+            lambda m: m.get("type") == "message" and m["message"]["sender"] in ("bot", "system"), 60
+        )
         await shopper.ws.close()
         return dict(cid=cid, sent=["你好", "什么时候发货"], after_kill=t - t_kill)
 
 
 def test_a_rasa_worker_killed_holding_the_shoppers_turn(stack):
     from tests.integration.procs import wait_http
+
     for p in stack["rasa"]:  # an earlier test killed one: it loads its model again
         assert wait_http(f"http://127.0.0.1:{p}/", 900) is not None, f"Rasa :{p} did not come back"
     r = asyncio.run(_killed_holding_the_turn(stack, "buyer_003"))

@@ -2,6 +2,7 @@
 kill -9 of a component brings it back, the other components serve meanwhile,
 `stop` ends them all. Real processes: the action server and the desk (Rasa is
 left out only because its model takes ~30 s to load; it has the same policy)."""
+
 from __future__ import annotations
 
 import os
@@ -33,11 +34,16 @@ def _alive(pid: int) -> bool:
 def stack(tmp_path):
     env = base_env(tmp_path)
     action, desk, rasa = free_ports(1), free_ports(1), free_ports(1)
-    env.update(XIAOER_RUN_DIR=str(tmp_path / "run"), XIAOER_LOG_DIR=str(tmp_path / "logs"),
-               XIAOER_COMPONENTS="actions desk", XIAOER_ACTION_PORT=str(action), XIAOER_DESK_PORT=str(desk),
-               XIAOER_RASA_PORT=str(rasa),  # nothing listens there: the desk queues to humans politely
-               XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
-               XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    env.update(
+        XIAOER_RUN_DIR=str(tmp_path / "run"),
+        XIAOER_LOG_DIR=str(tmp_path / "logs"),
+        XIAOER_COMPONENTS="actions desk",
+        XIAOER_ACTION_PORT=str(action),
+        XIAOER_DESK_PORT=str(desk),
+        XIAOER_RASA_PORT=str(rasa),  # nothing listens there: the desk queues to humans politely
+        XIAOER_DESK_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+        XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+    )
     start = subprocess.run([RUN], env=env, capture_output=True, text=True, timeout=240)
     try:
         assert start.returncode == 0, start.stdout + start.stderr
@@ -52,10 +58,10 @@ def test_kill_9_of_a_component_gets_it_back_and_the_rest_serves(stack):
     status = subprocess.run([RUN, "status"], env=env, capture_output=True, text=True, timeout=30).stdout
     assert f"actions:actions-{action}" in status and "RUNNING" in status
 
-    for name, health, other in ((f"actions:actions-{action}", f"http://127.0.0.1:{action}/health",
-                                 f"http://127.0.0.1:{desk}/health"),
-                                (f"desk:desk-{desk}", f"http://127.0.0.1:{desk}/health",
-                                 f"http://127.0.0.1:{action}/health")):
+    for name, health, other in (
+        (f"actions:actions-{action}", f"http://127.0.0.1:{action}/health", f"http://127.0.0.1:{desk}/health"),
+        (f"desk:desk-{desk}", f"http://127.0.0.1:{desk}/health", f"http://127.0.0.1:{action}/health"),
+    ):
         pid = _pid(env, name)
         assert pid and _alive(pid)
         os.kill(pid, signal.SIGKILL)
@@ -105,8 +111,9 @@ def test_while_rasa_is_away_the_desk_answers_politely_and_queues(stack):
             return seen
 
     frames = asyncio.run(chat())
-    notice = next(f["message"]["text"] for f in frames
-                  if f.get("type") == "message" and f["message"]["sender"] == "system")
+    notice = next(
+        f["message"]["text"] for f in frames if f.get("type") == "message" and f["message"]["sender"] == "system"
+    )
     assert "人工客服" in notice, notice
     assert any(f.get("type") == "status" and f["status"] in ("queued", "waiting_offline") for f in frames), frames
     db = sqlite3.connect(env["XIAOER_DESK_DB_URL"].removeprefix("sqlite+aiosqlite:///"))

@@ -1,5 +1,6 @@
 """Security tests: the desk fixtures (fake Rasa, temporary database) plus real
 action-server and Rasa processes started by xiaoer.serve."""
+
 from __future__ import annotations
 
 import os
@@ -25,6 +26,7 @@ def free_port() -> int:
 
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, log: Path) -> None:
     import urllib.request
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -40,8 +42,13 @@ def wait_http(url: str, seconds: float, proc: subprocess.Popen, log: Path) -> No
 class Service:
     def __init__(self, mode: str, env: dict, port: int, log: Path) -> None:
         self.mode, self.port, self.log = mode, port, log
-        self.proc = subprocess.Popen([sys.executable, "-m", "xiaoer.serve", mode], cwd=REPO, env=env,
-                                     stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xiaoer.serve", mode],
+            cwd=REPO,
+            env=env,
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -57,8 +64,13 @@ class Service:
 
 def service_env(secrets_dir: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not (k.startswith("XIAOER_") and k.endswith("_SECRET"))}
-    env.update(PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", XIAOER_SECRETS_DIR=str(secrets_dir))
+    env.update(
+        PYTHONPATH=str(REPO),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        XIAOER_SECRETS_DIR=str(secrets_dir),
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -72,8 +84,11 @@ def stack_dir(tmp_path_factory):
 def action_server(stack_dir):
     """`python -m xiaoer.serve actions` on a free port, secrets generated into a temporary folder."""
     port = free_port()
-    env = service_env(stack_dir / "secrets", XIAOER_ACTION_PORT=port,
-                      XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{stack_dir / 'shop.db'}")
+    env = service_env(
+        stack_dir / "secrets",
+        XIAOER_ACTION_PORT=port,
+        XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{stack_dir / 'shop.db'}",
+    )
     svc = Service("actions", env, port, stack_dir / "actions.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/health", 90, svc.proc, svc.log)
@@ -89,10 +104,15 @@ def rasa_server(stack_dir, action_server):
     if not MODEL.exists():
         pytest.skip("no trained model: run `make train` (make test does)")
     port = free_port()
-    env = service_env(stack_dir / "secrets", XIAOER_RASA_PORT=port, XIAOER_ACTION_PORT=action_server.port,
-                      XIAOER_ACTION_URL=f"http://127.0.0.1:{action_server.port}/webhook",
-                      XIAOER_TRACKER_DIALECT="sqlite", XIAOER_TRACKER_URL=f"sqlite:///{stack_dir / 'tracker.db'}",
-                      XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{stack_dir / 'shop.db'}")
+    env = service_env(
+        stack_dir / "secrets",
+        XIAOER_RASA_PORT=port,
+        XIAOER_ACTION_PORT=action_server.port,
+        XIAOER_ACTION_URL=f"http://127.0.0.1:{action_server.port}/webhook",
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{stack_dir / 'tracker.db'}",
+        XIAOER_SHOP_DB_URL=f"sqlite+aiosqlite:///{stack_dir / 'shop.db'}",
+    )
     svc = Service("rasa", env, port, stack_dir / "rasa.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/", 300, svc.proc, svc.log)

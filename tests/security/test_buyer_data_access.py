@@ -1,6 +1,7 @@
 """Issue 8, point 9: buyer data by role and ownership. Agents see phone numbers
 masked except in the conversation they own; supervisors see them; notes only by
 the owner or a supervisor; every view of a buyer's data is in the audit record."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,15 @@ PHONE = "13812345678"
 
 
 async def setup(desk):
-    await auth.create_agent(desk.client.app[ENGINE], "agent9", PASSWORD, role="agent", number="9",
-                            at=desk.clock(), hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024,
-                                                                      "parallelism": 1}))
+    await auth.create_agent(
+        desk.client.app[ENGINE],
+        "agent9",
+        PASSWORD,
+        role="agent",
+        number="9",
+        at=desk.clock(),
+        hasher=auth.make_hasher({"time_cost": 1, "memory_cost": 1024, "parallelism": 1}),
+    )
     ws = await desk.shopper("buyer_004")
     await desk.say(ws, "台灯质量太差了,我要投诉")
     await desk.expect(ws, "status", lambda f: f["status"] == "queued")
@@ -48,7 +55,10 @@ async def test_only_the_owner_and_supervisors_see_the_phone(desk):
 
 async def test_queue_contact_is_masked(desk):
     desk.clock.now = OFFLINE
-    desk.fake.replies = lambda text: [{"text": "请留下联系方式"}, handoff("request_human", None, "low", 2, online=False)]
+    desk.fake.replies = lambda text: [
+        {"text": "请留下联系方式"},
+        handoff("request_human", None, "low", 2, online=False),
+    ]
     ws = await desk.shopper()
     await desk.say(ws, "转人工")
     await desk.expect(ws, "status")
@@ -73,12 +83,12 @@ async def test_notes_only_by_the_owner_or_a_supervisor(desk):
 
 async def test_every_view_is_audited(desk):
     ws, cid = await setup(desk)
-    await detail(desk, cid)                       # agent8, masked
+    await detail(desk, cid)  # agent8, masked
     await desk.login("agent9")
-    await detail(desk, cid)                       # agent9, masked
+    await detail(desk, cid)  # agent9, masked
     assert (await desk.client.get("/api/audit")).status == 403  # agents cannot read the audit
     await desk.login("super1")
-    await detail(desk, cid)                       # super1, unmasked
+    await detail(desk, cid)  # super1, unmasked
     rows = await (await desk.client.get("/api/audit", params={"buyer_id": "buyer_004"})).json()
     seen = [(r["actor"], r["data"]["unmasked"]) for r in reversed(rows)]
     assert seen == [("agent8", False), ("agent9", False), ("super1", True)]

@@ -1,6 +1,7 @@
 """Issue 8, points 6 and 7: the origin check compares against the configured
 public origin(s), never the Host header; cookies can be Secure; every response,
 also a raised 401/403/404, carries the security headers."""
+
 from __future__ import annotations
 
 from desk import create_app, load_config
@@ -12,8 +13,9 @@ EVIL = "http://evil.example"
 async def test_host_and_origin_both_forged_are_refused(desk):
     forged = {"Origin": EVIL, "Host": "evil.example"}
     assert (await desk.client.get("/ws/shop", headers=forged)).status == 403
-    assert (await desk.client.post("/api/login", json={"name": "agent8", "password": PASSWORD},
-                                   headers=forged)).status == 403
+    assert (
+        await desk.client.post("/api/login", json={"name": "agent8", "password": PASSWORD}, headers=forged)
+    ).status == 403
     assert (await desk.login()).status == 200
     r = await desk.client.post("/api/guard/check", json={"text": "您好"}, headers=forged)
     assert r.status == 403
@@ -52,12 +54,12 @@ HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy
 
 async def test_security_headers_on_every_response(desk):
     responses = [
-        await desk.client.get("/api/me"),                                      # 401 returned
-        await desk.client.get("/ws/shop", headers={"Origin": EVIL}),            # 403 raised
-        await desk.client.get("/media/abc/x.png"),                             # 403 raised
-        await desk.client.get("/no/such/page"),                                # 404 raised by the router
+        await desk.client.get("/api/me"),  # 401 returned
+        await desk.client.get("/ws/shop", headers={"Origin": EVIL}),  # 403 raised
+        await desk.client.get("/media/abc/x.png"),  # 403 raised
+        await desk.client.get("/no/such/page"),  # 404 raised by the router
         await desk.client.post("/shop/login", data=b"--x", headers={"Content-Type": "multipart/form-data; boundary=B"}),
-        await desk.client.get("/console"),                                     # a file
+        await desk.client.get("/console"),  # a file
         await desk.client.get("/health"),
     ]
     for r in responses:

@@ -1,5 +1,6 @@
 """Issue 8, point 3: wrong passwords are throttled per account and per client
 address, with a clear message; failures are logged; a supervisor can unlock."""
+
 from __future__ import annotations
 
 import logging

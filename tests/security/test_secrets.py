@@ -1,5 +1,6 @@
 """xiaoer.secrets: environment first, else a generated 0600 file that every
 process of the machine shares; the desk's old key file is migrated."""
+
 from __future__ import annotations
 
 import stat
@@ -34,6 +35,7 @@ def test_bad_names(name):
 
 def test_old_desk_key_is_moved(tmp_path, monkeypatch):
     import desk.config as dc
+
     monkeypatch.setenv("XIAOER_SECRETS_DIR", str(tmp_path / "s"))
     monkeypatch.delenv("XIAOER_DESK_SECRET", raising=False)
     monkeypatch.setattr(dc, "VAR", tmp_path)

@@ -1,5 +1,6 @@
 """Issue 8, point 8: a shopper cannot fill the disk: uploads per buyer per hour,
 bytes per buyer on disk, and a free-space floor."""
+
 from __future__ import annotations
 
 from aiohttp import FormData
@@ -8,8 +9,10 @@ from desk import create_app
 from desk.tokens import issue_token
 from tests.desk.conftest import SECRET, Desk
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 async def make(aiohttp_client, make_config, fake_rasa, clock, **limits):
@@ -21,8 +24,11 @@ async def make(aiohttp_client, make_config, fake_rasa, clock, **limits):
 async def upload(d, buyer="buyer_004", size=0):
     form = FormData()
     form.add_field("photo", PNG + b"\0" * size, filename="p.png", content_type="image/png")
-    return await d.client.post("/api/shop/upload", data=form, headers={
-        "Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": d.origin})
+    return await d.client.post(
+        "/api/shop/upload",
+        data=form,
+        headers={"Authorization": f"Bearer {issue_token(SECRET, buyer)}", "Origin": d.origin},
+    )
 
 
 def files(tmp_path):
@@ -40,8 +46,7 @@ async def test_uploads_per_hour(aiohttp_client, make_config, fake_rasa, clock, t
 
 
 async def test_bytes_per_buyer(aiohttp_client, make_config, fake_rasa, clock, tmp_path):
-    d = await make(aiohttp_client, make_config, fake_rasa, clock, upload_bytes_per_buyer=250_000,
-                   uploads_per_hour=100)
+    d = await make(aiohttp_client, make_config, fake_rasa, clock, upload_bytes_per_buyer=250_000, uploads_per_hour=100)
     assert (await upload(d, size=100_000)).status == 200
     assert (await upload(d, size=100_000)).status == 200
     r = await upload(d, size=100_000)
@@ -51,7 +56,7 @@ async def test_bytes_per_buyer(aiohttp_client, make_config, fake_rasa, clock, tm
 
 
 async def test_free_disk_floor(aiohttp_client, make_config, fake_rasa, clock, tmp_path):
-    d = await make(aiohttp_client, make_config, fake_rasa, clock, min_free_disk_mb=10 ** 12)
+    d = await make(aiohttp_client, make_config, fake_rasa, clock, min_free_disk_mb=10**12)
     r = await upload(d)
     assert r.status == 413 and (await r.json())["text"]
     assert files(tmp_path) == []

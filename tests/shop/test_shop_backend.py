@@ -1,8 +1,10 @@
 """SqlShop through the ShopBackend interface: ownership, records, changes, catalogue."""
+
 import json
 from datetime import date, timedelta, timezone
 
 import pytest
+from shop_helpers import T0
 
 from shop.backend import ShopBackend
 from shop.errors import BackendUnavailable, ChangeNotAllowed, InvalidTransition, NotFound, OrderNotFound, OutOfStock
@@ -10,8 +12,6 @@ from shop.models import AddressInput, NoteKind, RecordKind, RecordState, ReturnR
 from shop.rules import is_shipment_delayed, price_quote
 from shop.sql import SqlShop
 from shop.status import OrderStatus
-
-from shop_helpers import T0
 
 S = OrderStatus
 NEW_ADDRESS = AddressInput("张伟", "13700001111", "江苏省", "苏州市", "姑苏区", "人民路100号")
@@ -72,8 +72,9 @@ async def test_writes_on_another_buyers_order_fail_like_unknown_and_change_nothi
 @pytest.mark.asyncio
 async def test_follow_up_on_another_buyers_order_is_refused(shop):
     with pytest.raises(OrderNotFound):
-        await shop.promise_follow_up(buyer_id="buyer_001", topic="物流进展", due_at=T0 + timedelta(hours=2),
-                                     order_id=shop.ids["b_paid"])
+        await shop.promise_follow_up(
+            buyer_id="buyer_001", topic="物流进展", due_at=T0 + timedelta(hours=2), order_id=shop.ids["b_paid"]
+        )
 
 
 @pytest.mark.asyncio
@@ -87,10 +88,18 @@ async def test_recent_orders_are_the_buyers_own_newest_first(shop):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("text", [
-    "DD20241117001' OR '1'='1", "1 OR 1=1; DROP TABLE shop_orders;--", "DD20241117001 DD20241118001",
-    "我的订单DD20241117001", "", "DD2024", "x" * 500,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DD20241117001' OR '1'='1",
+        "1 OR 1=1; DROP TABLE shop_orders;--",
+        "DD20241117001 DD20241118001",
+        "我的订单DD20241117001",
+        "",
+        "DD2024",
+        "x" * 500,
+    ],
+)
 async def test_malformed_order_numbers_find_nothing(shop, text):
     assert await shop.get_order(text, buyer_id="buyer_001") is None
     with pytest.raises(OrderNotFound):
@@ -124,8 +133,7 @@ async def test_buyer_and_orders_carry_only_masked_personal_data(shop):
 
 @pytest.mark.asyncio
 async def test_cancel_unpaid_order(shop):
-    out = await shop.cancel_order(shop.ids["a_unpaid"], buyer_id="buyer_001", reason="拍错了",
-                                  conversation_id="conv-1")
+    out = await shop.cancel_order(shop.ids["a_unpaid"], buyer_id="buyer_001", reason="拍错了", conversation_id="conv-1")
     assert out.kind == "cancelled" and out.order.status == S.CANCELLED
     o = await shop.get_order(shop.ids["a_unpaid"], buyer_id="buyer_001")
     assert o.status == S.CANCELLED and o.cancelled_at == T0
@@ -164,8 +172,13 @@ async def test_cancel_shipped_or_delivered_changes_nothing(shop):
 
 @pytest.mark.asyncio
 async def test_quality_return_with_photos_is_recorded_and_read_back(shop):
-    rec = await shop.request_return(shop.ids["a_delivered"], buyer_id="buyer_001", reason=ReturnReason.QUALITY,
-                                    description="接口松动,充不进电", photos=["upload/1.jpg", "upload/2.jpg"])
+    rec = await shop.request_return(
+        shop.ids["a_delivered"],
+        buyer_id="buyer_001",
+        reason=ReturnReason.QUALITY,
+        description="接口松动,充不进电",
+        photos=["upload/1.jpg", "upload/2.jpg"],
+    )
     assert rec.kind == RecordKind.RETURN_REQUEST and rec.state == RecordState.OPEN
     again = (await shop.records_for("buyer_001", order_id=shop.ids["a_delivered"]))[0]
     assert again == rec
@@ -197,8 +210,11 @@ async def test_change_address_before_shipment(shop):
 
 @pytest.mark.asyncio
 async def test_change_after_shipment_is_refused_with_the_reason(shop):
-    for method, kw in (("change_address", {"address": NEW_ADDRESS}), ("change_phone", {"phone": "13700001111"}),
-                       ("change_spec", {"new_sku_id": "P100-04"})):
+    for method, kw in (
+        ("change_address", {"address": NEW_ADDRESS}),
+        ("change_phone", {"phone": "13700001111"}),
+        ("change_spec", {"new_sku_id": "P100-04"}),
+    ):
         with pytest.raises(ChangeNotAllowed) as e:
             await getattr(shop, method)(shop.ids["a_transit"], buyer_id="buyer_001", **kw)
         assert e.value.reason == "shipped" and e.value.status == S.IN_TRANSIT
@@ -282,8 +298,9 @@ async def test_investigation_keeps_who_signed(shop):
 
 @pytest.mark.asyncio
 async def test_delivery_time_wish_is_noted_on_the_order(shop):
-    rec = await shop.add_order_note(shop.ids["a_paid"], buyer_id="buyer_001", kind=NoteKind.DELIVERY_TIME,
-                                    text="工作日白天不在家,周末送")
+    rec = await shop.add_order_note(
+        shop.ids["a_paid"], buyer_id="buyer_001", kind=NoteKind.DELIVERY_TIME, text="工作日白天不在家,周末送"
+    )
     assert rec.kind == RecordKind.ORDER_NOTE and rec.data["note_kind"] == "delivery_time"
     o = await shop.get_order(shop.ids["a_paid"], buyer_id="buyer_001")
     assert o.events[-1].name == "order.note_added" and o.events[-1].details["text"] == "工作日白天不在家,周末送"
@@ -295,8 +312,9 @@ async def test_delivery_time_wish_is_noted_on_the_order(shop):
 @pytest.mark.asyncio
 async def test_follow_up_promise_until_kept(shop):
     due = T0 + timedelta(hours=2)
-    rec = await shop.promise_follow_up(buyer_id="buyer_001", topic="核实物流进展", due_at=due,
-                                       order_id=shop.ids["a_transit"], conversation_id="conv-9")
+    rec = await shop.promise_follow_up(
+        buyer_id="buyer_001", topic="核实物流进展", due_at=due, order_id=shop.ids["a_transit"], conversation_id="conv-9"
+    )
     assert rec.due_at == due and rec.state == RecordState.OPEN and rec.order_id == shop.ids["a_transit"]
     assert await shop.open_records(kind=RecordKind.FOLLOW_UP, due_before=T0 + timedelta(hours=1)) == []
     assert [r.record_id for r in await shop.open_records(kind=RecordKind.FOLLOW_UP, due_before=due)] == [rec.record_id]
@@ -355,7 +373,11 @@ async def test_price_quote_with_promotion_and_coupon(shop):
     p = await shop.get_product("P100")
     one = price_quote(p, p.sku("P100-01"), 1, now=T0)
     assert (one.list_price, one.unit_price, one.coupon_amount, one.final_total) == (
-        yuan("29.9"), yuan("24.9"), yuan(0), yuan("24.9"))
+        yuan("29.9"),
+        yuan("24.9"),
+        yuan(0),
+        yuan("24.9"),
+    )
     assert one.coupon_missing == yuan("24.1") and one.promotion.name == "秋季焕新季"
     two = price_quote(p, p.sku("P100-01"), 2, now=T0)
     assert (two.subtotal, two.coupon_amount, two.final_total) == (yuan("49.8"), yuan(5), yuan("44.8"))
@@ -400,8 +422,9 @@ async def test_naive_times_are_refused(shop):
 
 @pytest.mark.asyncio
 async def test_store_side_order_life_through_the_transition_function(shop):
-    o = await shop.create_order(order_id="dd20241120005", buyer_id="buyer_002", items=[("P100-01", 2)],
-                                at=T0, buyer_note="送朋友的")
+    o = await shop.create_order(
+        order_id="dd20241120005", buyer_id="buyer_002", items=[("P100-01", 2)], at=T0, buyer_note="送朋友的"
+    )
     assert o.order_id == "DD20241120005" and o.status == S.UNPAID
     assert o.items[0].unit_price == yuan("24.9") and o.goods_amount == yuan("49.8")  # promotion price today
     assert o.ship_to.text == "广东省深圳市南山区****"
@@ -409,8 +432,9 @@ async def test_store_side_order_life_through_the_transition_function(shop):
     await shop.advance(o.order_id, S.PAID, at=t, by="buyer")
     with pytest.raises(InvalidTransition):
         await shop.advance(o.order_id, S.DELIVERED, at=t, signed_by="本人")
-    await shop.add_tracking(o.order_id, TrackingEvent(t + timedelta(hours=2), "东莞市", "东莞仓", "【东莞市】已揽收",
-                                                      "collected"))
+    await shop.add_tracking(
+        o.order_id, TrackingEvent(t + timedelta(hours=2), "东莞市", "东莞仓", "【东莞市】已揽收", "collected")
+    )
     await shop.advance(o.order_id, S.SHIPPED, at=t + timedelta(hours=2), courier="顺丰速运", tracking_no="SF1")
     got = await shop.get_order(o.order_id, buyer_id="buyer_002")
     assert got.status == S.SHIPPED and got.courier == "顺丰速运" and got.latest_tracking.station == "东莞仓"
@@ -423,8 +447,9 @@ async def test_store_side_order_life_through_the_transition_function(shop):
 
 @pytest.mark.asyncio
 async def test_photos_added_later_to_own_return_request_only(shop):
-    rec = await shop.request_return(shop.ids["a_delivered"], buyer_id="buyer_001", reason=ReturnReason.QUALITY,
-                                    description="外壳裂了")
+    rec = await shop.request_return(
+        shop.ids["a_delivered"], buyer_id="buyer_001", reason=ReturnReason.QUALITY, description="外壳裂了"
+    )
     assert rec.data["photos"] == []
     with pytest.raises(NotFound):
         await shop.add_photos(rec.record_id, buyer_id="buyer_002", photos=["x.jpg"])

@@ -1,8 +1,8 @@
 import pytest
+from shop_helpers import FakeShop
 
 from shop.config import ENV_BACKEND, ENV_URL, ROOT, is_sqlite_memory, load_backend, shop_db_url
 from shop.sql import SqlShop
-from shop_helpers import FakeShop
 
 
 def test_default_database_is_var_shop_db_under_the_repository(monkeypatch):

@@ -1,4 +1,5 @@
 """Demo data: deterministic, covering every status and situation, consistent with the rules."""
+
 import json
 import re
 from collections import Counter
@@ -70,10 +71,25 @@ def test_situations_the_bot_must_handle_are_present(demo, store):
 def test_histories_replay_through_the_transition_function(demo):
     for o in orders(demo):
         assert o.events[0].name == EVENT_CREATED
-        replay = o.__class__(**{**o.__dict__, "status": S.UNPAID, "events": o.events[:1], "updated_at": o.created_at,
-                                "paid_at": None, "shipped_at": None, "delivered_at": None, "completed_at": None,
-                                "cancelled_at": None, "refund_requested_at": None, "refunded_at": None,
-                                "closed_at": None, "courier": None, "tracking_no": None, "signed_by": None})
+        replay = o.__class__(
+            **{
+                **o.__dict__,
+                "status": S.UNPAID,
+                "events": o.events[:1],
+                "updated_at": o.created_at,
+                "paid_at": None,
+                "shipped_at": None,
+                "delivered_at": None,
+                "completed_at": None,
+                "cancelled_at": None,
+                "refund_requested_at": None,
+                "refunded_at": None,
+                "closed_at": None,
+                "courier": None,
+                "tracking_no": None,
+                "signed_by": None,
+            }
+        )
         for ev in o.events[1:]:
             again = transition(replay, ev.to_status, at=ev.at, by=ev.by, note=ev.note, **ev.details)
             assert again.name == ev.name

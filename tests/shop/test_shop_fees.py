@@ -72,11 +72,20 @@ def test_store_that_does_not_ship_free(store):
     assert shipping_fee(store, destination="北京").fee == 0  # no items: the store-wide rule
 
 
-@pytest.mark.parametrize("city,grams,expected", [
-    ("杭州", 60, "14"), ("上海", 1000, "14"), ("苏州", 1001, "22"), ("江浙沪", 2500, "30"),
-    ("北京", 60, "22"), ("广州", 1000, "22"), ("成都", 1500, "30"), ("北京", 2500, "38"),
-    ("乌鲁木齐", 500, "22"),  # the courier's far price; no remote surcharge on top
-])
+@pytest.mark.parametrize(
+    "city,grams,expected",
+    [
+        ("杭州", 60, "14"),
+        ("上海", 1000, "14"),
+        ("苏州", 1001, "22"),
+        ("江浙沪", 2500, "30"),
+        ("北京", 60, "22"),
+        ("广州", 1000, "22"),
+        ("成都", 1500, "30"),
+        ("北京", 2500, "38"),
+        ("乌鲁木齐", 500, "22"),  # the courier's far price; no remote surcharge on top
+    ],
+)
 def test_specified_courier_surcharge_near_and_far_with_extra_kg(store, city, grams, expected):
     q = shipping_fee(store, destination=city, items=[FeeItem(grams, 1, True)], courier="顺丰")
     assert q.courier == "顺丰速运" and q.specified and q.available
@@ -120,11 +129,19 @@ def test_unknown_destination_uses_far_price_and_no_remote_fee(store):
     assert shipping_fee(store, destination=None, items=[FREE]).fee == 0
 
 
-@pytest.mark.parametrize("place,region,days,warehouse_city", [
-    ("杭州", "江浙沪", "1-2", "杭州"), ("上海市", "江浙沪", "1-2", "杭州"), ("合肥", "华东", "2-3", "杭州"),
-    ("广州", "华南", "2-3", "东莞"), ("北京", "华北", "2-4", "天津"), ("成都", "西南", "3-5", "成都"),
-    ("乌鲁木齐", "偏远地区", "5-7", "成都"), ("火星", "default", "2-4", "杭州"),
-])
+@pytest.mark.parametrize(
+    "place,region,days,warehouse_city",
+    [
+        ("杭州", "江浙沪", "1-2", "杭州"),
+        ("上海市", "江浙沪", "1-2", "杭州"),
+        ("合肥", "华东", "2-3", "杭州"),
+        ("广州", "华南", "2-3", "东莞"),
+        ("北京", "华北", "2-4", "天津"),
+        ("成都", "西南", "3-5", "成都"),
+        ("乌鲁木齐", "偏远地区", "5-7", "成都"),
+        ("火星", "default", "2-4", "杭州"),
+    ],
+)
 def test_transit_estimate_by_region(store, place, region, days, warehouse_city):
     t = transit_estimate(store, place)
     assert (t.region, t.days, t.warehouse_city) == (region, days, warehouse_city)

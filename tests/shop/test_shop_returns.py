@@ -1,12 +1,11 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from shop_helpers import order_in
 
 from shop.models import ReturnReason
 from shop.rules import ReturnDecision, return_eligibility
 from shop.status import OrderStatus
-
-from shop_helpers import order_in
 
 S = OrderStatus
 Q, NQ = ReturnReason.QUALITY, ReturnReason.NON_QUALITY
@@ -63,18 +62,21 @@ def test_completed_order_keeps_its_window(store):
     assert e.eligible
 
 
-@pytest.mark.parametrize("status,decision", [
-    (S.PAID, ReturnDecision.REFUND_ONLY),
-    (S.SHIPPED, ReturnDecision.REFUSE_DELIVERY),
-    (S.IN_TRANSIT, ReturnDecision.REFUSE_DELIVERY),
-    (S.OUT_FOR_DELIVERY, ReturnDecision.REFUSE_DELIVERY),
-    (S.UNPAID, ReturnDecision.NOT_PAID),
-    (S.CANCELLED, ReturnDecision.NOT_PAID),
-    (S.REFUND_REQUESTED, ReturnDecision.IN_PROGRESS),
-    (S.RETURNING, ReturnDecision.IN_PROGRESS),
-    (S.REFUNDED, ReturnDecision.FINISHED),
-    (S.CLOSED, ReturnDecision.FINISHED),
-])
+@pytest.mark.parametrize(
+    "status,decision",
+    [
+        (S.PAID, ReturnDecision.REFUND_ONLY),
+        (S.SHIPPED, ReturnDecision.REFUSE_DELIVERY),
+        (S.IN_TRANSIT, ReturnDecision.REFUSE_DELIVERY),
+        (S.OUT_FOR_DELIVERY, ReturnDecision.REFUSE_DELIVERY),
+        (S.UNPAID, ReturnDecision.NOT_PAID),
+        (S.CANCELLED, ReturnDecision.NOT_PAID),
+        (S.REFUND_REQUESTED, ReturnDecision.IN_PROGRESS),
+        (S.RETURNING, ReturnDecision.IN_PROGRESS),
+        (S.REFUNDED, ReturnDecision.FINISHED),
+        (S.CLOSED, ReturnDecision.FINISHED),
+    ],
+)
 def test_decision_by_status(store, status, decision):
     order = order_in(status, CREATED)
     for reason in (Q, NQ):

@@ -1,20 +1,26 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from shop_helpers import DETAILS, PATHS, order_in
 
 from shop.status import (
-    ALLOWED, EVENT_REFUND_WITHDRAWN, TIMESTAMP_FIELD, InvalidTransition, OrderStatus, allowed_next, apply,
+    ALLOWED,
+    EVENT_REFUND_WITHDRAWN,
+    TIMESTAMP_FIELD,
+    InvalidTransition,
+    OrderStatus,
+    allowed_next,
+    apply,
     transition,
 )
-
-from shop_helpers import DETAILS, PATHS, order_in
 
 S = OrderStatus
 T = datetime(2024, 11, 1, 2, 0, tzinfo=timezone.utc)
 ALLOWED_PAIRS = [(a, b) for a, nexts in ALLOWED.items() for b in sorted(nexts, key=lambda s: s.value)]
 # order_in(REFUND_REQUESTED) comes from paid: going back to paid is the (allowed) withdrawal
-FORBIDDEN_PAIRS = [(a, b) for a in S for b in S
-                   if b not in ALLOWED[a] and not (a == S.REFUND_REQUESTED and b == S.PAID)]
+FORBIDDEN_PAIRS = [
+    (a, b) for a in S for b in S if b not in ALLOWED[a] and not (a == S.REFUND_REQUESTED and b == S.PAID)
+]
 
 
 def test_every_status_is_reachable_and_paths_are_valid():
@@ -29,7 +35,13 @@ def test_allowed_transition_records_named_event_with_time(src, dst):
     ev = transition(order, dst, at=at, by="store", note="测试", **DETAILS.get(dst, {}))
     assert ev.name == f"order.{dst.value}"
     assert (ev.order_id, ev.at, ev.by, ev.from_status, ev.to_status, ev.note) == (
-        order.order_id, at, "store", src, dst, "测试")
+        order.order_id,
+        at,
+        "store",
+        src,
+        dst,
+        "测试",
+    )
     after = apply(order, ev)
     assert after.status == dst
     assert after.events[-1] == ev and len(after.events) == len(order.events) + 1
@@ -48,15 +60,19 @@ def test_forbidden_transition_raises(src, dst):
     assert src.value in str(e.value) and dst.value in str(e.value)
 
 
-@pytest.mark.parametrize("src,dst", [
-    (S.CANCELLED, S.SHIPPED),  # no shipping a cancelled order
-    (S.UNPAID, S.REFUND_REQUESTED),  # no refund of an unpaid order
-    (S.UNPAID, S.SHIPPED),  # no shipping before payment
-    (S.CLOSED, S.PAID),
-    (S.REFUNDED, S.SHIPPED),
-    (S.DELIVERED, S.CANCELLED),  # delivered goods are returned, not cancelled
-    (S.PAID, S.CANCELLED),  # a paid order is refunded, not cancelled
-], ids=lambda s: s.value)
+@pytest.mark.parametrize(
+    "src,dst",
+    [
+        (S.CANCELLED, S.SHIPPED),  # no shipping a cancelled order
+        (S.UNPAID, S.REFUND_REQUESTED),  # no refund of an unpaid order
+        (S.UNPAID, S.SHIPPED),  # no shipping before payment
+        (S.CLOSED, S.PAID),
+        (S.REFUNDED, S.SHIPPED),
+        (S.DELIVERED, S.CANCELLED),  # delivered goods are returned, not cancelled
+        (S.PAID, S.CANCELLED),  # a paid order is refunded, not cancelled
+    ],
+    ids=lambda s: s.value,
+)
 def test_named_forbidden_cases(src, dst):
     order = order_in(src, T)
     with pytest.raises(InvalidTransition):
@@ -100,8 +116,14 @@ def test_timestamps_must_be_aware_and_not_go_back():
 def test_full_history_is_kept_in_order():
     order = order_in(S.RETURNING, T)
     names = [e.name for e in order.events]
-    assert names == ["order.created", "order.paid", "order.shipped", "order.delivered", "order.refund_requested",
-                     "order.returning"]
+    assert names == [
+        "order.created",
+        "order.paid",
+        "order.shipped",
+        "order.delivered",
+        "order.refund_requested",
+        "order.returning",
+    ]
     times = [e.at for e in order.events]
     assert times == sorted(times)
     assert [e.to_status for e in order.events][1:] == PATHS[S.RETURNING]

@@ -1,4 +1,5 @@
 """The intent classifier's own predict_proba gives sklearn's probabilities, on the trained model."""
+
 from pathlib import Path
 
 import joblib
@@ -8,7 +9,17 @@ import pytest
 from rasa_ext.nlu import CharNgramIntentEnsemble
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "current.tar.gz"
-TEXTS = ["我的订单到哪了", "发什么快递", "能便宜点吗", "你好", "可以开发票吗 什么时候发货", "asdfgh", "謝謝", "", "衣服有质量问题,我要退货"]
+TEXTS = [
+    "我的订单到哪了",
+    "发什么快递",
+    "能便宜点吗",
+    "你好",
+    "可以开发票吗 什么时候发货",
+    "asdfgh",
+    "謝謝",
+    "",
+    "衣服有质量问题,我要退货",
+]
 
 
 def trained(tmp_path):

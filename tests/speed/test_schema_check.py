@@ -1,5 +1,6 @@
 """The once-per-schema check keeps every verdict of jsonschema.validate on Rasa's
 action-server responses: good answers pass, bad ones are refused with the same error."""
+
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
@@ -24,17 +25,22 @@ def test_rasa_uses_it(installed):
 
 
 def test_a_good_answer_passes(installed):
-    good = {"events": [{"event": "slot", "name": "order_id", "value": "T1"}],
-            "responses": [{"response": "utter_order_status", "text": "亲,已发货"}]}
+    good = {
+        "events": [{"event": "slot", "name": "order_id", "value": "T1"}],
+        "responses": [{"response": "utter_order_status", "text": "亲,已发货"}],
+    }
     assert rasa_validates(good)
     assert rasa_validates(good)  # and again, with the schema already checked
 
 
-@pytest.mark.parametrize("bad", [
-    {"events": "not a list"},
-    {"events": [{"no_event_key": 1}]},
-    {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": "hello"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"events": "not a list"},
+        {"events": [{"no_event_key": 1}]},
+        {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": "hello"},
+    ],
+)
 def test_a_bad_answer_is_refused_as_before(installed, bad):
     schema_check.uninstall()
     with pytest.raises(jsonschema.ValidationError) as before:

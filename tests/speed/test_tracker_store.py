@@ -1,10 +1,10 @@
 """The caching tracker store stores and returns exactly what Rasa's SQL store does."""
+
+import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-
-import pytest
 
 from rasa_ext.stores import CachingResilientSQLTrackerStore
 from rasa_ext.tracker_store import CachingSQLTrackerStore
@@ -25,6 +25,7 @@ def stores(request):
     def make(tmp_path):
         db = str(tmp_path / "t.db")
         return (request.param(DOMAIN, dialect="sqlite", db=db), SQLTrackerStore(DOMAIN, dialect="sqlite", db=db))
+
     return make
 
 
@@ -37,8 +38,10 @@ def turn(tracker, text, ts):
 
 def rows(store, sender):
     with store.session_scope() as s:
-        return [(e.type_name, e.data) for e in s.query(store.SQLEvent).filter_by(sender_id=sender)
-                .order_by(store.SQLEvent.id)]
+        return [
+            (e.type_name, e.data)
+            for e in s.query(store.SQLEvent).filter_by(sender_id=sender).order_by(store.SQLEvent.id)
+        ]
 
 
 async def test_a_conversation_is_stored_as_rasa_stores_it(tmp_path, stores):

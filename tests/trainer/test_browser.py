@@ -2,6 +2,7 @@
 an entity marked by selecting text), exports, starts training (a fake `rasa
 train` and comparison: the real ones run in test_real_rasa.py), sees the
 comparison with the live model, activates the new model and reads the charts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,10 @@ async def test_trainer_corrects_exports_and_compares(trainer, browser):  # noqa:
     page = Page(await page_of(browser, errors))
     await page.goto(base + "/trainer")
     await page.wait("!document.getElementById('login').hidden", what="login form")
-    await page.eval("const f = document.getElementById('login'); f.name.value = 'tina';"
-                    f"f.password.value = {json.dumps(PASSWORD)}; f.querySelector('button').click()")
+    await page.eval(
+        "const f = document.getElementById('login'); f.name.value = 'tina';"
+        f"f.password.value = {json.dumps(PASSWORD)}; f.querySelector('button').click()"
+    )
     await page.wait("document.querySelectorAll('#inbox .item').length === 2", what="inbox")
     assert "13812345678" not in await page.eval("document.body.innerText")
     await page.eval("document.querySelector('#inbox .item').click()")
@@ -81,8 +84,9 @@ async def test_trainer_corrects_exports_and_compares(trainer, browser):  # noqa:
     # one click: training, then the comparison with the live model, with progress on the way
     await page.eval("document.getElementById('train').click()")
     await page.wait("document.getElementById('job').textContent.includes('步')", what="job progress")
-    await page.wait("document.getElementById('compare').textContent.includes('改对')", timeout=30,
-                    what="comparison after training")
+    await page.wait(
+        "document.getElementById('compare').textContent.includes('改对')", timeout=30, what="comparison after training"
+    )
     compare = await page.eval("document.getElementById('compare').textContent")
     assert "ask_invoice" in compare and "复核过的消息" in compare and "变好: ask_invoice" in compare
     await page.wait(button("document.getElementById('candidates')", "比较") + " !== undefined", what="candidate listed")
@@ -92,18 +96,22 @@ async def test_trainer_corrects_exports_and_compares(trainer, browser):  # noqa:
     await page.eval("document.getElementById('activate-compared').click()")
     await page.wait("document.getElementById('live').textContent.startsWith('candidate-')", what="activated model")
     assert trainer.rasa.puts and trainer.rasa.puts[-1].endswith(
-        await page.eval("document.getElementById('live').textContent"))
+        await page.eval("document.getElementById('live').textContent")
+    )
 
     # the reports, as charts
     await page.eval(button("document", "报表") + ".click()")
     await page.wait("window.Chart && Chart.getChart(document.getElementById('c-handled'))", what="charts")
-    figures = await page.eval("""(() => Object.fromEntries(['c-fallback', 'c-missed', 'c-intents', 'c-confusions', 'c-handled']
+    figures = await page.eval("""(() => Object.fromEntries(
+        ['c-fallback', 'c-missed', 'c-intents', 'c-confusions', 'c-handled']
         .map((id) => { const c = Chart.getChart(document.getElementById(id));
                        return [id, c ? {labels: c.data.labels, data: c.data.datasets[0].data} : null]; })))()""")
-    assert figures["c-handled"]["data"] == [2, 1]                      # 2 of 3 conversations without a person
+    assert figures["c-handled"]["data"] == [2, 1]  # 2 of 3 conversations without a person
     assert sum(figures["c-fallback"]["data"]) > 0
     assert any("专票" in label for label in figures["c-missed"]["labels"])
     assert "nlu_fallback" in figures["c-intents"]["labels"]
-    assert figures["c-confusions"]["labels"] == ["nlu_fallback → ask_invoice"] and figures["c-confusions"]["data"] == [2]
+    assert figures["c-confusions"]["labels"] == ["nlu_fallback → ask_invoice"] and figures["c-confusions"]["data"] == [
+        2
+    ]
     assert "13812345678" not in await page.eval("document.body.innerText") + json.dumps(figures, ensure_ascii=False)
     assert not errors, errors

@@ -2,8 +2,12 @@ from trainer.compare import compare, f1_per_intent, render
 
 
 def test_f1_and_changes():
-    exs = [("dev", "包邮吗", "ask_shipping_fee"), ("dev", "在吗", "greet"), ("reviewed", "能开专票吗", "ask_invoice"),
-           ("dev", "发什么快递", "ask_courier")]
+    exs = [
+        ("dev", "包邮吗", "ask_shipping_fee"),
+        ("dev", "在吗", "greet"),
+        ("reviewed", "能开专票吗", "ask_invoice"),
+        ("dev", "发什么快递", "ask_courier"),
+    ]
     a = ["ask_shipping_fee", "greet", "nlu_fallback", "ask_courier"]
     b = ["ask_shipping_fee", "greet", "ask_invoice", "ask_shipping_fee"]
     r = compare(exs, a, b)

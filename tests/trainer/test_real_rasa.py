@@ -8,6 +8,7 @@ back the same way.
 Kept cheap: the assistant is tests/trainer/tiny (the project's NLU pipeline on
 three intents, rules only), so each `rasa train` takes seconds and each model
 loads in a few; the shop's own model is not needed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).resolve().parent / "tiny"
 RASA = Path(sys.executable).parent / "rasa"
 PASSWORD = "correct horse battery"
-QUESTIONS = ["可以货到付款吗", "货到付款可以不"]      # the tiny assistant has no intent for these
+QUESTIONS = ["可以货到付款吗", "货到付款可以不"]  # the tiny assistant has no intent for these
 
 
 @pytest.fixture(scope="module")
@@ -45,24 +46,40 @@ def stack(tmp_path_factory):
     # Rasa starts while model A trains (it waits for a model when there is none yet); then A is put
     # live through the same model API the trainer uses
     port = free_port()
-    env = service_env(tmp / "secrets", XIAOER_RASA_PORT=port, XIAOER_MODEL=repo / "models" / "not-yet.tar.gz",
-                      XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
-                      XIAOER_TRACKER_DIALECT="sqlite", XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
-                      XIAOER_LOCK_STORE="in_memory", XIAOER_LOCK_STORE_HOST="127.0.0.1",
-                      XIAOER_LOCK_STORE_PORT="6379", XIAOER_LOCK_STORE_PASSWORD="")
+    env = service_env(
+        tmp / "secrets",
+        XIAOER_RASA_PORT=port,
+        XIAOER_MODEL=repo / "models" / "not-yet.tar.gz",
+        XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
+        XIAOER_LOCK_STORE="in_memory",
+        XIAOER_LOCK_STORE_HOST="127.0.0.1",
+        XIAOER_LOCK_STORE_PORT="6379",
+        XIAOER_LOCK_STORE_PASSWORD="",
+    )
     t0 = time.monotonic()
     svc = Service("rasa", env, port, tmp / "rasa.log")
     try:
-        subprocess.run([str(RASA), "train", "--domain", "domain", "--out", "models", "--fixed-model-name", "current"],
-                       cwd=repo, env=service_env(tmp / "secrets"), check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.STDOUT, timeout=300)
+        subprocess.run(
+            [str(RASA), "train", "--domain", "domain", "--out", "models", "--fixed-model-name", "current"],
+            cwd=repo,
+            env=service_env(tmp / "secrets"),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        )
         print(f"model A trained after {time.monotonic() - t0:.1f} s")
         wait_http(f"http://127.0.0.1:{port}/", 300, svc.proc, svc.log)
         print(f"Rasa answered after {time.monotonic() - t0:.1f} s")
         token = (tmp / "secrets" / "rasa_api").read_text().strip()
-        put = urllib.request.Request(f"http://127.0.0.1:{port}/model?token={token}", method="PUT",
-                                     data=json.dumps({"model_file": str(repo / "models" / "current.tar.gz")}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        put = urllib.request.Request(
+            f"http://127.0.0.1:{port}/model?token={token}",
+            method="PUT",
+            data=json.dumps({"model_file": str(repo / "models" / "current.tar.gz")}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(put, timeout=120) as r:
             assert r.status == 204
         svc.url, svc.tmp, svc.repo = f"http://127.0.0.1:{port}", tmp, repo
@@ -78,15 +95,29 @@ async def desk(stack, aiohttp_client, tmp_path, monkeypatch):
     monkeypatch.setenv("XIAOER_SECRETS_DIR", str(stack.tmp / "secrets"))
     for name in ("RASA_API", "CHANNEL"):
         monkeypatch.delenv(f"XIAOER_{name}_SECRET", raising=False)
-    config = load_config(secret="s" * 32, db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}", rasa_url=stack.url,
-                         shop_enabled=False, demo_agent_password=PASSWORD, upload_dir=tmp_path / "uploads",
-                         start_escalation_task=False, argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    config = load_config(
+        secret="s" * 32,
+        db_url=f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}",
+        rasa_url=stack.url,
+        shop_enabled=False,
+        demo_agent_password=PASSWORD,
+        upload_dir=tmp_path / "uploads",
+        start_escalation_task=False,
+        argon2={"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+    )
     assert config.rasa_token == (stack.tmp / "secrets" / "rasa_api").read_text().strip()
     app = create_app(config)
-    app[TRAINER_SETTINGS] = TrainerSettings(repo=stack.repo, tracker_url=stack.tracker)   # real commands, nice/ionice
+    app[TRAINER_SETTINGS] = TrainerSettings(repo=stack.repo, tracker_url=stack.tracker)  # real commands, nice/ionice
     client = await aiohttp_client(app)
-    await auth.create_agent(app[ENGINE], "tina", PASSWORD, role="trainer", number="31",
-                            at=datetime.now(timezone.utc), hasher=auth.make_hasher(config.argon2))
+    await auth.create_agent(
+        app[ENGINE],
+        "tina",
+        PASSWORD,
+        role="trainer",
+        number="31",
+        at=datetime.now(timezone.utc),
+        hasher=auth.make_hasher(config.argon2),
+    )
     origin = str(client.make_url("")).rstrip("/")
     r = await client.post("/api/login", json={"name": "tina", "password": PASSWORD}, headers={"Origin": origin})
     assert r.status == 200
@@ -112,8 +143,11 @@ async def parse(stack, session, text):
 def priority(pid: int):
     """(nice value, ionice class) of a running process."""
     nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-    io = subprocess.run(["ionice", "-p", str(pid)], capture_output=True, text=True).stdout.strip() \
-        if shutil.which("ionice") else ""
+    io = (
+        subprocess.run(["ionice", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+        if shutil.which("ionice")
+        else ""
+    )
     return nice, io
 
 
@@ -122,8 +156,11 @@ async def test_correct_train_compare_activate_rollback_on_real_rasa(stack, desk)
     async with aiohttp.ClientSession() as s:
         # a shopper asks twice, in other words: the live model (A) cannot know the answer
         for q in QUESTIONS:
-            async with s.post(stack.url + "/webhooks/rest/webhook", json={"sender": "shopper-cod", "message": q},
-                              headers={CHANNEL_HEADER: secret}) as r:
+            async with s.post(
+                stack.url + "/webhooks/rest/webhook",
+                json={"sender": "shopper-cod", "message": q},
+                headers={CHANNEL_HEADER: secret},
+            ) as r:
                 assert r.status == 200
         status = await rasa_get(stack, s, "/status")
         model_a = status["model_file"]
@@ -136,8 +173,9 @@ async def test_correct_train_compare_activate_rollback_on_real_rasa(stack, desk)
         conv = await (await desk.get("/api/trainer/conversations/shopper-cod")).json()
         assert [t["text"] for t in conv["turns"]] == QUESTIONS
         for t in conv["turns"]:
-            r = await desk.post_json("/api/trainer/corrections", {"sender_id": "shopper-cod", "turn": t["index"],
-                                                                 "intent": "ask_cod"})
+            r = await desk.post_json(
+                "/api/trainer/corrections", {"sender_id": "shopper-cod", "turn": t["index"], "intent": "ask_cod"}
+            )
             assert r.status == 201, await r.text()
         r = await desk.post_json("/api/trainer/export")
         assert (await r.json())["new_intents"] == ["ask_cod"]
@@ -154,7 +192,7 @@ async def test_correct_train_compare_activate_rollback_on_real_rasa(stack, desk)
             if job["state"] != "running":
                 break
             if job["step"] == 1 and job["progress"] and trainer.job.pid:
-                try:   # `nice` and `ionice` exec into rasa: the same process, once rasa runs
+                try:  # `nice` and `ionice` exec into rasa: the same process, once rasa runs
                     seen_priority = priority(trainer.job.pid)
                 except (OSError, IndexError):
                     pass
@@ -166,7 +204,7 @@ async def test_correct_train_compare_activate_rollback_on_real_rasa(stack, desk)
         if shutil.which("ionice"):
             assert seen_priority[1].startswith("idle"), seen_priority
         assert any("train component" in p for _, p in progress), progress
-        assert any(step == 2 for step, _ in progress)        # the comparison ran as the second step
+        assert any(step == 2 for step, _ in progress)  # the comparison ran as the second step
 
         # the comparison: every development set and the reviewed messages, per-intent F1, what changed
         report = job["result"]["report"]
