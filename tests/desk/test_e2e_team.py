@@ -57,8 +57,8 @@ def in_list(text):
     return f"document.getElementById('xw-list').textContent.includes({text!r})"
 
 
-async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser, fake_rasa, clock):  # noqa: F811
-    app = create_app(make_config(routing={"auto_assign": True, "max_chats_per_agent": 1}))
+async def test_a_team_day_in_a_real_browser(aiohttp_server, make_config, browser, fake_rasa, clock, buyers_shop):  # noqa: F811
+    app = create_app(make_config(routing={"auto_assign": True, "max_chats_per_agent": 1}, shop=buyers_shop))
     server = await aiohttp_server(app)
     engine = app[ENGINE]
     await auth.create_agent(

@@ -59,9 +59,9 @@ async def says(page, text):
     await page.click("#xw-send")
 
 
-async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, fake_rasa, tmp_path):  # noqa: F811
+async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, fake_rasa, tmp_path, buyers_shop):  # noqa: F811
     fake_rasa.replies = replies
-    server = await aiohttp_server(create_app(make_config()))
+    server = await aiohttp_server(create_app(make_config(shop=buyers_shop)))
     base = str(server.make_url("")).rstrip("/")
     errors: list = []
     # the desk's clock says 2026-11-20 06:00 UTC; the shopper is in Shanghai
@@ -172,9 +172,9 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     assert errors == []
 
 
-async def test_the_widget_takes_the_whole_phone_screen(aiohttp_server, make_config, browser, fake_rasa):  # noqa: F811
+async def test_the_widget_takes_the_whole_phone_screen(aiohttp_server, make_config, browser, fake_rasa, buyers_shop):  # noqa: F811
     fake_rasa.replies = replies
-    server = await aiohttp_server(create_app(make_config()))
+    server = await aiohttp_server(create_app(make_config(shop=buyers_shop)))
     base = str(server.make_url("")).rstrip("/")
     errors: list = []
     phone = await page_of(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
