@@ -40,7 +40,12 @@
     } catch (e) {}
   }
   document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && current && unread[current]) { delete unread[current]; renderQueue(); }
+    if (!document.hidden && current && unread[current]) {
+      delete unread[current]; renderQueue();
+      // back to the tab with the conversation open: what the shopper wrote meanwhile is read now
+      if (window.__consoleSocket && window.__consoleSocket.readyState === 1)
+        window.__consoleSocket.send(JSON.stringify({ type: "read", conversation_id: current }));
+    }
   });
   function askNotifications() {
     if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
@@ -139,6 +144,9 @@
       if (d.type === "alert") alertMsg(d.text);
       if (d.type === "message") {
         if (d.conversation_id === current) addMessage(d.message);
+        // the agent has this conversation in front of them: the shopper sees 已读 (desk/widget.py)
+        if (d.conversation_id === current && d.message.sender === "shopper" && !document.hidden)
+          ws.send(JSON.stringify({ type: "read", conversation_id: current }));
         if (d.message.sender === "shopper" && (d.conversation_id !== current || document.hidden)) {
           unread[d.conversation_id] = (unread[d.conversation_id] || 0) + 1;
           notify(lab("ui", "notify_message"), d.message.text, d.conversation_id);

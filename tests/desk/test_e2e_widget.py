@@ -144,6 +144,16 @@ async def test_the_shoppers_widget_extras(aiohttp_server, make_config, browser, 
     await shop.wait_for_function(
         "[...document.querySelectorAll('.xw-agent')].some(e => e.textContent.includes('哪一边耳机'))"
     )
+    # the agent has the conversation open: the shopper's next message is read as it arrives,
+    # without the agent clicking or replying
+    await says(shop, "左边的,完全没声音")
+    await agent.wait_for_function(
+        "[...document.querySelectorAll('#transcript .m.shopper')]"
+        ".some(e => e.textContent.includes('左边的,完全没声音'))"
+    )
+    await shop.wait_for_function(
+        "document.querySelectorAll('.xw-shopper .xw-read').length === document.querySelectorAll('.xw-shopper').length"
+    )
     await panel_shot(shop, "shopper-read-and-times")
 
     # the shopper closes the widget: the agent's next reply shows as a count on the launcher
