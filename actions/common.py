@@ -45,18 +45,24 @@ def subtopics() -> Dict[str, Dict[str, List[str]]]:
     return {group: {k: [str(w).lower() for w in v] for k, v in topics.items()} for group, topics in data.items()}
 
 
-def _listed_in_last_turn(tracker: Tracker) -> bool:
-    """Did the bot's last turn (between the previous shopper message and this
-    one) show an order list? A number typed later starts afresh."""
+def set_in_last_turn(tracker: Tracker, slot: str) -> bool:
+    """Did the bot's last turn (between the previous shopper message and this one)
+    set `slot` to a true value? What the bot asked or showed several turns ago
+    (before talking about something else) no longer counts."""
     users = 0
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             users += 1
             if users == 2:
                 return False
-        elif users == 1 and event.get("event") == "slot" and event.get("name") == ORDER_PURPOSE_SLOT:
+        elif users == 1 and event.get("event") == "slot" and event.get("name") == slot:
             return bool(event.get("value"))
     return False
+
+
+def _listed_in_last_turn(tracker: Tracker) -> bool:
+    """Did the bot's last turn show an order list? A number typed later starts afresh."""
+    return set_in_last_turn(tracker, ORDER_PURPOSE_SLOT)
 
 
 def order_pick(tracker: Tracker) -> Optional[Tuple[str, str]]:

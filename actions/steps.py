@@ -21,6 +21,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
+from actions.common import set_in_last_turn
+
 AWAITING_SLOT = "awaiting_order_answer"
 STEP_SLOT = "pending_step"
 ORDER_SLOT = "pending_order"
@@ -82,15 +84,7 @@ def asked_just_now(tracker: Tracker) -> bool:
     """Was the open question asked in the bot's last turn? A yes several
     turns later (after talking about something else) must not cancel or
     change anything."""
-    users = 0
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            users += 1
-            if users == 2:
-                return False
-        elif users == 1 and event.get("event") == "slot" and event.get("name") == AWAITING_SLOT:
-            return bool(event.get("value"))
-    return False
+    return set_in_last_turn(tracker, AWAITING_SLOT)
 
 
 # ---- the registry ----------------------------------------------------------------------------
