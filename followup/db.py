@@ -103,7 +103,10 @@ def aware(dt: Optional[datetime]) -> Optional[datetime]:
 
 
 async def open_followup_db(url: str) -> AsyncEngine:
-    engine = sqlite_engine(url)  # WAL, busy timeout, kept pool: xiaoer/db.py
+    # WAL, busy timeout (xiaoer/db.py); a new connection per use, as before the shared helper:
+    # with a kept pool, two schedulers on one file failed a write at once with "database is
+    # locked" in 1 of 6 runs of tests/followup (two schedulers on one database), 0 of 10 without
+    engine = sqlite_engine(url, kept_pool=False)
     # Several desk processes may start on one new database together: create_all checks, then
     # creates, so the loser of that race sees "table ... already exists"; a second pass finds
     # the tables made and creates nothing.

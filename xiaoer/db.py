@@ -23,7 +23,7 @@ from typing import Any, Dict
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, StaticPool
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN
 # (see `open_engine(..., immediate_writes=True)`).
@@ -43,6 +43,7 @@ def open_engine(
     timeout: int = 30,
     pool_size: int = 5,
     max_overflow: int = 10,
+    kept_pool: bool = True,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An AsyncEngine for `url`; SQLite gets the settings above.
@@ -52,6 +53,10 @@ def open_engine(
     BEGIN is ours: `BEGIN IMMEDIATE` on a connection with `execution_options(WRITE=True)`,
     a plain `BEGIN` otherwise. A change that reads, checks and then writes must hold
     the write lock from the read on, or two concurrent changes both pass the check.
+    `kept_pool`: False gives a file database a new connection per use (NullPool), for a
+    store whose processes contend for writes in short transactions (the follow-up jobs): there
+    a kept pool gave "database is locked" without waiting for the busy timeout (measured in
+    followup/db.py; a reused connection's stale read snapshot is the likely cause).
     `timeout`: seconds a SQLite writer waits for the lock.
     """
     u = make_url(url)
@@ -71,7 +76,10 @@ def open_engine(
         if u.database and not u.database.startswith("file:"):
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = timeout
-        kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=max_overflow)
+        if kept_pool:
+            kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=max_overflow)
+        else:
+            kwargs.update(poolclass=NullPool)
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
