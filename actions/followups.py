@@ -1,10 +1,15 @@
 """F1 in the bot: the answer to a 回访 the desk's scheduler sent (followup/).
 
 The desk delivers the proactive message itself, then posts the external event
-EXTERNAL_followup_* (entity order_id). This action notes which follow-up is
-open (slot followup_asked) and says nothing; while it is set, the rules in
-data/rules/followups.yml send the shopper's answer here and the seed's script
-for that case is given (followup/answers.py). "别再发了" stores the opt-out."""
+EXTERNAL_followup_* (entity order_id). This action notes which follow-up went
+out (slot followup_asked) and, for a 回访, opens delivery_check_open; it says
+nothing. While that is open, the rules in data/rules/followups.yml send the
+shopper's answer here and the seed's script for that case is given
+(followup/answers.py). "别再发了" stores the opt-out.
+
+Only the rules run this action: no slot mapping calls it. It has side effects
+(the opt-out, the O5 investigation) and replies, which Rasa's slot extraction
+would have repeated, or sent, on messages that were no answer at all."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ SENDS = (
     "utter_followup_opted_out",
 )
 EXTERNAL = {"EXTERNAL_followup_delivery_check": "delivery_check", "EXTERNAL_followup_unpaid": "unpaid"}
+OPEN_SLOT = "delivery_check_open"
 # The 回访 is answered by the shopper's next message only. A shopper who talked about something
 # else first has left it: their later "很满意" / "我要投诉" is not about the 回访, and gets what
 # the ordinary rules give (data/rules/chitchat.yml, handoff.yml, orders.yml).
@@ -76,6 +82,11 @@ async def store_opt_out(buyer: str, text: str) -> None:
         await engine.dispose()
 
 
+def closed() -> List[Dict[str, Any]]:
+    """The follow-up is answered (or left): the next message is an ordinary one."""
+    return [SlotSet("followup_asked", None), SlotSet(OPEN_SLOT, False)]
+
+
 class ActionAnswerFollowup(Action):
     def name(self) -> str:
         return "action_answer_followup"
@@ -85,27 +96,28 @@ class ActionAnswerFollowup(Action):
 
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         if intent in EXTERNAL:
-            return [SlotSet("followup_asked", EXTERNAL[intent])]
+            kind = EXTERNAL[intent]
+            return [SlotSet("followup_asked", kind), SlotSet(OPEN_SLOT, kind == "delivery_check")]
         buyer = buyer_id(tracker)
         text = tracker.latest_message.get("text") or ""
         if intent == "stop_followups":
             if buyer:
                 await store_opt_out(buyer, text)
             dispatcher.utter_message(response="utter_followup_opted_out")
-            return [SlotSet("followup_asked", None)]
+            return closed()
         case = CASES.get(intent)
         if case is None:
-            return [SlotSet("followup_asked", None)]
+            return closed()
         if intent in ORDINARY_ACTION and followup_left(tracker):
             ordinary = ORDINARY_ACTION[intent]
             if intent == "affirm" and tracker.get_slot("awaiting_order_answer"):
                 ordinary = "action_confirm_order_step"
-            return [SlotSet("followup_asked", None), FollowupAction(ordinary)]
+            return [*closed(), FollowupAction(ordinary)]
         if case == "not_received":
             named = order_ids_in(tracker)
             if named and tracker.get_slot("order_id") not in named:
                 # about another order: the normal order lookup answers
-                return [SlotSet("followup_asked", None), FollowupAction("action_look_up_order")]
+                return [*closed(), FollowupAction("action_look_up_order")]
         response, values = await answer(
             case,
             shop=await get_backend(),
@@ -119,4 +131,4 @@ class ActionAnswerFollowup(Action):
             text=text,
         )
         dispatcher.utter_message(response=response, **values)
-        return [SlotSet("followup_asked", None)]
+        return closed()

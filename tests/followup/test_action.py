@@ -65,7 +65,18 @@ def backend(shop):
 async def test_external_event_notes_the_follow_up_and_says_nothing(backend):
     msgs, events = await run(tracker("", "EXTERNAL_followup_delivery_check", {"order_id": "DD20261117031"}))
     assert msgs == [] and events == [
-        {"event": "slot", "timestamp": None, "name": "followup_asked", "value": "delivery_check"}
+        {"event": "slot", "timestamp": None, "name": "followup_asked", "value": "delivery_check"},
+        {"event": "slot", "timestamp": None, "name": "delivery_check_open", "value": True},
+    ]
+
+
+@pytest.mark.asyncio
+async def test_an_unpaid_reminder_opens_no_delivery_check(backend):
+    # a 好的 after 催付 is no 回访 answer (the rules read delivery_check_open only)
+    msgs, events = await run(tracker("", "EXTERNAL_followup_unpaid", {"order_id": "DD20261117031"}))
+    assert msgs == [] and [(e["name"], e["value"]) for e in events] == [
+        ("followup_asked", "unpaid"),
+        ("delivery_check_open", False),
     ]
 
 
@@ -75,7 +86,7 @@ async def test_praise_after_the_follow_up_invites_the_review(backend):
         tracker("收到了,很满意", "praise", {"order_id": "DD20261117031", "followup_asked": "delivery_check"})
     )
     assert [m["response"] for m in msgs] == ["utter_followup_satisfied"]
-    assert events[0]["name"] == "followup_asked" and events[0]["value"] is None
+    assert [(e["name"], e["value"]) for e in events] == [("followup_asked", None), ("delivery_check_open", False)]
 
 
 @pytest.mark.asyncio
@@ -131,5 +142,6 @@ async def test_a_shopper_who_changed_topic_gets_the_ordinary_answer_later(backen
     assert msgs == []
     assert events == [
         {"event": "slot", "timestamp": None, "name": "followup_asked", "value": None},
+        {"event": "slot", "timestamp": None, "name": "delivery_check_open", "value": False},
         {"event": "followup", "timestamp": None, "name": ordinary},
     ]
