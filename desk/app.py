@@ -124,4 +124,7 @@ def create_app(config: DeskConfig) -> web.Application:
     from desk import widget  # issue 13: the widget's words (desk/widget.py)
 
     widget.setup(app)
+    from desk import recovery  # issue 12: heartbeat + finishing a dead desk's turns (desk/recovery.py)
+
+    recovery.setup(app)
     return app
