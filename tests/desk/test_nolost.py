@@ -72,7 +72,10 @@ class HeldRasa:
                     if self.done_before_drop:
                         self._run(body)
                     self.arrived.set()
-                    await self.release.wait()  # cancelled here when the desk hangs up
+                    while not self.release.is_set():  # (a server may also cancel us when the desk hangs up)
+                        if request.transport is None or request.transport.is_closing():
+                            return web.Response()  # the desk hung up: Sanic cancels the turn
+                        await asyncio.sleep(0.05)
                     if not self.done_before_drop:
                         self._run(body)
                 finally:
