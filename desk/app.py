@@ -27,6 +27,7 @@ from desk.service import Desk
 from desk.views.console import warm_guard
 
 log = logging.getLogger("xiaoer.desk")
+WARM_GUARD_DELAY = 5.0  # seconds after start-up
 
 
 async def hub_ctx(app: web.Application):
@@ -99,7 +100,10 @@ async def warm_up_guard(app: web.Application) -> None:
     # restarted desk serves its shoppers again at once instead of after the warm-up
     # (10-30 s on a busy 2-core machine; issue 12)
     if app[CONFIG].warm_guard:
-        asyncio.get_running_loop().run_in_executor(None, warm_guard)
+        # a few seconds later, once the desk listens: the ~6 s of CPU (spaCy, jieba's words) that
+        # competed with a restarted desk's reconnecting shoppers come after them (issue 12)
+        loop = asyncio.get_running_loop()
+        loop.call_later(WARM_GUARD_DELAY, loop.run_in_executor, None, warm_guard)
 
 
 def create_app(config: DeskConfig) -> web.Application:
