@@ -13,6 +13,7 @@ Per fault, counted in the desk's database (not from what the sockets saw):
             conversation was with an agent)
   lost      not stored, or stored and left without any answer
   slow      no reply on the socket within --answer-seconds (answered later)
+  resent    sent again after a reconnect because the history lacked it (the outbox)
   back      seconds from the fault until the component serves again (its
             health URL, a SELECT, a PING; the disk: an upload succeeds again)
 
@@ -472,8 +473,8 @@ class Bench:
             await asyncio.gather(*tasks, return_exceptions=True)
         counts = await asyncio.get_running_loop().run_in_executor(None, self.check)
         print()
-        print("| fault | sent | bot | humans | lost | slow | reply p50 / p95 | back |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| fault | sent | bot | humans | lost | slow | resent | reply p50 / p95 | back |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, _, _ in faults:
             c = counts.get(name, {})
             back, note = backs.get(name, (None, ""))
@@ -486,7 +487,7 @@ class Bench:
             pct = (f"{waits[len(waits) // 2]:.1f} / {waits[int(len(waits) * 0.95)]:.1f} s") if waits else "-"
             print(
                 f"| {name} | {c.get('sent', 0)} | {c.get('bot', 0)} | {c.get('humans', 0)} | {c.get('lost', 0)} "
-                f"| {c.get('slow', 0)} | {pct} "
+                f"| {c.get('slow', 0)} | {c.get('resent', 0)} | {pct} "
                 f"| {'-' if back is None else f'{back:.1f} s'} |"
             )
         other = {k: dict(v) for k, v in counts.items() if k not in {f[0] for f in faults}}
