@@ -13,12 +13,15 @@ Per fault, counted in the desk's database (not from what the sockets saw):
             conversation was with an agent)
   lost      not stored, or stored and left without any answer
   slow      no reply on the socket within --answer-seconds (answered later)
+  resent    sent again after a reconnect because the history lacked it (the outbox)
   back      seconds from the fault until the component serves again (its
             health URL, a SELECT, a PING; the disk: an upload succeeds again)
 
 A shopper whose desk dies reconnects, to the next desk if its own does not
-answer (what a load balancer does), and sends again a message the history
-shows was never stored (what the widget's outbox is for).
+answer (what a load balancer does), and sends again, with the same client id,
+a message the history shows was never stored: what the widget's outbox does
+(desk/static/widget.js; the desk stores it once, desk/recovery.py). Sent and
+stored messages are matched by that client id.
 
     make run-scaled
     .venv/bin/python benchmarks/faults.py --shoppers 50 --window 20
@@ -32,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import json
 import os
 import random
@@ -40,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -91,10 +94,14 @@ def http_ok(url: str) -> bool:
 
 
 class Sent:
-    __slots__ = ("phase", "text", "reply", "resent", "seconds")
+    __slots__ = ("phase", "text", "reply", "resent", "seconds", "client_id")
 
     def __init__(self, phase: str, text: str) -> None:
         self.phase, self.text, self.reply, self.resent, self.seconds = phase, text, None, False, None
+        self.client_id = uuid.uuid4().hex  # the widget's id of the message (its outbox)
+
+    def frame(self) -> str:
+        return json.dumps({"type": "message", "text": self.text, "client_id": self.client_id})
 
 
 class Bench:
@@ -136,11 +143,13 @@ class Bench:
             try:
                 cid = hello["conversation_id"]
                 mine = self.sent[cid]
-                stored = [m["text"] for m in hello.get("messages", []) if m.get("sender") == "shopper"]
-                if mine and mine[-1].reply is None and (not stored or stored[-1] != mine[-1].text):
-                    # the desk died before it stored the last one: the widget sends it again
-                    mine[-1].resent = True
-                    await ws.send_str(json.dumps({"type": "message", "text": mine[-1].text}))
+                stored = {m.get("client_id") for m in hello.get("messages", []) if m.get("sender") == "shopper"}
+                if mine and mine[-1].reply is None:
+                    if mine[-1].client_id not in stored:
+                        # the desk died before it stored the last one: the widget's outbox sends it again
+                        mine[-1].resent = True
+                        await ws.send_str(mine[-1].frame())
+                    # stored but unanswered: the desk finishes the turn on this reconnect
                     mine[-1].reply = await self._reply(ws)
                 while not self.stop.is_set():
                     await asyncio.sleep(random.uniform(0.5, 1.5) * self.args.think)
@@ -149,7 +158,7 @@ class Bench:
                     s = Sent(self.phase, random.choice(TEXTS))
                     mine.append(s)
                     t0 = time.monotonic()
-                    await ws.send_str(json.dumps({"type": "message", "text": s.text}))
+                    await ws.send_str(s.frame())
                     s.reply = await self._reply(ws)
                     s.seconds = time.monotonic() - t0
                     if s.reply == "closed":
@@ -357,13 +366,13 @@ class Bench:
         with psycopg2.connect(dbname="desk", **self.pg) as conn, conn.cursor() as cur:
             ids = list(self.sent)
             cur.execute(
-                "SELECT conversation_id, id, sender, text, data, created_at FROM desk_messages "
+                "SELECT conversation_id, id, sender, text, data, created_at, client_id FROM desk_messages "
                 "WHERE conversation_id = ANY(%s) AND id > %s ORDER BY id",
                 (ids, self.first_ids[0]),
             )
-            for cid, mid, sender, text, data, at in cur.fetchall():
+            for cid, mid, sender, text, data, at, client_id in cur.fetchall():
                 data = data if isinstance(data, dict) else json.loads(data or "{}")
-                rows[cid].append((mid, sender, text, bool(data.get("hidden")), at))
+                rows[cid].append((mid, sender, text, bool(data.get("hidden")), at, client_id))
             cur.execute(
                 "SELECT conversation_id, name, created_at FROM desk_events WHERE conversation_id = ANY(%s) "
                 "AND id > %s ORDER BY id",
@@ -384,15 +393,14 @@ class Bench:
         out: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for cid, sent in self.sent.items():
             shopper = [(k, r) for k, r in enumerate(rows[cid]) if r[1] == "shopper"]
-            match = difflib.SequenceMatcher(None, [s.text for s in sent], [r[2] for _, r in shopper], autojunk=False)
-            stored: Dict[int, int] = {}
-            for a, b, size in match.get_matching_blocks():
-                for j in range(size):
-                    stored[a + j] = shopper[b + j][0]
-            matched_rows = set(stored.values())
-            for k, r in shopper:  # a stored shopper row no send explains: doubled
-                if k not in matched_rows and not r[2] == "":
-                    out["(all)"]["desk_dup"] += 1
+            by_client: Dict[str, List[int]] = defaultdict(list)
+            for k, r in shopper:
+                by_client[r[5] or ""].append(k)
+            stored = {n: by_client[s.client_id][0] for n, s in enumerate(sent) if by_client.get(s.client_id)}
+            ours = {s.client_id for s in sent}
+            for client_id, ks in by_client.items():  # a stored shopper row no send explains, or one twice: doubled
+                if client_id:
+                    out["(all)"]["desk_dup"] += len(ks) - 1 if client_id in ours else len(ks)
             turns = [t for t in rasa_user[cid] if t]
             out["(all)"]["rasa_dup"] += len(turns) - len(set(turns))
             for n, s in enumerate(sent):
@@ -465,8 +473,8 @@ class Bench:
             await asyncio.gather(*tasks, return_exceptions=True)
         counts = await asyncio.get_running_loop().run_in_executor(None, self.check)
         print()
-        print("| fault | sent | bot | humans | lost | slow | reply p50 / p95 | back |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| fault | sent | bot | humans | lost | slow | resent | reply p50 / p95 | back |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, _, _ in faults:
             c = counts.get(name, {})
             back, note = backs.get(name, (None, ""))
@@ -479,7 +487,7 @@ class Bench:
             pct = (f"{waits[len(waits) // 2]:.1f} / {waits[int(len(waits) * 0.95)]:.1f} s") if waits else "-"
             print(
                 f"| {name} | {c.get('sent', 0)} | {c.get('bot', 0)} | {c.get('humans', 0)} | {c.get('lost', 0)} "
-                f"| {c.get('slow', 0)} | {pct} "
+                f"| {c.get('slow', 0)} | {c.get('resent', 0)} | {pct} "
                 f"| {'-' if back is None else f'{back:.1f} s'} |"
             )
         other = {k: dict(v) for k, v in counts.items() if k not in {f[0] for f in faults}}

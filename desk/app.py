@@ -27,6 +27,7 @@ from desk.service import Desk
 from desk.views.console import warm_guard
 
 log = logging.getLogger("xiaoer.desk")
+WARM_GUARD_DELAY = 30.0  # seconds after start-up (issue 12)
 
 
 async def hub_ctx(app: web.Application):
@@ -99,7 +100,11 @@ async def warm_up_guard(app: web.Application) -> None:
     # restarted desk serves its shoppers again at once instead of after the warm-up
     # (10-30 s on a busy 2-core machine; issue 12)
     if app[CONFIG].warm_guard:
-        asyncio.get_running_loop().run_in_executor(None, warm_guard)
+        # later, once the desk listens: its ~6 s of CPU (spaCy, jieba's words) competed with a
+        # restarted desk's reconnecting shoppers (and, with two desks, with the other one taking
+        # the dead one's shoppers). An agent's draft checked before then loads it, off the loop.
+        loop = asyncio.get_running_loop()
+        loop.call_later(WARM_GUARD_DELAY, loop.run_in_executor, None, warm_guard)
 
 
 def create_app(config: DeskConfig) -> web.Application:
@@ -124,4 +129,7 @@ def create_app(config: DeskConfig) -> web.Application:
     from desk import widget  # issue 13: the widget's words (desk/widget.py)
 
     widget.setup(app)
+    from desk import recovery  # issue 12: heartbeat + finishing a dead desk's turns (desk/recovery.py)
+
+    recovery.setup(app)
     return app

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xiaoer.db import open_engine as sqlite_engine
@@ -68,6 +68,12 @@ messages = Table(
     Column("text", Text, nullable=False, default=""),
     Column("data", JSON),  # buttons, image, photos, custom payload
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # issue 12 (a desk crash loses nothing): the widget's own id of a shopper message, so a
+    # message sent again after a reconnect is stored once (the unique index below) ...
+    Column("client_id", String(64)),
+    # ... and the desk process answering it (desk/recovery.py: a dead one's turn is finished by another)
+    Column("turn_node", String(32)),
+    Index("uq_desk_messages_client", "conversation_id", "client_id", unique=True),
 )
 
 events = Table(
@@ -228,4 +234,32 @@ async def open_engine(url: str) -> Database:
     engine = sqlite_engine(url)  # WAL, busy timeout, kept pool: xiaoer/db.py
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(_add_new_columns)
     return Database(engine)
+
+
+def _add_new_columns(conn) -> None:
+    """A database the desk made itself at start-up (the embedded SQLite of `make run`,
+    not under Alembic: no alembic_version table) gets the columns and indexes added
+    since it was made, by Alembic's own comparison with the code's tables. Only
+    additions: nothing is dropped or changed. A database under Alembic (the scaled
+    mode) is upgraded by scripts/migrate.py instead."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import inspect
+
+    if "alembic_version" in inspect(conn).get_table_names():
+        return
+    context = MigrationContext.configure(conn)
+    ops = Operations(context)
+    diffs = compare_metadata(context, metadata)
+    for d in diffs:
+        if isinstance(d, tuple) and d[0] == "add_column":
+            log.info("desk database: adding column %s.%s", d[2], d[3].name)
+            ops.add_column(d[2], d[3].copy())
+    for d in diffs:
+        if isinstance(d, tuple) and d[0] == "add_index":
+            index = d[1]
+            log.info("desk database: adding index %s", index.name)
+            ops.create_index(index.name, index.table.name, [c.name for c in index.columns], unique=index.unique)

@@ -56,13 +56,16 @@ class RasaClient:
                 log.warning("rasa worker %s refused %s: %s; trying the next", url, sender, e)
         return await self.session.request(method, self.workers(sender)[-1] + path, **kw)
 
-    async def send(self, sender: str, text: str, buyer_id: str) -> List[Dict[str, Any]]:
+    async def send(
+        self, sender: str, text: str, buyer_id: str, *, turn: Optional[str] = None, maybe_sent: bool = False
+    ) -> List[Dict[str, Any]]:
+        """`turn`: the turn's id (the desk's id of the shopper message). `maybe_sent`: a desk
+        that died may have sent it already (desk/recovery.py): the tracker is asked first."""
         # a leading "/" is neutralised inside Rasa, after its normalisation (xiaoer.text.neutralise_command)
-        turn = uuid.uuid4().hex
+        turn = turn or uuid.uuid4().hex
         body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer_id, "via": "desk", "desk_turn": turn}}
         headers = {CHANNEL_HEADER: self.channel_secret} if self.channel_secret else {}
         workers = self.workers(sender)
-        maybe_sent = False
         for i, url in enumerate(workers):
             last = i == len(workers) - 1
             if maybe_sent:

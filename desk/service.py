@@ -152,8 +152,11 @@ class Desk:
         agent_id: Optional[int] = None,
         *,
         publish: bool = True,
+        client_id: Optional[str] = None,
     ) -> Dict[str, Any]:
         now = self.clock()
+        # a shopper's message: the widget's id (stored once, desk/recovery.py) and who answers it
+        turn_node = self.hub.node if sender == "shopper" else None
 
         async def insert(conn):
             r = await conn.execute(
@@ -164,6 +167,8 @@ class Desk:
                     data=data or {},
                     agent_id=agent_id,
                     created_at=now,
+                    client_id=client_id,
+                    turn_node=turn_node,
                 )
             )
             return r.inserted_primary_key[0]
@@ -177,6 +182,7 @@ class Desk:
             "data": data or {},
             "agent_id": agent_id,
             "created_at": now,
+            "client_id": client_id,
         }
         if publish:
             await self.publish_message(msg)
@@ -245,6 +251,8 @@ class Desk:
             "text": msg["text"],
             "at": aware(msg["created_at"]).isoformat(),
         }
+        if msg.get("client_id"):  # the widget's outbox: this message arrived (issue 12)
+            out["client_id"] = msg["client_id"]
         for key in ("buttons", "image", "photos", "agent_number", "satisfaction"):
             if data.get(key):
                 out[key] = data[key]
@@ -321,56 +329,68 @@ class Desk:
             )
 
     # ---- the shopper side -----------------------------------------------------------
-    async def shopper_message(self, conv_id: str, text: str, *, photos: Optional[List[Dict]] = None) -> None:
+    async def shopper_message(
+        self, conv_id: str, text: str, *, photos: Optional[List[Dict]] = None, client_id: Optional[str] = None
+    ) -> None:
         """Store the shopper's message, then the bot or the humans answer."""
         async with self.lock(conv_id):
             conv = await self.conversation(conv_id)
             data = {"photos": photos} if photos else {}
-            await self.add_message(conv_id, "shopper", text, data)
-            status = Status(conv["status"])
-            if status == Status.RESOLVED:
-                if conv["awaiting_rating"]:
-                    await self._set(conv_id, awaiting_rating=False)
-                conv = await self._move(conv, Status.BOT, actor=conv["buyer_id"])
-                status = Status.BOT
-            if status != Status.BOT:
-                # a human owns it (or will): the bot must not answer
-                if status == Status.WAITING_OFFLINE and not conv["contact"]:
-                    m = PHONE_RE.search(text)
-                    if m:
-                        await self._set(conv_id, contact=m.group(0))
-                if (
-                    text
-                    and not photos
-                    and conv["reason"] == "photos"
-                    and status in (Status.QUEUED, Status.WAITING_OFFLINE)
-                ):
-                    # only photos were queued, nobody has read the words yet: the bot
-                    # understands them (a complaint re-qualifies the queue item)
-                    await self._bot_turn(conv, text, waiting=True)
-                    return
-                if status in (Status.QUEUED, Status.WAITING_OFFLINE):
-                    # counted on the queue item ("买家催促 n 次"), then acknowledged
-                    await self.record_event(conv_id, "followup.received", conv["buyer_id"])
-                    await self._acknowledge(conv)
-                return
-            if photos and not text:
-                # the bot cannot look at photos: a person decides (quality problem)
-                await self._queue(
-                    conv,
-                    {"reason": "photos", "priority": "normal", "summary": "买家上传了照片", "category": "商品质量"},
-                )
-                await self.add_message(conv_id, "system", self.say("photo_received"))
-                await self.auto_assign()
-                return
-            await self._bot_turn(conv, text)
+            msg = await self.add_message(conv_id, "shopper", text, data, client_id=client_id)
+            await self.answer_shopper(conv, msg)
 
-    async def _bot_turn(self, conv: Dict[str, Any], text: str, *, waiting: bool = False) -> None:
+    async def answer_shopper(self, conv: Dict[str, Any], msg: Dict[str, Any], *, recovered: bool = False) -> None:
+        """The bot or the humans answer a stored shopper message (the conversation's lock held).
+        `recovered`: a desk that died may have asked the bot already (desk/recovery.py)."""
+        conv_id, text, photos = conv["id"], msg["text"], (msg.get("data") or {}).get("photos")
+        turn = str(msg["id"])  # Rasa's turn id (desk_turn): asking again is safe (desk/rasa.py)
+        status = Status(conv["status"])
+        if status == Status.RESOLVED:
+            if conv["awaiting_rating"]:
+                await self._set(conv_id, awaiting_rating=False)
+            conv = await self._move(conv, Status.BOT, actor=conv["buyer_id"])
+            status = Status.BOT
+        if status != Status.BOT:
+            # a human owns it (or will): the bot must not answer
+            if status == Status.WAITING_OFFLINE and not conv["contact"]:
+                m = PHONE_RE.search(text)
+                if m:
+                    await self._set(conv_id, contact=m.group(0))
+            if text and not photos and conv["reason"] == "photos" and status in (Status.QUEUED, Status.WAITING_OFFLINE):
+                # only photos were queued, nobody has read the words yet: the bot
+                # understands them (a complaint re-qualifies the queue item)
+                await self._bot_turn(conv, text, waiting=True, turn=turn, recovered=recovered)
+                return
+            if status in (Status.QUEUED, Status.WAITING_OFFLINE):
+                # counted on the queue item ("买家催促 n 次"), then acknowledged
+                await self.record_event(conv_id, "followup.received", conv["buyer_id"])
+                await self._acknowledge(conv)
+            return
+        if photos and not text:
+            # the bot cannot look at photos: a person decides (quality problem)
+            await self._queue(
+                conv,
+                {"reason": "photos", "priority": "normal", "summary": "买家上传了照片", "category": "商品质量"},
+            )
+            await self.add_message(conv_id, "system", self.say("photo_received"))
+            await self.auto_assign()
+            return
+        await self._bot_turn(conv, text, turn=turn, recovered=recovered)
+
+    async def _bot_turn(
+        self,
+        conv: Dict[str, Any],
+        text: str,
+        *,
+        waiting: bool = False,
+        turn: Optional[str] = None,
+        recovered: bool = False,
+    ) -> None:
         """Ask the bot; relay its replies; queue on a handoff (or re-qualify a waiting item)."""
         conv_id = conv["id"]
         await self.hub.to_shopper(conv_id, {"type": "typing", "on": True, "who": "bot"})
         try:
-            replies = await self.rasa.send(conv_id, text, conv["buyer_id"])
+            replies = await self.rasa.send(conv_id, text, conv["buyer_id"], turn=turn, maybe_sent=recovered)
             if not replies:
                 raise RasaUnavailable("empty reply")
         except RasaUnavailable as e:

@@ -124,7 +124,52 @@
     root.append(launcher, panel, zoom);
     document.body.appendChild(root);
 
-    var ws = null, seen = {}, retry = 0, open = false, typingTimer = null, readUpTo = 0;
+    var ws = null, seen = {}, retry = 0, open = false, typingTimer = null, readUpTo = 0, convId = null;
+
+    // The outbox (issue 12): every message the shopper sends has its own id and stays here
+    // (localStorage: a reload keeps it) until the desk says it is stored. Shown as 发送中;
+    // after a reconnect what the desk's history lacks is sent again (the desk stores it once).
+    // Read before each change: other tabs of the shop share it (and a message stored twice is
+    // stored once by the desk, so a tab may send another tab's pending message again).
+    var OUTBOX = "xw-outbox", outbox = [];
+    function loadOutbox() {
+      try { var o = JSON.parse(localStorage.getItem(OUTBOX) || "[]"); if (Array.isArray(o)) outbox = o; } catch (e) {}
+      return outbox;
+    }
+    function saveOutbox() { try { localStorage.setItem(OUTBOX, JSON.stringify(outbox)); } catch (e) {} }
+    function mine(item) { return !item.conv || item.conv === convId; }  // another buyer's stay for them
+    function newId() {
+      if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+      var b = new Uint8Array(16);
+      crypto.getRandomValues(b);
+      return Array.prototype.map.call(b, function (x) { return (x < 16 ? "0" : "") + x.toString(16); }).join("");
+    }
+    function pendingRow(id) { return list.querySelector('.xw-pending[data-client-id="' + id + '"]'); }
+    function settle(id) {  // stored: out of the outbox
+      var before = loadOutbox().length;
+      outbox = outbox.filter(function (x) { return x.client_id !== id; });
+      if (outbox.length !== before) saveOutbox();
+    }
+    function showPending(item) {
+      if (pendingRow(item.client_id)) return;
+      var row = el("div", "xw-msg xw-shopper xw-pending");
+      row.setAttribute("data-sender", "shopper");
+      row.setAttribute("data-client-id", item.client_id);
+      row.appendChild(el("div", "xw-text", item.text));
+      var meta = el("div", "xw-meta");
+      meta.appendChild(el("span", "xw-sending", word("sending")));
+      row.appendChild(meta);
+      var w = list.querySelector(".xw-welcome");
+      if (w) w.remove();
+      list.appendChild(row);
+      scrollEnd();
+    }
+    function transmit(item) {
+      if (!ws || ws.readyState !== 1) return false;
+      ws.send(JSON.stringify({ type: "message", text: item.text, client_id: item.client_id }));
+      typing.classList.remove("xw-hidden");
+      return true;
+    }
 
     function toggle(show) {
       open = show === undefined ? !open : show;
@@ -252,7 +297,9 @@
       }
       var w = list.querySelector(".xw-welcome");
       if (w) w.remove();
-      list.appendChild(row);
+      var pending = m.client_id ? pendingRow(m.client_id) : null;
+      if (pending) { list.replaceChild(row, pending); } else { list.appendChild(row); }
+      if (m.client_id) settle(m.client_id);
       if (m.sender === "shopper") markRead();
       if (m.satisfaction) rating.classList.remove("xw-hidden");
       scrollEnd();
@@ -279,8 +326,17 @@
           seen = {};
           welcome = d.welcome || "";
           readUpTo = d.read_up_to || 0;
+          convId = d.conversation_id || null;
           (d.messages || []).forEach(render);
           markRead();
+          // what the desk never stored (it died holding it, or the network dropped it): again
+          loadOutbox().forEach(function (item) {
+            if (!mine(item)) return;
+            item.conv = convId;
+            showPending(item);
+            transmit(item);
+          });
+          saveOutbox();
           showWelcome();
           setHuman(d.human);
           rating.classList.toggle("xw-hidden", !d.awaiting_rating);
@@ -299,7 +355,27 @@
           if (d.on) typingTimer = setTimeout(function () { typing.classList.add("xw-hidden"); }, d.who === "agent" ? 5000 : 30000);
         } else if (d.type === "status") {
           setHuman(d.human);
+        } else if (d.type === "ack") {
+          // stored before (a message sent again): no longer pending
+          var row = pendingRow(d.client_id);
+          settle(d.client_id);
+          if (row) {
+            row.classList.remove("xw-pending");
+            row.removeAttribute("data-client-id");
+            if (d.id) row.setAttribute("data-id", String(d.id));
+            var s = row.querySelector(".xw-sending");
+            if (s) s.remove();
+          }
         } else if (d.type === "notice") {
+          if (d.client_id) {
+            // refused (too fast, too long): not pending any more; the words go back to the input
+            var refused = loadOutbox().filter(function (x) { return x.client_id === d.client_id; })[0];
+            settle(d.client_id);
+            var p = pendingRow(d.client_id);
+            if (p) p.remove();
+            if (refused && !input.value) input.value = refused.text;
+            typing.classList.add("xw-hidden");
+          }
           notice(d.text);
         }
       };
@@ -322,7 +398,11 @@
       text = (text || "").trim();
       if (!text) return;
       if (text.length > MAX_CHARS) { notice(word("too_long")); return; }
-      if (send({ type: "message", text: text })) typing.classList.remove("xw-hidden");
+      var item = { client_id: newId(), text: text, conv: convId };
+      loadOutbox().push(item);
+      saveOutbox();
+      showPending(item);
+      if (!transmit(item)) connect();  // it goes out once the socket is back
     }
 
     form.addEventListener("submit", function (e) {

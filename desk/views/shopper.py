@@ -8,8 +8,9 @@ from typing import Any, Dict, Optional
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
-from desk import widget
+from desk import recovery, widget
 from desk.httputil import RateLimit, dumps, frame_object
 from desk.hub import Hub
 from desk.keys import CONFIG, DESK, HUB, SHOPPER_COOKIE
@@ -59,8 +60,14 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
     limit = RateLimit(int(config.limit("rate_messages")), float(config.limit("rate_seconds")))
     max_chars = int(config.limit("message_chars"))
 
-    async def notice(key: str, **kw: Any) -> None:
-        await ws.send_str(dumps({"type": "notice", "text": desk.say(key, **kw)}))
+    async def notice(key: str, client_id: Optional[str] = None, **kw: Any) -> None:
+        frame = {"type": "notice", "text": desk.say(key, **kw)}
+        if client_id:  # the widget's outbox: this message was refused, not lost in transit
+            frame["client_id"] = client_id
+        await ws.send_str(dumps(frame))
+
+    async def ack(client_id: Optional[str], mid: Optional[int]) -> None:
+        await ws.send_str(dumps({"type": "ack", "client_id": client_id, "id": mid}))
 
     try:
         conv = await desk.conversation(conv["id"])
@@ -78,6 +85,11 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
                 }
             )
         )
+        if request.app.get(recovery.LIVENESS) is not None:
+            try:  # a dead desk left the shopper's last message unanswered: answered now (issue 12)
+                await recovery.on_reconnect(desk, request.app[recovery.LIVENESS], conv["id"])
+            except Exception:
+                log.exception("finishing the last turn of %s", conv["id"])
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 if msg.type == aiohttp.WSMsgType.BINARY:
@@ -94,10 +106,10 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
             if kind == "auth":
                 continue  # a widget that sends its token although the cookie already told us
             if not limit.allow():
-                await notice("too_fast")
+                await notice("too_fast", recovery.client_id_of(data) if kind == "message" else None)
                 continue
             try:
-                await _shopper_frame(desk, hub, conv, data, notice, max_chars)
+                await _shopper_frame(desk, hub, conv, data, notice, max_chars, ack)
             except DeskError:
                 pass
             except Exception:  # the message is stored first; keep the socket alive
@@ -108,18 +120,27 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _shopper_frame(
-    desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice, max_chars: int
+    desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice, max_chars: int, ack
 ) -> None:
     kind = data.get("type")
     if kind == "message":
         text = data.get("text")
         text = clean_text(text) if isinstance(text, str) else ""
+        client_id = recovery.client_id_of(data)
         if not text:
-            await notice("empty")
+            await notice("empty", client_id)
         elif len(text) > max_chars:
-            await notice("too_long", limit=max_chars)
+            await notice("too_long", client_id, limit=max_chars)
         else:
-            await desk.shopper_message(conv["id"], text)
+            # sent again after a reconnect (the widget's outbox): stored once, answered once
+            mid = await recovery.stored(desk, conv["id"], client_id) if client_id else None
+            if mid is None:
+                try:
+                    await desk.shopper_message(conv["id"], text, client_id=client_id)
+                    return
+                except IntegrityError:  # stored meanwhile, by another socket or desk
+                    mid = await recovery.stored(desk, conv["id"], client_id)
+            await ack(client_id, mid)
     elif kind == "rating":
         score = rating_score(data.get("score"))
         if score is None:
