@@ -134,6 +134,8 @@ class Trainer:
     ) -> None:
         self.settings, self.store, self.session = settings, store, session
         self.rasa_url, self.rasa_token = rasa_url, rasa_token
+        # XIAOER_RASA_URL may list several workers (make run starts two): each gets the model
+        self.rasa_urls = [u.strip().rstrip("/") for u in rasa_url.split(",") if u.strip()]
         self.job: Optional[Job] = None
         self.task: Optional[asyncio.Task] = None
         self._lockfile = None
@@ -267,7 +269,7 @@ class Trainer:
     async def live_model(self) -> Optional[str]:
         try:
             async with self.session.get(
-                f"{self.rasa_url}/status", params=self._params(), timeout=aiohttp.ClientTimeout(total=5)
+                f"{self.rasa_urls[0]}/status", params=self._params(), timeout=aiohttp.ClientTimeout(total=5)
             ) as r:
                 if r.status == 200:
                     model = (await r.json()).get("model_file")
@@ -289,15 +291,24 @@ class Trainer:
         return name
 
     async def put_model(self, model: str) -> None:
-        async with self.session.put(
-            f"{self.rasa_url}/model",
-            params=self._params(),
-            json={"model_file": model},
-            timeout=aiohttp.ClientTimeout(total=600),
-        ) as r:
-            if r.status >= 300:
-                log.warning("Rasa refused model %s: %s %s", model, r.status, await r.text())
-                raise web.HTTPBadGateway(text='{"error": "rasa_refused"}', content_type="application/json")
+        loaded = 0
+        for url in self.rasa_urls:
+            try:
+                async with self.session.put(
+                    f"{url}/model",
+                    params=self._params(),
+                    json={"model_file": model},
+                    timeout=aiohttp.ClientTimeout(total=600),
+                ) as r:
+                    if r.status >= 300:
+                        log.warning("Rasa %s refused model %s: %s %s", url, model, r.status, await r.text())
+                        raise web.HTTPBadGateway(text='{"error": "rasa_refused"}', content_type="application/json")
+                    loaded += 1
+            except aiohttp.ClientConnectorError as e:
+                # a worker that is down starts again on models/current.tar.gz, which the activation sets
+                log.warning("Rasa %s is down (%s): it loads the model when it starts", url, e)
+        if not loaded:
+            raise web.HTTPBadGateway(text='{"error": "rasa_refused"}', content_type="application/json")
 
 
 async def _lines(stream):

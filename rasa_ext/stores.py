@@ -12,7 +12,9 @@ keeps its own for as long as it needs.
 ResilientSQLTrackerStore: Rasa's SQL tracker store with pool_pre_ping (a
 connection PostgreSQL dropped at its restart is replaced, not handed to a
 turn) and a few seconds of retries while the database does not answer, so a
-PostgreSQL restart costs a turn a short wait instead of an HTTP 500.
+PostgreSQL restart costs a turn a short wait instead of an HTTP 500. On SQLite
+(the default of `make run`) its engine is `sqlite_engine` below: WAL, one write
+transaction per save, a second Rasa process on the same file waits its turn.
 """
 
 from __future__ import annotations
@@ -108,7 +110,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
 
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self.engine = sqlite_engine(url, busy_seconds=retry_seconds)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker = sessionmaker(bind=self.engine)
         self.retry_seconds = float(retry_seconds)
 
@@ -139,6 +144,50 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker) -> None:  # type: ignore[override]
         # idempotent: Rasa's save adds only the events the database does not hold yet
         await self._retrying("save", lambda: super(ResilientSQLTrackerStore, self).save(tracker))
+
+
+def sqlite_engine(url: Any, busy_seconds: float = 10):
+    """The tracker store's SQLite file set up for several Rasa processes and a turn's one commit
+    (measured: benchmarks/tracker_writes.py, README "How fast"):
+
+    - WAL: a reader (another worker's retrieve, the desk's trainer reading conversations)
+      never waits for a writer, and a commit appends to the log instead of rewriting pages;
+    - synchronous=NORMAL: with WAL no fsync per commit (at checkpoints only); a crash of the
+      process loses nothing committed, a power cut at most the last turns, never the file;
+    - busy_timeout: a second writer waits for the lock instead of failing at once;
+    - the driver's own transaction handling off, BEGIN is ours: `BEGIN IMMEDIATE` for a save
+      (execution option WRITE), so the check of the stored events and the insert of the new
+      ones hold the write lock together; a plain BEGIN for reads;
+    - a kept pool: SQLAlchemy 1.4 gives a SQLite file a NullPool, a new connection (and its
+      schema read) per session, two per turn.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import QueuePool
+
+    from rasa_ext.tracker_store import WRITE
+
+    engine = sa.create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"check_same_thread": False, "timeout": float(busy_seconds)},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # no implicit BEGIN: the "begin" hook below says which
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(float(busy_seconds) * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+    return engine
 
 
 from rasa_ext.tracker_store import CachingSQLTrackerStore  # noqa: E402  (after the classes it combines with)

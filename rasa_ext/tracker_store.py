@@ -19,6 +19,14 @@ them, and the tracker is read from the database as before. A new conversation
 session (SessionStarted) drops the entry, so `retrieve` keeps returning the latest
 session only, as Rasa's does. The copy handed out shares the immutable event objects
 and has its own state (`DialogueStateTracker.copy`, what Rasa itself uses).
+
+A save is one transaction (README "How fast", `benchmarks/tracker_writes.py`): the
+marker checked, the new events inserted with one executemany (Rasa's ORM flush
+sends one INSERT per event and recounts the session's events), the new marker
+read, then one COMMIT. On SQLite the transaction takes the write lock at its start
+(`BEGIN IMMEDIATE`, when the engine is set up for it: rasa_ext/stores.py), so a
+second Rasa process writing the same file can neither slip rows in between the
+check and the insert nor fail an upgrade from a read to a write lock.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 logger = logging.getLogger(__name__)
 
 Marker = Tuple[int, Optional[int]]
+
+# Execution option asking for a transaction that takes SQLite's write lock at BEGIN
+# (honoured by the engine rasa_ext.stores sets up; ignored by any other engine)
+WRITE = "xiaoer_sqlite_write"
 
 
 class CachingSQLTrackerStore(SQLTrackerStore):
@@ -80,53 +92,60 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        sender_id = tracker.sender_id
-        cached = self._cache.get(sender_id)
-        if self.event_broker is not None or cached is None:
-            # the broker's diff and an unknown tracker: Rasa's own way, then remember it
-            self._cache.pop(sender_id, None)
+        if self.event_broker is not None:
+            # the broker needs Rasa's diff against the stored tracker: Rasa's own way
+            self._cache.pop(tracker.sender_id, None)
             await super().save(tracker)
             return
-        await self._save_new_events(tracker, cached)
+        self._save(tracker)
 
-    async def _save_new_events(
-        self, tracker: DialogueStateTracker, cached: Tuple[Marker, DialogueStateTracker]
-    ) -> None:
+    def _row(self, sender_id: Text, event: Any) -> Dict[str, Any]:
+        # the columns Rasa's SQLTrackerStore.save writes, computed the same way
+        data = event.as_dict()
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
+
+    def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
-        known = cached[1]
-        stored = len(known.events)
+        cached = self._cache.get(sender_id)
         events = list(tracker.events)
         with self.session_scope() as session:
+            session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
             marker = self._marker(session, sender_id)
-            if marker != cached[0] or len(events) < stored or (stored and events[stored - 1] != known.events[-1]):
-                # someone else wrote, or this is not the tracker we handed out: Rasa's count
-                self._cache.pop(sender_id, None)
-                new = list(self._additional_events(session, tracker))
-            else:
-                new = events[stored:]
-            for event in new:
-                data = event.as_dict()
-                session.add(
-                    self.SQLEvent(
-                        sender_id=sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.commit()
-            if sender_id not in self._cache:
-                return
-            if any(
-                isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME
-                for e in new
+            known = cached[1] if cached is not None else None
+            stored = len(known.events) if known is not None else 0
+            if (
+                known is not None
+                and marker == cached[0]
+                and len(events) >= stored
+                and (not stored or events[stored - 1] == known.events[-1])
             ):
-                # a new session: retrieve returns from there on, as Rasa's does
+                new = events[stored:]  # the events since this process last read or wrote it
+            else:
+                # unknown here, someone else wrote, or not the tracker we handed out: Rasa's count
                 self._cache.pop(sender_id, None)
-                return
-            self._remember(sender_id, self._marker(session, sender_id), tracker)
+                known = None
+                new = list(self._additional_events(session, tracker))
+            if new:
+                session.execute(self.SQLEvent.__table__.insert(), [self._row(sender_id, e) for e in new])
+            after = self._marker(session, sender_id) if known is not None and new else marker
+            session.commit()
+        if known is None:
+            return  # read from the database next time (the latest session only, as Rasa's retrieve)
+        if after[0] != marker[0] + len(new) or any(
+            isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME for e in new
+        ):
+            # rows not ours (a concurrent writer on a database without the write lock at BEGIN),
+            # or a new session, which retrieve returns from there on, as Rasa's does
+            self._cache.pop(sender_id, None)
+            return
+        self._remember(sender_id, after, tracker)
 
     def stats(self) -> Dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "cached": len(self._cache)}

@@ -50,8 +50,17 @@ export PYTHONPATH="$ROOT" RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQ
 export XIAOER_RASA_PORT=${XIAOER_RASA_PORT:-5005}
 export XIAOER_ACTION_PORT=${XIAOER_ACTION_PORT:-5055}
 export XIAOER_DESK_PORT=${XIAOER_DESK_PORT:-8080}
-export XIAOER_RASA_WORKERS=${XIAOER_RASA_WORKERS:-1}
-export XIAOER_ACTION_WORKERS=${XIAOER_ACTION_WORKERS:-1}
+# how many of each: the environment, else deploy/processes.yml (2 Rasa workers, 1 action server)
+setting() {  # key default
+  "$PY" -c 'import sys, yaml
+try:
+    v = (yaml.safe_load(open(sys.argv[1], encoding="utf-8")) or {}).get(sys.argv[2])
+except OSError:
+    v = None
+print(v if isinstance(v, int) and v > 0 else sys.argv[3])' deploy/processes.yml "$1" "$2"
+}
+export XIAOER_RASA_WORKERS=${XIAOER_RASA_WORKERS:-$(setting rasa_workers 1)}
+export XIAOER_ACTION_WORKERS=${XIAOER_ACTION_WORKERS:-$(setting action_workers 1)}
 export XIAOER_DESK_WORKERS=${XIAOER_DESK_WORKERS:-1}
 export XIAOER_MODEL=${XIAOER_MODEL:-$ROOT/models/current.tar.gz}
 export XIAOER_SUPERVISOR_FOREGROUND=${XIAOER_SUPERVISOR_FOREGROUND:-false}

@@ -57,6 +57,10 @@ def test_kill_9_of_a_component_gets_it_back_and_the_rest_serves(stack):
     assert f"http://localhost:{desk}/console" in out and "agent login" in out
     status = subprocess.run([RUN, "status"], env=env, capture_output=True, text=True, timeout=30).stdout
     assert f"actions:actions-{action}" in status and "RUNNING" in status
+    # deploy/processes.yml: two Rasa workers by default (not started here), one action server
+    rasa = int(env["XIAOER_RASA_PORT"])
+    assert f"rasa:rasa-{rasa} " in status and f"rasa:rasa-{rasa + 1} " in status
+    assert f"actions:actions-{action + 1} " not in status
 
     for name, health, other in (
         (f"actions:actions-{action}", f"http://127.0.0.1:{action}/health", f"http://127.0.0.1:{desk}/health"),

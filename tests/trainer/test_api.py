@@ -400,3 +400,22 @@ async def test_inbox_pages(trainer):
     assert [i["sender_id"] for i in first["items"] + second["items"]] == ["shopper-miss", "shopper-low"]
     assert (await (await trainer.get("/api/trainer/inbox?limit=1&offset=2")).json())["items"] == []
     assert (await trainer.get("/api/trainer/inbox?offset=x")).status == 400
+
+
+async def test_activate_reaches_every_rasa_worker(aiohttp_server):
+    """make run serves with two Rasa workers: an activated model is loaded by each; a worker
+    that is down is skipped (it starts again on models/current.tar.gz, which activation sets)."""
+    from desk.trainer_views import Trainer
+    from tests.integration.procs import free_port
+
+    first, second = FakeRasa(), FakeRasa()
+    s1, s2 = await aiohttp_server(first.app()), await aiohttp_server(second.app())
+    urls = [str(s.make_url("")).rstrip("/") for s in (s1, s2)]
+    down = f"http://127.0.0.1:{free_port()}"
+    async with aiohttp.ClientSession() as session:
+        t = Trainer(None, None, session, ",".join(urls + [down]), "rasa-token")
+        await t.put_model("/repo/models/candidates/m1.tar.gz")
+        assert first.puts == second.puts == ["/repo/models/candidates/m1.tar.gz"]
+        nobody = Trainer(None, None, session, down, "rasa-token")
+        with pytest.raises(web.HTTPBadGateway):
+            await nobody.put_model("/repo/models/candidates/m2.tar.gz")
