@@ -316,7 +316,13 @@ def bench_stack(args, tmp: Path) -> None:
                 raise SystemExit(f"port {port} ({name}) is taken: choose another --stack-port")
     run_dir = tmp / "run"
     run_dir.mkdir()
-    env = dict(os.environ, XIAOER_RUN_DIR=str(run_dir), XIAOER_LOG_DIR=str(tmp / "logs"), XIAOER_MODEL=args.model)
+    env = dict(
+        os.environ,
+        XIAOER_RUN_DIR=str(run_dir),
+        XIAOER_LOG_DIR=str(tmp / "logs"),
+        XIAOER_MODEL=args.model,
+        XIAOER_RASA_FORK="false" if args.mode == "no-fork" else "true",
+    )
     env.update({k: str(v) for k, v in ports.items()})
     desk = f"http://127.0.0.1:{ports['XIAOER_DESK_PORT']}"
     rasa = f"http://127.0.0.1:{ports['XIAOER_RASA_PORT']}"
@@ -338,9 +344,11 @@ def bench_stack(args, tmp: Path) -> None:
             flush=True,
         )
         for i in range(args.kills):
-            pid = int(
+            launcher = int(
                 subprocess.run(ctl + ["pid", f"rasa:rasa-{base}"], env=env, capture_output=True, text=True).stdout
             )
+            # the server: the launcher's forked child (XIAOER_RASA_FORK=false: the launcher itself)
+            pid = (children(launcher) or [launcher])[0]
             t1 = time.monotonic()
             os.kill(pid, signal.SIGKILL)
             secret, n = get_secret("channel"), 0
@@ -357,8 +365,9 @@ def bench_stack(args, tmp: Path) -> None:
                         break
                 except Exception:
                     time.sleep(0.1)
+            what = "server (forked)" if pid != launcher else "worker"
             print(
-                f"kill -9 of the Rasa worker {i + 1}: answering again after {time.monotonic() - t1:.1f} s "
+                f"kill -9 of the Rasa {what} {i + 1}: answering again after {time.monotonic() - t1:.1f} s "
                 f"(load {loadavg()})",
                 flush=True,
             )

@@ -26,6 +26,7 @@ XIAOER_RASA_FORK=false serves in this process instead, as before.
 from __future__ import annotations
 
 import functools
+import gc
 import hmac
 import logging
 import os
@@ -174,9 +175,9 @@ def preload_rasa(model: str) -> None:
     """What every Rasa server needs and no model swap changes, done once before the fork:
     Rasa's modules (TensorFlow among them: rasa.core.policies imports it with or without
     TED), the modules of the model's components, jieba's dictionary with the shop's words
-    (the guard, `warm_guard`, follows once the first server is forked). Only imports and
-    Python data: no thread, event loop, connection or TensorFlow op is started here, so
-    the forked server inherits nothing it cannot use."""
+    (the guard follows: `warm_guard`). Only imports and Python data: no thread, event loop,
+    connection or TensorFlow op is started here, so the forked server inherits nothing it
+    cannot use."""
     import importlib
 
     import rasa.core.run  # noqa: F401
@@ -217,10 +218,9 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def keep_serving(serve: Callable[[Callable[[], None]], None], meanwhile: Optional[Callable[[], None]] = None) -> int:
+def keep_serving(serve: Callable[[Callable[[], None]], None]) -> int:
     """Run `serve(serving)` in a forked child, which calls `serving()` once it serves; fork a
-    new one at once when a child that had served dies. `meanwhile` runs here once, after
-    the first fork: what later servers inherit and the first one may do for itself. A child that dies before it served
+    new one at once when a child that had served dies. A child that dies before it served
     (a broken model, a port in use), or a stop (SIGTERM/SIGINT, passed on to the child),
     ends this process with the child's status: restarts after a failing start are
     supervisord's (startsecs, backoff), as they were before this launcher forked."""
@@ -238,6 +238,9 @@ def keep_serving(serve: Callable[[Callable[[], None]], None], meanwhile: Optiona
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, pass_on)
+    # what is imported now stays out of the collector's reach: its passes would write to
+    # every object and so copy the pages a forked server shares with this process
+    gc.freeze()
     while True:
         ready_r, ready_w = os.pipe()
         notify = functools.partial(os.write, ready_w, b"1")
@@ -262,12 +265,6 @@ def keep_serving(serve: Callable[[Callable[[], None]], None], meanwhile: Optiona
         child = pid
         if stopping:  # a stop that came during the fork
             pass_on(signal.SIGTERM, None)
-        if meanwhile is not None:
-            try:
-                meanwhile()
-            except Exception:
-                log.exception("warming up failed (the server does it for itself)")
-            meanwhile = None
         _, status = os.waitpid(pid, 0)
         child = 0
         had_served = bool(os.read(ready_r, 1))  # b"" once the dead child's end is closed
@@ -289,8 +286,8 @@ def run_rasa() -> None:
         serve_rasa(model)
         return
     preload_rasa(model)
-    # the guard is warmed here while the first server loads its model (the other core)
-    sys.exit(keep_serving(lambda serving: serve_rasa(model, serving), meanwhile=warm_guard))
+    warm_guard()  # here, so that every server, the first one too, shares one warm guard
+    sys.exit(keep_serving(lambda serving: serve_rasa(model, serving)))
 
 
 def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None:
@@ -314,8 +311,8 @@ def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None
         stage("serving (model loaded, port open)")
         if serving is not None:
             serving()
-        # the first server (or XIAOER_RASA_FORK=false) warms the guard itself, off the loop, so
-        # a first reply in the next second waits less for it; a later one inherited it warm
+        # XIAOER_RASA_FORK=false: the guard is warmed now, off the loop, so that a first reply
+        # in the next seconds waits less for it (a forked server inherited it warm)
         threading.Thread(target=warm_guard, name="warm-guard", daemon=True).start()
 
     stage("loading the model")
