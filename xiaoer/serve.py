@@ -13,16 +13,29 @@ line, where `ps` would show them to every user of the machine:
   (endpoints.yml gives only the URL);
 - Rasa's HTTP API takes the "rasa_api" secret as its auth token;
 - the shopper channel checks the "channel" secret (rasa_ext/channels.py).
+
+A crashed Rasa server is back in seconds (issue 12): `rasa` mode imports Rasa
+(TensorFlow with it), our components and the policy guard once, then forks the
+server from that process (`keep_serving`). When the server dies after it has
+served a while, a new one is forked at once and only loads the model; the
+process supervisord watches (this one) stays up. A server that dies during its
+start makes this process exit with it, so supervisord's backoff applies.
+XIAOER_RASA_FORK=false serves in this process instead, as before.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import hmac
 import logging
 import os
+import signal
 import sys
+import tarfile
+import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from xiaoer.secrets import get_secret
 
@@ -130,8 +143,154 @@ def endpoints_with_secret(path: str):
     return endpoints
 
 
+def since_start() -> float:
+    """Seconds since this process began (a forked server: since its fork), from /proc."""
+    try:
+        started = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return float(Path("/proc/uptime").read_text().split()[0]) - started / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def stage(name: str) -> None:
+    """One line per step of the start (benchmarks/startup.py reads them)."""
+    log.info("start: %s at %.1f s", name, since_start())
+
+
+def model_components(model: str) -> List[str]:
+    """The modules of the components the model's prediction graph uses (from its metadata.json)."""
+    import json
+
+    try:
+        with tarfile.open(model, "r:gz") as tar:
+            member = tar.extractfile("metadata.json")
+            metadata = json.load(member) if member else {}
+    except (OSError, KeyError, tarfile.TarError, ValueError):
+        return []
+    nodes = (metadata.get("predict_schema") or {}).get("nodes") or {}
+    return sorted({str(n.get("uses", "")).rpartition(".")[0] for n in nodes.values()} - {""})
+
+
+def preload_rasa(model: str) -> None:
+    """What every Rasa server needs and no model swap changes, done once before the fork:
+    Rasa's modules (TensorFlow among them: rasa.core.policies imports it with or without
+    TED), the modules of the model's components, jieba's dictionary with the shop's words
+    (the guard follows: `warm_guard`). Only imports and Python data: no thread, event loop,
+    connection or TensorFlow op is started here, so the forked server inherits nothing it
+    cannot use."""
+    import importlib
+
+    import rasa.core.run  # noqa: F401
+
+    stage("Rasa imported")
+    for module in model_components(model):
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # the server's own model load reports it properly
+            log.warning("could not preload %s: %s", module, e)
+    import rasa_ext.channels  # noqa: F401
+    import rasa_ext.nlg  # noqa: F401
+    import rasa_ext.stores  # noqa: F401
+    from xiaoer.lexicon import register_with_jieba
+
+    register_with_jieba()
+    stage("components imported, jieba ready")
+
+
+def warm_guard() -> None:
+    """The policy guard's first use loads spaCy and compiles the rule book (~1.5 s of CPU)."""
+    from guard import get_checker
+
+    get_checker()
+    stage("guard ready")
+
+
+def _die_with_parent() -> None:
+    """A forked server must not outlive the process supervisord watches: killed with -9,
+    that one could not stop it, and its successor could not bind the port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def keep_serving(serve: Callable[[Callable[[], None]], None]) -> int:
+    """Run `serve(serving)` in a forked child, which calls `serving()` once it serves; fork a
+    new one at once when a child that had served dies. A child that dies before it served
+    (a broken model, a port in use), or a stop (SIGTERM/SIGINT, passed on to the child),
+    ends this process with the child's status: restarts after a failing start are
+    supervisord's (startsecs, backoff), as they were before this launcher forked."""
+    child = 0
+    stopping = False
+
+    def pass_on(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        if child:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, pass_on)
+    # what is imported now stays out of the collector's reach: its passes would write to
+    # every object and so copy the pages a forked server shares with this process
+    gc.freeze()
+    while True:
+        ready_r, ready_w = os.pipe()
+        notify = functools.partial(os.write, ready_w, b"1")
+        pid = os.fork()
+        if pid == 0:  # the server
+            os.close(ready_r)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            _die_with_parent()
+            code = 1
+            try:
+                serve(notify)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                log.exception("Rasa server failed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        os.close(ready_w)
+        child = pid
+        if stopping:  # a stop that came during the fork
+            pass_on(signal.SIGTERM, None)
+        _, status = os.waitpid(pid, 0)
+        child = 0
+        had_served = bool(os.read(ready_r, 1))  # b"" once the dead child's end is closed
+        os.close(ready_r)
+        code = os.waitstatus_to_exitcode(status)
+        if stopping:
+            return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+        if not had_served:
+            log.error("Rasa server %s exited (%s) before it served; stopping", pid, code)
+            return code if code > 0 else 1
+        log.warning("Rasa server %s exited (%s); starting a new one", pid, code)
+
+
 def run_rasa() -> None:
+    stage("launcher started")
     _setdefault_env()
+    model = os.environ.get("XIAOER_MODEL") or str(REPO / "models" / "current.tar.gz")
+    if os.environ.get("XIAOER_RASA_FORK", "true").lower() in ("0", "false", "no"):
+        serve_rasa(model)
+        return
+    preload_rasa(model)
+    warm_guard()  # here, so that every server, the first one too, shares one warm guard
+    sys.exit(keep_serving(lambda serving: serve_rasa(model, serving)))
+
+
+def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None:
     import rasa.core.run
     from rasa.utils.common import configure_logging_and_warnings
 
@@ -145,9 +304,18 @@ def run_rasa() -> None:
     from xiaoer.schema_check import install
 
     install()
-    model = os.environ.get("XIAOER_MODEL") or str(REPO / "models" / "current.tar.gz")
     endpoints = os.environ.get("XIAOER_ENDPOINTS") or str(REPO / "endpoints.yml")
     credentials = os.environ.get("XIAOER_CREDENTIALS") or str(REPO / "credentials.yml")
+
+    async def started(_app, _loop) -> None:
+        stage("serving (model loaded, port open)")
+        if serving is not None:
+            serving()
+        # XIAOER_RASA_FORK=false: the guard is warmed now, off the loop, so that a first reply
+        # in the next seconds waits less for it (a forked server inherited it warm)
+        threading.Thread(target=warm_guard, name="warm-guard", daemon=True).start()
+
+    stage("loading the model")
     rasa.core.run.serve_application(
         model_path=model,
         credentials=credentials,
@@ -157,6 +325,7 @@ def run_rasa() -> None:
         enable_api=True,
         auth_token=get_secret("rasa_api"),
         cors=None,
+        server_listeners=[(started, "after_server_start")],
     )
 
 

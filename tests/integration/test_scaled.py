@@ -282,7 +282,8 @@ async def _killed_holding_the_turn(stack, buyer):
             [RUN, "ctl", "pid", f"rasa:rasa-{port}"], env=stack["env"], capture_output=True, text=True, timeout=30
         )
         pid = int(out.stdout.strip())
-        os.kill(pid, signal.SIGSTOP)  # it takes the connection (the kernel does) but runs nothing
+        # the launcher and the server it forked (xiaoer.serve): supervisord's process group
+        os.killpg(os.getpgid(pid), signal.SIGSTOP)  # it takes the connection (the kernel does) but runs nothing
         try:
             await shopper.say("什么时候发货")
             await asyncio.sleep(1.0)  # the desk has sent the turn to it
