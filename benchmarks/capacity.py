@@ -645,6 +645,20 @@ async def sequential_probe(args, secret: str, tag: str, count: int = 20) -> None
     )
 
 
+def default_rasa_urls() -> str:
+    """The Rasa workers `make run` starts: XIAOER_RASA_PORT (5005) and the next ones,
+    as many as deploy/processes.yml says (scripts/run.sh reads the same setting)."""
+    import yaml
+
+    try:
+        n = (yaml.safe_load((REPO / "deploy" / "processes.yml").read_text(encoding="utf-8")) or {}).get("rasa_workers")
+    except OSError:
+        n = None
+    n = int(os.environ.get("XIAOER_RASA_WORKERS") or (n if isinstance(n, int) and n > 0 else 1))
+    first = int(os.environ.get("XIAOER_RASA_PORT") or 5005)
+    return ",".join(f"http://127.0.0.1:{p}" for p in range(first, first + n))
+
+
 def largest(steps: List[Step]) -> Optional[int]:
     """The largest N that meets the target with every smaller measured N meeting it too."""
     best = None
@@ -662,8 +676,8 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--desk", default=f"http://127.0.0.1:{port}", help="the running desk")
     ap.add_argument(
         "--rasa-urls",
-        default=os.environ.get("XIAOER_RASA_URL") or "http://127.0.0.1:5005",
-        help="the stack's Rasa worker(s), comma-separated (for --profile)",
+        default=os.environ.get("XIAOER_RASA_URL") or default_rasa_urls(),
+        help="the stack's Rasa worker(s), comma-separated (for --profile; default: make run's)",
     )
     ap.add_argument(
         "--action-ports",

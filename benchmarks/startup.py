@@ -1,27 +1,33 @@
 """How fast each component is back after a start or a crash (issues #11, #12). Not a test.
 
-    .venv/bin/python benchmarks/startup.py                       # Rasa and the action server, 3 starts each
-    .venv/bin/python benchmarks/startup.py --only rasa --repeat 5
-    .venv/bin/python benchmarks/startup.py --stack               # also `make run` -> first widget answer,
-                                                                 # then kill -9 of the Rasa worker
+    .venv/bin/python benchmarks/startup.py                       # the action server, then Rasa both ways
+    .venv/bin/python benchmarks/startup.py --only rasa --repeat 2 --kills 2 --model models/other.tar.gz
+    .venv/bin/python benchmarks/startup.py --only actions --stack   # also `make run` -> first widget answer,
+                                                                    # then kill -9 of its Rasa server
 
 Per start of `python -m xiaoer.serve rasa|actions` (a free loopback port, its own
 secrets and tracker database under a temporary folder, the model of --model):
   ready     seconds from the process start until its port answers (Rasa: GET /,
             the actions: GET /health). Rasa opens its port only once the model is
             loaded, so "ready" is when the desk's next turn is served by it.
-  cpu       CPU seconds the process spent until then (/proc, user + system)
+  cpu       CPU seconds used until then (/proc, user + system, the launcher and
+            the server it forked)
   answer    seconds from the start until the first answer of the REST channel to
             "在吗" (a new conversation) arrived, and whether it was right: the
             tracker's intent is `greet` and the bot said something
   stages    what the process logged about its own start (`xiaoer.serve` logs
-            "start: <stage> at <s> s" lines), when it did
+            "start: <stage> at <s> s" lines; a forked server counts from its fork)
+  kill -9   (--kills per start, forking launcher only) the server is killed; seconds
+            until the port answers again and until the next right answer
+
+--mode: the forking launcher (XIAOER_RASA_FORK=true, the default of xiaoer.serve),
+one process as before (XIAOER_RASA_FORK=false), or both one after the other.
 
 --stack: `make run` on spare ports (the lead's 5005/5055/8080 are never touched)
 with its supervisord socket and logs in a temporary folder: seconds until
 `make run` returned and until the first widget message (desk websocket -> Rasa)
-was answered by the bot; then the Rasa worker is killed with SIGKILL and the
-time until supervisord's new worker answers REST again is "back"; then `make stop`.
+was answered by the bot; then the Rasa server is killed with SIGKILL and the
+time until it answers REST again is printed; then `make stop`.
 
 The figures depend on the box: the load average is printed beside them.
 """

@@ -9,7 +9,8 @@
 #   scripts/run.sh ctl ...   any supervisorctl command (restart rasa:*, tail -f desk:desk-8080 ...)
 #
 # Rasa and the action server listen on 127.0.0.1 only: shoppers and agents go
-# through the desk. Scaled mode (PostgreSQL, Redis, several workers):
+# through the desk, which sends each conversation to one of the Rasa workers
+# (deploy/processes.yml: 2; XIAOER_RASA_WORKERS wins). Scaled mode (PostgreSQL, Redis, several workers):
 # scripts/run-scaled.sh, which sets XIAOER_SCALED=true and the store URLs, then calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,9 +17,9 @@ line, where `ps` would show them to every user of the machine:
 A crashed Rasa server is back in seconds (issue 12): `rasa` mode imports Rasa
 (TensorFlow with it), our components and the policy guard once, then forks the
 server from that process (`keep_serving`). When the server dies after it has
-served a while, a new one is forked at once and only loads the model; the
-process supervisord watches (this one) stays up. A server that dies during its
-start makes this process exit with it, so supervisord's backoff applies.
+served, a new one is forked at once and only loads the model; the process
+supervisord watches (this one) stays up. A server that dies during its start
+makes this process exit with it, so supervisord's backoff applies.
 XIAOER_RASA_FORK=false serves in this process instead, as before.
 """
 
@@ -310,10 +310,11 @@ def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None
     async def started(_app, _loop) -> None:
         stage("serving (model loaded, port open)")
         if serving is not None:
-            serving()
-        # XIAOER_RASA_FORK=false: the guard is warmed now, off the loop, so that a first reply
-        # in the next seconds waits less for it (a forked server inherited it warm)
-        threading.Thread(target=warm_guard, name="warm-guard", daemon=True).start()
+            serving()  # a forked server: it inherited the guard warm
+        else:
+            # XIAOER_RASA_FORK=false: the guard is warmed now, off the loop, so that a first
+            # reply in the next seconds waits less for it
+            threading.Thread(target=warm_guard, name="warm-guard", daemon=True).start()
 
     stage("loading the model")
     rasa.core.run.serve_application(

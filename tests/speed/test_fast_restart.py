@@ -159,12 +159,22 @@ def ask(url: str, secret: str, token: str, sender: str, text: str) -> tuple:
 def test_rasa_killed_mid_life_answers_right_again(tmp_path):
     if not MODEL.exists():
         pytest.skip("no trained model: run `make train` (make test does)")
+    # the greeting and the courier answer are custom actions: a real action server answers them
+    action_port = free_port()
+    shop = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    actions = Service(
+        "actions",
+        service_env(tmp_path / "secrets", XIAOER_ACTION_PORT=action_port, XIAOER_SHOP_DB_URL=shop),
+        action_port,
+        tmp_path / "actions.log",
+    )
     port = free_port()
     env = service_env(
         tmp_path / "secrets",
         XIAOER_RASA_PORT=port,
         XIAOER_MODEL=MODEL,
-        XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
+        XIAOER_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
+        XIAOER_SHOP_DB_URL=shop,
         XIAOER_TRACKER_DIALECT="sqlite",
         XIAOER_TRACKER_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
         XIAOER_LOCK_STORE="in_memory",
@@ -175,6 +185,7 @@ def test_rasa_killed_mid_life_answers_right_again(tmp_path):
     svc = Service("rasa", env, port, tmp_path / "rasa.log")
     url = f"http://127.0.0.1:{port}"
     try:
+        wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions.proc, actions.log)
         wait_http(url + "/", 600, svc.proc, svc.log)
         secret = (tmp_path / "secrets" / "channel").read_text().strip()
         token = (tmp_path / "secrets" / "rasa_api").read_text().strip()
@@ -195,3 +206,4 @@ def test_rasa_killed_mid_life_answers_right_again(tmp_path):
         assert "starting a new one" in svc.log.read_text()
     finally:
         svc.stop()
+        actions.stop()
