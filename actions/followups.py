@@ -7,9 +7,10 @@ nothing. While that is open, the rules in data/rules/followups.yml send the
 shopper's answer here and the seed's script for that case is given
 (followup/answers.py). "别再发了" stores the opt-out.
 
-Only the rules run this action: no slot mapping calls it. It has side effects
-(the opt-out, the O5 investigation) and replies, which Rasa's slot extraction
-would have repeated, or sent, on messages that were no answer at all."""
+Only the rules run this action: no slot mapping calls it. Rasa's slot
+extraction ran it on every message (an action-server call per turn) and with it
+its side effects: "别再发了" stored the opt-out twice, and "没收到" right after a
+回访 opened the courier investigation and its promise twice."""
 
 from __future__ import annotations
 

@@ -167,6 +167,9 @@ def measure(tree: Path, label: str, args, tmp: Path) -> Dict[str, object]:
     if args.train:
         row["train_s"] = round(train(tree, tmp), 1)
         model = tmp / "current.tar.gz"
+        if args.keep_models:
+            args.keep_models.mkdir(parents=True, exist_ok=True)
+            shutil.copy(model, args.keep_models / f"{label}.tar.gz")
     if not model.exists():
         raise SystemExit(f"{label}: no model at {model} (make train there, or --train)")
     worker = Worker(tree, model, tmp)
@@ -226,6 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--train", action="store_true", help="time a clean `rasa train` of each tree first")
     ap.add_argument("--conversations", type=int, default=6)
     ap.add_argument("--turns", type=int, default=50)
+    ap.add_argument("--keep-models", type=Path, help="with --train: copy each model here as LABEL.tar.gz")
     ap.add_argument("--profile", type=Path, help="py-spy the Rasa worker into this folder during the turns")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)

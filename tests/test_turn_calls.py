@@ -3,10 +3,10 @@
 The real MessageProcessor (models/current.tar.gz, endpoints.yml's NLG and
 tracker store) calls an action server that runs our actions package in this
 process and counts every call. A message costs one action-server call: the
-answer. No slot mapping calls an action (action_answer_followup used to run on
-every message in "mapping mode", where its replies were sent and its side
-effects repeated: "好的" opening a conversation got the 回访 thanks, "别再发了"
-stored the opt-out twice and said so twice).
+answer. No slot mapping calls an action: action_answer_followup used to run on
+every message in Rasa's slot extraction ("mapping mode"), before the answer, with
+its side effects (on the model of 0dc1f4e these tests see two calls per message;
+"别再发了" stored the opt-out twice, "没收到" after a 回访 opened two investigations).
 
 XIAOER_TEST_MODEL=path/to/model.tar.gz runs the same checks on another model.
 """
