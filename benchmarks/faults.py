@@ -17,6 +17,10 @@ Per fault, counted in the desk's database (not from what the sockets saw):
   back      seconds from the fault until the component serves again (its
             health URL, a SELECT, a PING; the disk: an upload succeeds again)
 
+Against `make run` (one desk, SQLite; also with --run when var/scaled exists) the
+databases are var/desk.db and var/rasa_tracker.db, and the PostgreSQL and Redis
+faults are left out.
+
 A shopper whose desk dies reconnects, to the next desk if its own does not
 answer (what a load balancer does), and sends again, with the same client id,
 a message the history shows was never stored: what the widget's outbox does
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -93,6 +98,13 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def when(at):
+    """A stored time as a datetime (SQLite gives text back)."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(at).replace(tzinfo=None) if isinstance(at, str) else at.replace(tzinfo=None)
+
+
 class Sent:
     __slots__ = ("phase", "text", "reply", "resent", "seconds", "client_id")
 
@@ -108,15 +120,21 @@ class Bench:
     def __init__(self, args, ports: Dict[str, str]) -> None:
         self.args = args
         self.desk_ports = [args.desk_port + i for i in range(args.desks)]
-        self.secret = (S / "desk_secret").read_text().strip()
-        self.password = os.environ.get("XIAOER_DESK_AGENT_PASSWORD") or (S / "desk_agent_password").read_text().strip()
-        self.pg = dict(
-            host="127.0.0.1",
-            port=int(ports["XIAOER_PG_PORT"]),
-            user="xiaoer",
-            password=(S / "pg_password").read_text().strip(),
-        )
-        self.redis_port = int(ports["XIAOER_REDIS_PORT"])
+        if ports:  # make run-scaled: PostgreSQL and Redis
+            self.secret = (S / "desk_secret").read_text().strip()
+            password = S / "desk_agent_password"
+            self.pg: Optional[dict] = dict(
+                host="127.0.0.1",
+                port=int(ports["XIAOER_PG_PORT"]),
+                user="xiaoer",
+                password=(S / "pg_password").read_text().strip(),
+            )
+            self.redis_port = int(ports["XIAOER_REDIS_PORT"])
+        else:  # make run: one desk, the SQLite files under var/
+            from desk.config import desk_secret
+
+            self.secret, password, self.pg = desk_secret(), ROOT / "var" / "desk_demo_password.txt", None
+        self.password = os.environ.get("XIAOER_DESK_AGENT_PASSWORD") or password.read_text().strip()
         self.phase = "warm-up"
         self.sent: Dict[str, List[Sent]] = defaultdict(list)  # conversation id -> what its shopper sent
         self.stop = asyncio.Event()
@@ -223,11 +241,9 @@ class Bench:
         for kind, label in (("desk:", "desk"), ("rasa:", "Rasa worker"), ("actions:", "action server")):
             for p in (x for x in progs if x.startswith(kind)):
                 out.append((f"kill -9 {label} :{p.rsplit('-', 1)[1]}", "kill", p))
-        out += [
-            ("restart PostgreSQL", "restart", "postgres"),
-            ("restart Redis", "restart", "redis"),
-            ("upload disk full", "disk", ""),
-        ]
+        if self.pg is not None:
+            out += [("restart PostgreSQL", "restart", "postgres"), ("restart Redis", "restart", "redis")]
+        out.append(("upload disk full", "disk", ""))
         if self.args.only:
             out = [f for f in out if any(o in f[0].lower() for o in self.args.only.split(","))]
         return out
@@ -345,51 +361,61 @@ class Bench:
     # ---- the count, in the databases ---------------------------------------------------------
     def mark(self) -> None:
         """Where this run starts in each table: earlier runs of the same shoppers are not counted."""
-        import psycopg2
-
-        with psycopg2.connect(dbname="desk", **self.pg) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT (SELECT coalesce(max(id), 0) FROM desk_messages), "
-                "(SELECT coalesce(max(id), 0) FROM desk_events)"
-            )
-            desk = cur.fetchone()
-        with psycopg2.connect(dbname="rasa", **self.pg) as conn, conn.cursor() as cur:
-            cur.execute("SELECT coalesce(max(id), 0) FROM events")
-            rasa = cur.fetchone()[0]
+        desk = self.select(
+            "desk",
+            "SELECT (SELECT coalesce(max(id), 0) FROM desk_messages), (SELECT coalesce(max(id), 0) FROM desk_events)",
+        )[0]
+        rasa = self.select("rasa", "SELECT coalesce(max(id), 0) FROM events")[0][0]
         self.first_ids = (desk[0], desk[1], rasa)
 
-    def check(self) -> Dict[str, Dict[str, int]]:
+    def select(self, db: str, sql: str, ids: Optional[List[str]] = None, *params) -> List[tuple]:
+        """Rows from the desk's or Rasa's database: PostgreSQL (scaled) or the SQLite files of
+        make run. `{ids}` in `sql` stands for the list `ids`, `%s` for each of `params`."""
+        marks = lambda mark: ",".join([mark] * len(ids or [])) or "NULL"  # noqa: E731
+        if self.pg is None:
+            import sqlite3
+
+            path = ROOT / "var" / ("desk.db" if db == "desk" else "rasa_tracker.db")
+            with contextlib.closing(sqlite3.connect(path)) as conn:
+                q = sql.replace("{ids}", marks("?")).replace("%s", "?")
+                return conn.execute(q, [*(ids or []), *params]).fetchall()
         import psycopg2
 
+        with psycopg2.connect(dbname=db, **self.pg) as conn, conn.cursor() as cur:
+            cur.execute(sql.replace("{ids}", marks("%s")), [*(ids or []), *params])
+            return cur.fetchall()
+
+    def check(self) -> Dict[str, Dict[str, int]]:
         rows: Dict[str, list] = defaultdict(list)
         events: Dict[str, list] = defaultdict(list)
-        with psycopg2.connect(dbname="desk", **self.pg) as conn, conn.cursor() as cur:
-            ids = list(self.sent)
-            cur.execute(
-                "SELECT conversation_id, id, sender, text, data, created_at, client_id FROM desk_messages "
-                "WHERE conversation_id = ANY(%s) AND id > %s ORDER BY id",
-                (ids, self.first_ids[0]),
-            )
-            for cid, mid, sender, text, data, at, client_id in cur.fetchall():
-                data = data if isinstance(data, dict) else json.loads(data or "{}")
-                rows[cid].append((mid, sender, text, bool(data.get("hidden")), at, client_id))
-            cur.execute(
-                "SELECT conversation_id, name, created_at FROM desk_events WHERE conversation_id = ANY(%s) "
-                "AND id > %s ORDER BY id",
-                (ids, self.first_ids[1]),
-            )
-            for cid, name, at in cur.fetchall():
-                events[cid].append((name, at))
+        ids = list(self.sent)
+        for cid, mid, sender, text, data, at, client_id in self.select(
+            "desk",
+            "SELECT conversation_id, id, sender, text, data, created_at, client_id FROM desk_messages "
+            "WHERE conversation_id IN ({ids}) AND id > %s ORDER BY id",
+            ids,
+            self.first_ids[0],
+        ):
+            data = data if isinstance(data, dict) else json.loads(data or "{}")
+            rows[cid].append((mid, sender, text, bool(data.get("hidden")), when(at), client_id))
+        for cid, name, at in self.select(
+            "desk",
+            "SELECT conversation_id, name, created_at FROM desk_events WHERE conversation_id IN ({ids}) "
+            "AND id > %s ORDER BY id",
+            ids,
+            self.first_ids[1],
+        ):
+            events[cid].append((name, when(at)))
         rasa_user: Dict[str, List[str]] = defaultdict(list)
-        with psycopg2.connect(dbname="rasa", **self.pg) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT sender_id, data FROM events WHERE sender_id = ANY(%s) AND type_name = 'user' "
-                "AND id > %s ORDER BY id",
-                (ids, self.first_ids[2]),
-            )
-            for cid, data in cur.fetchall():
-                d = json.loads(data)
-                rasa_user[cid].append((d.get("metadata") or {}).get("desk_turn") or "")
+        for cid, data in self.select(
+            "rasa",
+            "SELECT sender_id, data FROM events WHERE sender_id IN ({ids}) AND type_name = 'user' "
+            "AND id > %s ORDER BY id",
+            ids,
+            self.first_ids[2],
+        ):
+            d = json.loads(data)
+            rasa_user[cid].append((d.get("metadata") or {}).get("desk_turn") or "")
         out: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for cid, sent in self.sent.items():
             shopper = [(k, r) for k, r in enumerate(rows[cid]) if r[1] == "shopper"]
@@ -512,8 +538,12 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated parts of fault names, e.g. rasa,redis")
     ap.add_argument("--desk-port", type=int, default=int(os.environ.get("XIAOER_DESK_PORT", 8080)))
     ap.add_argument("--desks", type=int, default=int(os.environ.get("XIAOER_DESK_WORKERS", 2)))
+    ap.add_argument("--run", action="store_true", help="against make run (one desk, SQLite) even if var/scaled exists")
     args = ap.parse_args()
-    ports = dict(line.split("=") for line in (S / "ports.env").read_text().split())
+    scaled = (S / "ports.env").exists() and not args.run
+    ports = dict(line.split("=") for line in (S / "ports.env").read_text().split()) if scaled else {}
+    if not scaled:
+        args.desks = 1
     print(
         f"{args.shoppers} shoppers on {args.desks} desks, {args.window:.0f} s per fault, "
         f"think {args.think:.0f} s, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
