@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -26,7 +27,7 @@ from aiohttp import web
 from rasa.core.agent import load_agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.utils import AvailableEndpoints
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, SessionStarted
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = Path(os.environ.get("XIAOER_TEST_MODEL") or REPO / "models" / "current.tar.gz")
@@ -164,3 +165,18 @@ async def test_a_follow_up_left_for_another_question_is_closed_without_an_action
     replies, calls = await say(bot, "fu-left", "客服态度真好,五星好评")
     assert calls == ["action_acknowledge_praise"]
     assert "utter_followup_satisfied" not in replies
+
+
+async def test_a_follow_up_answered_in_a_later_session_still_gets_its_script(bot):
+    # the 回访 went out; the shopper answers after the session expired (domain session_config)
+    agent, _ = bot
+    await trigger(bot, "fu-late", "EXTERNAL_followup_delivery_check", {"order_id": "DD20261117031"})
+    tracker = await agent.tracker_store.retrieve("fu-late")
+    hours_ago = time.time() - 3 * 3600
+    for event in tracker.events:
+        event.timestamp = hours_ago
+    await agent.tracker_store.save(tracker)
+    replies, calls = await say(bot, "fu-late", "收到了,很满意")
+    tracker = await agent.tracker_store.retrieve("fu-late")
+    assert any(isinstance(e, SessionStarted) for e in tracker.events)  # a new session, slots carried over
+    assert replies == ["utter_followup_satisfied"] and calls == ["action_answer_followup"]
