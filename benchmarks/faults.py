@@ -240,6 +240,11 @@ class Bench:
         out = [("none (baseline)", "none", "")]
         for kind, label in (("desk:", "desk"), ("rasa:", "Rasa worker"), ("actions:", "action server")):
             for p in (x for x in progs if x.startswith(kind)):
+                if kind == "rasa:":
+                    # xiaoer.serve's launcher forks the server (README "Starting and restarting a
+                    # Rasa worker"): the server crashing is the common fault, the launcher the rare one
+                    out.append((f"kill -9 Rasa server :{p.rsplit('-', 1)[1]}", "kill-server", p))
+                    label = "Rasa launcher + server"
                 out.append((f"kill -9 {label} :{p.rsplit('-', 1)[1]}", "kill", p))
         if self.pg is not None:
             out += [("restart PostgreSQL", "restart", "postgres"), ("restart Redis", "restart", "redis")]
@@ -280,8 +285,12 @@ class Bench:
             await asyncio.sleep(0.2)
         return None
 
-    async def kill(self, component: str) -> Optional[float]:
+    async def kill(self, component: str, server_only: bool = False) -> Optional[float]:
         pid = int(ctl("pid", component).strip())
+        if server_only:  # the launcher's forked child, the process that serves the port
+            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+            if children:
+                pid = int(children[0])
         t0 = time.monotonic()
         os.kill(pid, 9)
         # until it no longer serves (Sanic's port closes with the process)
@@ -482,6 +491,8 @@ class Bench:
                 back: Optional[float] = None
                 if how == "kill":
                     back = await self.kill(component)
+                elif how == "kill-server":
+                    back = await self.kill(component, server_only=True)
                 elif how == "restart":
                     back = await self.restart(component)
                 elif how == "disk":
