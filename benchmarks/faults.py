@@ -177,7 +177,7 @@ class Bench:
                     mine.append(s)
                     t0 = time.monotonic()
                     await ws.send_str(s.frame())
-                    s.reply = await self._reply(ws)
+                    s.reply = await self._reply(ws, s)
                     s.seconds = time.monotonic() - t0
                     if s.reply == "closed":
                         s.reply = None
@@ -187,7 +187,7 @@ class Bench:
             finally:
                 await ws.close()
 
-    async def _reply(self, ws) -> str:
+    async def _reply(self, ws, sent: Optional["Sent"] = None) -> str:
         end = time.monotonic() + self.args.answer_seconds
         while time.monotonic() < end:
             try:
@@ -197,6 +197,12 @@ class Bench:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 return "closed"
             d = json.loads(msg.data)
+            if d.get("type") == "retry" and sent is not None and d.get("client_id") == sent.client_id:
+                # not stored just now: the widget's outbox sends it again after 2 s
+                await asyncio.sleep(2)
+                sent.resent = True
+                await ws.send_str(sent.frame())
+                continue
             if d.get("type") == "status" and d.get("status") in ("queued", "waiting_offline", "assigned"):
                 return "humans"
             if d.get("type") == "message" and d["message"]["sender"] in ("bot", "agent", "system"):

@@ -366,6 +366,10 @@
             var s = row.querySelector(".xw-sending");
             if (s) s.remove();
           }
+        } else if (d.type === "retry") {
+          // the desk could not store it just now (its database was away): send it again shortly
+          var again = loadOutbox().filter(function (x) { return x.client_id === d.client_id; })[0];
+          if (again) setTimeout(function () { transmit(again); }, 2000);
         } else if (d.type === "notice") {
           if (d.client_id) {
             // refused (too fast, too long): not pending any more; the words go back to the input

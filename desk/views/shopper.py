@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Dict, Optional
 
@@ -109,18 +110,31 @@ async def shopper_ws(request: web.Request) -> web.WebSocketResponse:
                 await notice("too_fast", recovery.client_id_of(data) if kind == "message" else None)
                 continue
             try:
-                await _shopper_frame(desk, hub, conv, data, notice, max_chars, ack)
+                await _shopper_frame(desk, hub, conv, data, notice, max_chars, ack, request.app.get(recovery.LIVENESS))
             except DeskError:
                 pass
             except Exception:  # the message is stored first; keep the socket alive
                 log.exception("shopper frame in %s", conv["id"])
+                client_id = recovery.client_id_of(data) if kind == "message" else None
+                if client_id:
+                    # Perhaps not stored (the database away for a moment, a PostgreSQL restart):
+                    # the widget sends it again shortly. Stored after all, the resend is only acked.
+                    with contextlib.suppress(Exception):
+                        await ws.send_str(dumps({"type": "retry", "client_id": client_id}))
     finally:
         hub.shoppers[conv["id"]].discard(ws)
     return ws
 
 
 async def _shopper_frame(
-    desk: Desk, hub: Hub, conv: Dict[str, Any], data: Dict[str, Any], notice, max_chars: int, ack
+    desk: Desk,
+    hub: Hub,
+    conv: Dict[str, Any],
+    data: Dict[str, Any],
+    notice,
+    max_chars: int,
+    ack,
+    liveness: Optional[recovery.Liveness] = None,
 ) -> None:
     kind = data.get("type")
     if kind == "message":
@@ -141,6 +155,10 @@ async def _shopper_frame(
                 except IntegrityError:  # stored meanwhile, by another socket or desk
                     mid = await recovery.stored(desk, conv["id"], client_id)
             await ack(client_id, mid)
+            if liveness is not None:
+                # stored, but its turn failed (the database went away under the answer): the
+                # widget sent it again, so answer it now unless a live turn is still on it
+                await recovery.finish(desk, liveness, conv["id"])
     elif kind == "rating":
         score = rating_score(data.get("score"))
         if score is None:

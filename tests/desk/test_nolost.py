@@ -360,3 +360,61 @@ async def test_a_turn_of_a_live_desk_is_left_to_it(aiohttp_client, make_config, 
     await asyncio.sleep(1.0)  # the start-up sweep has run
     assert fake_rasa.received == [] and ws.history["messages"][-1]["sender"] == "shopper"
     assert await _said(config, seconds=0) == [("shopper", "什么时候发货")]
+
+
+async def test_a_message_the_database_could_not_take_is_sent_again(desk: Desk, monkeypatch):
+    """The database away for a moment (a PostgreSQL restart): the desk asks the widget to send the
+    message again instead of leaving it unstored, and the resend is stored and answered once."""
+    from sqlalchemy.exc import OperationalError
+
+    from desk.keys import DESK
+
+    service = desk.client.app[DESK]
+    real = service.shopper_message
+    failures = [OperationalError("INSERT", {}, Exception("server closed the connection"))]
+
+    async def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "shopper_message", flaky)
+    ws = await desk.shopper()
+    cid = uuid.uuid4().hex
+    await ws.send_json(frame("能开发票吗", cid))
+    assert await desk.expect(ws, "retry") == {"type": "retry", "client_id": cid}
+    assert desk.fake.received == []  # nothing stored, nothing asked of Rasa
+    await ws.send_json(frame("能开发票吗", cid))  # what the widget does 2 s later
+    got = await frames_until(ws, bot_said("收到:能开发票吗"), 5)
+    mine = [f["message"] for f in got if f["type"] == "message" and f["message"]["sender"] == "shopper"]
+    assert [m["client_id"] for m in mine] == [cid]
+    assert len(desk.fake.received) == 1
+
+
+async def test_a_stored_message_whose_answer_failed_is_answered_when_sent_again(desk: Desk, monkeypatch):
+    """Stored, then the answer failed (the database went away under it): the widget's resend on
+    the same socket gets the answer, once."""
+    from desk.keys import DESK
+
+    service = desk.client.app[DESK]
+    real = service.answer_shopper
+    failures = [ConnectionError("the database went away")]
+
+    async def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "answer_shopper", flaky)
+    ws = await desk.shopper()
+    cid = uuid.uuid4().hex
+    await ws.send_json(frame("什么时候发货", cid))
+    assert await desk.expect(ws, "retry") == {"type": "retry", "client_id": cid}
+    await ws.send_json(frame("什么时候发货", cid))
+    got = await frames_until(ws, bot_said("收到:什么时候发货"), 5)
+    assert [f["client_id"] for f in got if f["type"] == "ack"] == [cid]
+    assert len(desk.fake.received) == 1
+    await ws.send_json(frame("什么时候发货", cid))  # once more: acked, not answered again
+    await desk.expect(ws, "ack")
+    await asyncio.sleep(0.3)
+    assert len(desk.fake.received) == 1
