@@ -146,14 +146,13 @@ async def _shopper_frame(
         elif len(text) > max_chars:
             await notice("too_long", client_id, limit=max_chars)
         else:
-            # sent again after a reconnect (the widget's outbox): stored once, answered once
-            mid = await recovery.stored(desk, conv["id"], client_id) if client_id else None
-            if mid is None:
-                try:
-                    await desk.shopper_message(conv["id"], text, client_id=client_id)
-                    return
-                except IntegrityError:  # stored meanwhile, by another socket or desk
-                    mid = await recovery.stored(desk, conv["id"], client_id)
+            # Sent again (the widget's outbox): the unique (conversation, client id) index keeps
+            # it stored once, so only a resend pays for the look-up, not every message.
+            try:
+                await desk.shopper_message(conv["id"], text, client_id=client_id)
+                return
+            except IntegrityError:  # stored before, by this socket, another one or another desk
+                mid = await recovery.stored(desk, conv["id"], client_id)
             await ack(client_id, mid)
             if liveness is not None:
                 # stored, but its turn failed (the database went away under the answer): the
