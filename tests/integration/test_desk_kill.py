@@ -13,69 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.desk.test_nolost import HeldRasa, bot_said, frame, frames_until
-from tests.integration.procs import ROOT, base_env, free_ports, wait_http
+from tests.integration.procs import RUN, scaled_stack, services_missing, wait_http
 
-RUN, SCALED = str(ROOT / "scripts" / "run.sh"), str(ROOT / "scripts" / "run-scaled.sh")
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-MISSING = (
-    "PostgreSQL/Redis not installed (scripts/ensure-services.sh installs them; make test runs it)"
-    if not PG_BIN or not (PG_BIN[-1] / "postgres").exists() or shutil.which("redis-server") is None
-    else ""
-)
+MISSING = services_missing()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING or "ok")
 
 
 @pytest.fixture(scope="module")
 def desks():
-    top = Path(tempfile.mkdtemp(prefix="xiaoer-desks-"))
-    os.chmod(top, 0o755)  # PostgreSQL runs as its own user when we are root
-    env = base_env(top)
-    rasa, desk = free_ports(1), free_ports(2)
-    env.update(
-        XIAOER_SCALED_DIR=str(top / "scaled"),
-        XIAOER_RUN_DIR=str(top / "run"),
-        XIAOER_LOG_DIR=str(top / "logs"),
-        XIAOER_COMPONENTS="desk",  # the databases, then the two desks; Rasa is the test's fake
-        XIAOER_RASA_PORT=str(rasa),
-        XIAOER_RASA_WORKERS="1",
-        XIAOER_ACTION_WORKERS="1",
-        XIAOER_DESK_PORT=str(desk),
-        XIAOER_DESK_WORKERS="2",
-        XIAOER_CHANNEL_SECRET="integration-channel-secret",
-        XIAOER_RASA_API_SECRET="integration-rasa-token",
-    )
-    start = subprocess.run([SCALED], env=env, capture_output=True, text=True, timeout=600)
-    try:
-        assert start.returncode == 0, start.stdout + start.stderr
-        ports = dict(line.split("=") for line in (top / "scaled" / "ports.env").read_text().split())
-        yield dict(
-            env=env,
-            rasa=rasa,
-            desk=[desk, desk + 1],
-            pg=dict(
-                host="127.0.0.1",
-                port=int(ports["XIAOER_PG_PORT"]),
-                user="xiaoer",
-                password=(top / "scaled" / "pg_password").read_text().strip(),
-            ),
-        )
-    finally:
-        subprocess.run([RUN, "stop"], env=env, capture_output=True, timeout=180)
-        if not os.environ.get("XIAOER_IT_KEEP"):
-            shutil.rmtree(top, ignore_errors=True)
+    secrets = dict(XIAOER_CHANNEL_SECRET="integration-channel-secret", XIAOER_RASA_API_SECRET="integration-rasa-token")
+    with scaled_stack("xiaoer-desks-", rasa=0, actions=1, desks=2, env=secrets) as stack:
+        yield stack
 
 
 async def _shopper(session, port):
@@ -93,7 +51,7 @@ async def _kill_desk_a(desks):
     rasa = HeldRasa(done_before_drop=True, channel_secret=desks["env"]["XIAOER_CHANNEL_SECRET"])
     runner = web.AppRunner(rasa.app())
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", desks["rasa"]).start()
+    await web.TCPSite(runner, "127.0.0.1", desks["rasa"][0]).start()
     try:
         c1, c2 = uuid.uuid4().hex, uuid.uuid4().hex
         async with aiohttp.ClientSession() as session:

@@ -13,29 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import zlib
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.integration.procs import ROOT, base_env, free_ports
+from tests.integration.procs import ROOT, RUN, scaled_stack, services_missing
 
 MODEL = ROOT / "models" / "current.tar.gz"
-RUN, SCALED = str(ROOT / "scripts" / "run.sh"), str(ROOT / "scripts" / "run-scaled.sh")
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
 PASSWORD = "integration test password"
 
 
 def _missing() -> str:
-    if not PG_BIN or not (PG_BIN[-1] / "postgres").exists() or shutil.which("redis-server") is None:
-        return "PostgreSQL/Redis not installed (scripts/ensure-services.sh installs them; make test runs it)"
+    if services_missing():
+        return services_missing()
     if not MODEL.exists():
         return "no trained model (make train)"
     return ""
@@ -46,52 +41,11 @@ pytestmark = pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")
 
 @pytest.fixture(scope="module")
 def stack():
-    top = Path(tempfile.mkdtemp(prefix="xiaoer-it-"))
-    os.chmod(top, 0o755)  # PostgreSQL runs as its own user when we are root: it must reach its data dir
-    env = base_env(top)
-    rasa, action, desk = free_ports(2), free_ports(2), free_ports(2)
-    env.update(
-        XIAOER_SCALED_DIR=str(top / "scaled"),
-        XIAOER_RUN_DIR=str(top / "run"),
-        XIAOER_LOG_DIR=str(top / "logs"),
-        XIAOER_RASA_PORT=str(rasa),
-        XIAOER_ACTION_PORT=str(action),
-        XIAOER_DESK_PORT=str(desk),
-        XIAOER_RASA_WORKERS="2",
-        XIAOER_ACTION_WORKERS="2",
-        XIAOER_DESK_WORKERS="2",
-        XIAOER_DESK_AGENT_PASSWORD=PASSWORD,
-        XIAOER_START_SECONDS="900",
-    )
     t0 = time.monotonic()
-    start = subprocess.run([SCALED], env=env, capture_output=True, text=True, timeout=1200)
-    try:
-        assert start.returncode == 0, start.stdout + start.stderr + _logs(top / "logs")
+    env = dict(XIAOER_DESK_AGENT_PASSWORD=PASSWORD, XIAOER_START_SECONDS="900")
+    with scaled_stack("xiaoer-it-", rasa=2, actions=2, desks=2, env=env, seconds=1200) as stack:
         print(f"scaled stack up in {time.monotonic() - t0:.0f} s")
-        ports = dict(line.split("=") for line in (top / "scaled" / "ports.env").read_text().split())
-        yield dict(
-            env=env,
-            rasa=[rasa, rasa + 1],
-            desk=[desk, desk + 1],
-            top=top,
-            pg=dict(
-                host="127.0.0.1",
-                port=int(ports["XIAOER_PG_PORT"]),
-                user="xiaoer",
-                password=(top / "scaled" / "pg_password").read_text().strip(),
-            ),
-        )
-    finally:
-        subprocess.run([RUN, "stop"], env=env, capture_output=True, timeout=180)
-        if not os.environ.get("XIAOER_IT_KEEP"):  # keep the logs to look at
-            shutil.rmtree(top, ignore_errors=True)
-
-
-def _logs(d: Path) -> str:
-    out = []
-    for p in sorted(d.glob("*.log")):
-        out.append(f"--- {p.name}\n" + p.read_text(errors="replace")[-1500:])
-    return "\n".join(out)
+        yield stack
 
 
 class Shopper:
