@@ -13,20 +13,40 @@ the conversation. Its `save` counts the stored events again to find the new ones
 
 Here a tracker comes from memory when the database still holds exactly what this
 process last saw for that conversation: `count(*)` and `max(id)` of the sender's
-rows (one indexed query, ~0.02 ms) must match. Any other writer (another Rasa
-worker after a fail-over, a tracker edited through another process's API) changes
-them, and the tracker is read from the database as before. A new conversation
-session (SessionStarted) drops the entry, so `retrieve` keeps returning the latest
-session only, as Rasa's does. The copy handed out shares the immutable event objects
-and has its own state (`DialogueStateTracker.copy`, what Rasa itself uses).
+rows (one indexed query, a prebuilt Core statement, ~0.02 ms) must match. Any other
+writer (another Rasa worker after a fail-over, a tracker edited through another
+process's API) changes them, and the tracker is read from the database as before.
+A new conversation session (SessionStarted) drops the entry, so `retrieve` keeps
+returning the latest session only, as Rasa's does.
 
-A save is one transaction (README "How fast", `benchmarks/tracker_writes.py`): the
-marker checked, the new events inserted with one executemany (Rasa's ORM flush
-sends one INSERT per event and recounts the session's events), the new marker
-read, then one COMMIT. On SQLite the transaction takes the write lock at its start
-(`BEGIN IMMEDIATE`, when the engine is set up for it: rasa_ext/stores.py), so a
-second Rasa process writing the same file can neither slip rows in between the
-check and the insert nor fail an upgrade from a read to a write lock.
+The tracker itself is handed over, not copied (Rasa's `copy()` replays every event,
+O(n) per turn; issue #11, longconv): `retrieve` takes it out of the cache, and only
+the `save` of that very object puts it back. A turn that fails before its save leaves
+no tracker in the cache, so the next `retrieve` reads the database; a tracker changed
+after its save (more events than were saved) is not handed out again either. Only
+what this process handed out is saved by "the events since it was handed out"; any
+other tracker (a new conversation, the full tracker of the HTTP API's
+/tracker/events) is saved Rasa's way (count the stored events) and the entry dropped.
+
+One marker query per turn, at `retrieve`. A save is one transaction (README "How
+fast", `benchmarks/tracker_writes.py`): the new events inserted with one executemany
+(Rasa's ORM flush sends one INSERT per event and recounts the session's events),
+then one COMMIT; the entry then expects the sender's row count to have grown by
+exactly those events, and the next retrieve checks that (a concurrent writer's rows,
+even between this process's retrieve and save, make the count differ: the tracker
+is read from the database, which holds both writers' events). On SQLite the
+transaction takes the write lock at its start (`BEGIN IMMEDIATE`, when the engine is
+set up for it: rasa_ext/stores.py), so Rasa's count of the stored events and its
+insert hold the lock together, and a second Rasa process never fails an upgrade from
+a read to a write lock.
+
+With an event broker the save is Rasa's own (it needs the diff against the stored
+tracker) and the entry is dropped.
+
+The trackers this store builds are `Tracker`s below: Rasa's `DialogueStateTracker`
+with `applied_events()` remembered until the events change (Rasa calls it about a
+dozen times per turn, each a pass over the whole session: the part of a turn that
+grew most with the conversation).
 """
 
 from __future__ import annotations
@@ -34,12 +54,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.constants import DEFAULT_SENDER_ID
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -52,43 +73,105 @@ Marker = Tuple[int, Optional[int]]
 WRITE = "xiaoer_sqlite_write"
 
 
+class Tracker(DialogueStateTracker):
+    """Rasa's tracker, with `applied_events()` computed once per state of its events.
+
+    `applied_events` depends on `self.events` only; the result is kept with the
+    length, the first and the last event (and the deque itself) it was computed for,
+    and each caller gets its own list, as from Rasa's."""
+
+    _applied: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event]]] = None
+
+    def applied_events(self) -> List[Event]:
+        events = self.events
+        n = len(events)
+        first, last = (events[0], events[-1]) if n else (None, None)
+        memo = self._applied
+        if memo is not None and memo[0] is events and memo[1] == n and memo[2] is first and memo[3] is last:
+            return list(memo[4])
+        applied = super().applied_events()
+        self._applied = (events, n, first, last, applied)
+        return list(applied)
+
+    def init_copy(self) -> "Tracker":
+        # Rasa's init_copy, of this class: what copy() and travel_back_in_time() return
+        return Tracker(
+            self.sender_id or DEFAULT_SENDER_ID,
+            self.slots.values(),
+            self._max_event_history,
+            is_rule_tracker=self.is_rule_tracker,
+        )
+
+
+class _Entry:
+    """What this process knows of a conversation: the sender's row count (and max id,
+    once read) it expects, the tracker it last handed out or saved, and its events then."""
+
+    __slots__ = ("count", "max_id", "tracker", "n", "last", "ready")
+
+    def __init__(self, count: int, max_id: Optional[int], tracker: DialogueStateTracker, ready: bool) -> None:
+        self.count, self.max_id, self.ready = count, max_id, ready
+        self.tracker = tracker
+        self.n = len(tracker.events)
+        self.last = tracker.events[-1] if self.n else None
+
+    def unchanged(self) -> bool:
+        """The tracker holds exactly the events it held when it was saved or read."""
+        events = self.tracker.events
+        return len(events) == self.n and (not self.n or events[-1] is self.last)
+
+
 class CachingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
-        # sender -> (marker of the sender's rows, tracker of the latest session as stored)
-        self._cache: "OrderedDict[Text, Tuple[Marker, DialogueStateTracker]]" = OrderedDict()
+        self._cache: "OrderedDict[Text, _Entry]" = OrderedDict()
+        table = self.SQLEvent.__table__
+        # built once: a Query per call cost more than the query itself
+        self._marker_sql = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
+            table.c.sender_id == sa.bindparam("sender_id")
+        )
+        self._insert_sql = table.insert()
         self.hits = 0
         self.misses = 0
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
-        row = (
-            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
-            .filter(self.SQLEvent.sender_id == sender_id)
-            .one()
-        )
-        return int(row[0]), row[1]
+        count, max_id = session.execute(self._marker_sql, {"sender_id": sender_id}).one()
+        return int(count), max_id
 
-    def _remember(self, sender_id: Text, marker: Marker, tracker: DialogueStateTracker) -> None:
-        self._cache[sender_id] = (marker, tracker.copy())
+    def init_tracker(self, sender_id: Text) -> DialogueStateTracker:
+        return Tracker(sender_id, self.domain.slots, max_event_history=self.max_event_history)
+
+    def _keep(self, sender_id: Text, entry: _Entry) -> None:
+        self._cache[sender_id] = entry
         self._cache.move_to_end(sender_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        entry = self._cache.get(sender_id)
         with self.session_scope() as session:
-            marker = self._marker(session, sender_id)
-        cached = self._cache.get(sender_id)
-        if cached is not None and cached[0] == marker:
-            self.hits += 1
-            self._cache.move_to_end(sender_id)
-            return cached[1].copy()
-        self.misses += 1
-        tracker = await super().retrieve(sender_id)
-        if tracker is None:
+            count, max_id = self._marker(session, sender_id)
+            if (
+                entry is not None
+                and entry.ready
+                and entry.count == count
+                and entry.max_id in (None, max_id)
+                and entry.unchanged()
+            ):
+                self.hits += 1
+                entry.max_id, entry.ready = max_id, False  # handed over: back in only by its save
+                self._cache.move_to_end(sender_id)
+                return entry.tracker
+            self.misses += 1
+            # Rasa's SQLTrackerStore._retrieve (the latest session), in the marker's transaction
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            events = [json.loads(row.data) for row in rows]
+        if not events or not self.domain:
             self._cache.pop(sender_id, None)
-        else:
-            self._remember(sender_id, marker, tracker)
+            return None
+        tracker = Tracker.from_dict(sender_id, events, self.domain.slots)
+        self._keep(sender_id, _Entry(count, max_id, tracker, ready=False))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -113,39 +196,36 @@ class CachingSQLTrackerStore(SQLTrackerStore):
 
     def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
-        cached = self._cache.get(sender_id)
-        events = list(tracker.events)
+        # out of the cache until the commit: a failed save leaves nothing to hand out
+        entry = self._cache.pop(sender_id, None)
+        events = tracker.events
+        ours = (
+            entry is not None
+            and entry.tracker is tracker
+            and len(events) >= entry.n
+            and (not entry.n or events[entry.n - 1] is entry.last)
+        )
         with self.session_scope() as session:
             session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
-            marker = self._marker(session, sender_id)
-            known = cached[1] if cached is not None else None
-            stored = len(known.events) if known is not None else 0
-            if (
-                known is not None
-                and marker == cached[0]
-                and len(events) >= stored
-                and (not stored or events[stored - 1] == known.events[-1])
-            ):
-                new = events[stored:]  # the events since this process last read or wrote it
+            if ours:
+                new = list(events)[entry.n :]  # what this process added since it handed it out
             else:
-                # unknown here, someone else wrote, or not the tracker we handed out: Rasa's count
-                self._cache.pop(sender_id, None)
-                known = None
+                # not what this process handed out (a new conversation, the HTTP API's full
+                # tracker, a second retrieve meanwhile): Rasa's count of the stored events
                 new = list(self._additional_events(session, tracker))
             if new:
-                session.execute(self.SQLEvent.__table__.insert(), [self._row(sender_id, e) for e in new])
-            after = self._marker(session, sender_id) if known is not None and new else marker
+                session.execute(self._insert_sql, [self._row(sender_id, e) for e in new])
             session.commit()
-        if known is None:
-            return  # read from the database next time (the latest session only, as Rasa's retrieve)
-        if after[0] != marker[0] + len(new) or any(
+        if not ours or any(
             isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME for e in new
         ):
-            # rows not ours (a concurrent writer on a database without the write lock at BEGIN),
-            # or a new session, which retrieve returns from there on, as Rasa's does
-            self._cache.pop(sender_id, None)
+            # read from the database next time (the latest session only, as Rasa's retrieve)
             return
-        self._remember(sender_id, after, tracker)
+        entry.count += len(new)
+        entry.max_id = None if new else entry.max_id  # learnt again at the next retrieve
+        entry.n, entry.last = len(events), (events[-1] if len(events) else None)
+        entry.ready = True
+        self._keep(sender_id, entry)
 
     def stats(self) -> Dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "cached": len(self._cache)}
