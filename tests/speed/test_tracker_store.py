@@ -189,3 +189,153 @@ def test_two_rasa_processes_write_one_sqlite_file(tmp_path):
     asyncio.run(a.save(t))
     got = [e.text for e in asyncio.run(plain.retrieve("a-0")).events if isinstance(e, UserUttered)]
     assert got[-3:] == ["甲", "乙", "丙"] and len(got) == 13
+
+
+# issue #11 (longconv): the tracker is handed over, not copied; one marker query per turn
+
+
+async def test_the_saved_tracker_is_handed_over_without_a_copy(tmp_path, stores):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h1", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h1")  # read from the database once
+    turn(t, "发什么快递", 10)
+    await cached.save(t)
+    again = await cached.retrieve("h1")
+    assert again is t and cached.hits == 1
+    assert again.events == (await plain.retrieve("h1")).events
+
+
+async def test_a_tracker_retrieved_twice_without_a_save_is_read_from_the_database(tmp_path, stores):
+    """The desk's tracker read (or a second retrieve) while a turn holds the tracker: each
+    gets its own tracker, the turn's save is stored once, and the next turn sees it."""
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h2", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h2")
+    await cached.save(t)
+    first = await cached.retrieve("h2")  # the turn
+    second = await cached.retrieve("h2")  # meanwhile: another reader
+    assert second is not first and second.events == first.events
+    turn(first, "在吗", 10)
+    await cached.save(first)
+    got = await cached.retrieve("h2")
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好", "在吗"]
+    assert len(rows(plain, "h2")) == 8
+
+
+async def test_a_tracker_changed_after_its_save_is_not_handed_out(tmp_path, stores):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h3", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h3")
+    await cached.save(t)
+    turn(t, "没保存", 10)  # changed after the save, never saved again
+    got = await cached.retrieve("h3")
+    assert got is not t and [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好"]
+
+
+async def test_a_failed_save_leaves_nothing_to_hand_out(tmp_path, stores, monkeypatch):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h4", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h4")
+    await cached.save(t)
+    t = await cached.retrieve("h4")
+    turn(t, "付款了", 10)
+
+    def broken(*a, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(cached, "_row", broken)
+    with pytest.raises(RuntimeError):
+        await cached.save(t)
+    monkeypatch.undo()
+    got = await cached.retrieve("h4")
+    assert got is not t and [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好"]
+    turn(got, "付款了", 20)
+    await cached.save(got)
+    assert len(rows(plain, "h4")) == 8
+
+
+async def test_a_writer_between_retrieve_and_save_keeps_both_turns(tmp_path, stores):
+    """Another Rasa worker answers while this one holds the tracker: both turns are
+    stored, and this worker reads the conversation again at its next turn."""
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h5", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h5")
+    await cached.save(t)
+    mine = await cached.retrieve("h5")
+    theirs = await plain.retrieve("h5")
+    turn(theirs, "乙", 10)
+    await plain.save(theirs)
+    turn(mine, "甲", 20)
+    await cached.save(mine)
+    got = await cached.retrieve("h5")
+    assert got is not mine
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好", "乙", "甲"]
+    assert got.events == (await plain.retrieve("h5")).events
+
+
+def test_a_turn_queries_the_marker_once(tmp_path):
+    """retrieve + save of a cached conversation: one SELECT (the marker), one INSERT."""
+    import sqlalchemy as sa
+
+    store = CachingResilientSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+    tracker = DialogueStateTracker("h6", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    asyncio_run(store.save(tracker))
+    asyncio_run(store.save(asyncio_run(store.retrieve("h6"))))
+    seen = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0].upper()))
+
+    async def one_turn(i):
+        t = await store.retrieve("h6")
+        turn(t, f"第{i}次", 10 + i)
+        await store.save(t)
+
+    for i in range(3):
+        asyncio_run(one_turn(i))
+    assert seen.count("SELECT") == 3 and seen.count("INSERT") == 3
+    assert store.hits == 3
+    assert [e.text for e in asyncio_run(store.retrieve("h6")).events if isinstance(e, UserUttered)] == [
+        "你好",
+        "第0次",
+        "第1次",
+        "第2次",
+    ]
+
+
+def test_applied_events_are_rasas_after_every_change():
+    """The remembered applied_events of the store's trackers equal Rasa's at every step,
+    through a restart, a reverted user message and a reverted action, and in copies."""
+    from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
+
+    from rasa_ext.tracker_store import Tracker
+
+    ours, theirs = Tracker("m1", DOMAIN.slots), DialogueStateTracker("m1", DOMAIN.slots)
+    steps = [
+        lambda t: turn(t, "你好", 1),
+        lambda t: t.update(UserUtteranceReverted(timestamp=2)),
+        lambda t: turn(t, "发什么快递", 3),
+        lambda t: t.update(ActionReverted(timestamp=4)),
+        lambda t: t.update(SlotSet("order_id", "T2", timestamp=5)),
+        lambda t: t.update(Restarted(timestamp=6)),
+        lambda t: turn(t, "在吗", 7),
+    ]
+    for step in steps:
+        step(ours)
+        step(theirs)
+        mine = ours.applied_events()
+        assert mine == theirs.applied_events() == ours.applied_events()
+        mine.append("caller's own list")  # a caller changing its list changes no one else's
+        assert ours.applied_events() == theirs.applied_events()
+        copied = ours.copy()
+        assert isinstance(copied, Tracker) and copied.current_state() == theirs.copy().current_state()
+        assert copied.applied_events() == theirs.applied_events()
