@@ -111,6 +111,74 @@ def before_class(checkout: Optional[Path]):
     return type("BeforeStore", (ResilientSQLTrackerStore, module.CachingSQLTrackerStore), {})
 
 
+# --stages: what each of these costs per turn of the "after" conversations (CPU, inclusive;
+# a call inside another one of the same stage is counted once). Wrapped here, in this
+# benchmark's process only, to measure; nothing of the product is changed.
+STAGES = [
+    ("NLU parse", "rasa.core.processor:MessageProcessor.parse_message"),
+    ("policy predictions (graph)", "rasa.core.processor:MessageProcessor._predict_next_with_tracker"),
+    ("  rasa_ext.policies.tail_states (replay)", "rasa_ext.policies:tail_states"),
+    ("custom action call (client side)", "rasa.core.actions.action:RemoteAction.run"),
+    ("  tracker.current_state (payload)", "rasa.shared.core.trackers:DialogueStateTracker.current_state"),
+    ("tracker copies (copy/travel_back_in_time)", "rasa.shared.core.trackers:DialogueStateTracker.travel_back_in_time"),
+    ("applied_events (Rasa's pass)", "rasa.shared.core.trackers:DialogueStateTracker.applied_events"),
+    ("applied_events (the store's trackers)", "rasa_ext.tracker_store:Tracker.applied_events"),
+    ("tracker copies (the store's trackers)", "rasa_ext.tracker_store:Tracker.copy"),
+    ("NLG + guard", "rasa_ext.nlg:StoreNLG.generate"),
+]
+
+
+class Stages:
+    def __init__(self) -> None:
+        import importlib
+        import inspect
+
+        self.on = False
+        self.spent: Dict[str, float] = {name: 0.0 for name, _ in STAGES}
+        self.depth: Dict[str, int] = {name: 0 for name, _ in STAGES}
+        for name, where in STAGES:
+            module_name, _, path = where.partition(":")
+            owner: Any = importlib.import_module(module_name)
+            *parents, attr = path.split(".")
+            for p in parents:
+                owner = getattr(owner, p)
+            original = getattr(owner, attr)
+            if inspect.iscoroutinefunction(original):
+
+                async def wrapped(*a, _o=original, _n=name, **kw):
+                    return await self._timed_async(_n, _o, a, kw)
+
+            else:
+
+                def wrapped(*a, _o=original, _n=name, **kw):
+                    return self._timed(_n, _o, a, kw)
+
+            setattr(owner, attr, wrapped)
+        # rasa_ext.policies calls tail_states as a module global: the wrapper above is what it finds
+
+    def _timed(self, name, original, a, kw):
+        if not self.on or self.depth[name]:
+            return original(*a, **kw)
+        self.depth[name] += 1
+        c0 = time.process_time()
+        try:
+            return original(*a, **kw)
+        finally:
+            self.spent[name] += time.process_time() - c0
+            self.depth[name] -= 1
+
+    async def _timed_async(self, name, original, a, kw):
+        if not self.on or self.depth[name]:
+            return await original(*a, **kw)
+        self.depth[name] += 1
+        c0 = time.process_time()
+        try:
+            return await original(*a, **kw)
+        finally:
+            self.spent[name] += time.process_time() - c0
+            self.depth[name] -= 1
+
+
 class Timed:
     """Wraps a store's retrieve/save, adding their CPU time to `spent`."""
 
@@ -135,6 +203,7 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--turns", type=int, default=50)
     ap.add_argument("--before", type=Path, help="checkout whose rasa_ext/tracker_store.py is 'before' (default: main)")
     ap.add_argument("--profile", type=int, default=0, help="cProfile the first and last N turns of 'after'")
+    ap.add_argument("--stages", action="store_true", help="CPU per stage of the 'after' turns, first vs last 5")
     ap.add_argument("--model", type=Path, default=REPO / "models" / "current.tar.gz")
     args = ap.parse_args(argv)
     print("xiaoer turn_growth:", " ".join(sys.argv), "| load average", loadavg(), flush=True)
@@ -154,12 +223,11 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
 
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
 
     from xiaoer.schema_check import install
     from xiaoer.serve import endpoints_with_secret
-
-    from rasa.utils.common import configure_logging_and_warnings
-    from rasa.utils.log_utils import configure_structlog
 
     # as xiaoer.serve configures a Rasa server (unconfigured, structlog writes every debug event)
     configure_logging_and_warnings(logging.INFO)
@@ -182,6 +250,8 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
         await agent.handle_message(UserMessage(text, out, sender, metadata={}))
         return [m.get("text") for m in out.messages]
 
+    stages = Stages() if args.stages else None
+    per_stage: Dict[int, Dict[str, float]] = {}
     for label in stores:  # warm both (first NLU call, first action call)
         await say(label, f"warm-{label}", "你好")
         stores[label].spent = 0.0
@@ -195,7 +265,7 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
         for t in range(args.turns):
             text = FAQ[(c * 7 + t) % len(FAQ)]
             replies = {}
-            for label in (("before", "after") if (c + t) % 2 else ("after", "before")):
+            for label in ("before", "after") if (c + t) % 2 else ("after", "before"):
                 prof = None
                 if label == "after" and args.profile:
                     if t < args.profile:
@@ -203,11 +273,19 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
                     elif t >= args.turns - args.profile:
                         prof = profiles["last"]
                 s0, a0, c0 = stores[label].spent, cpu_seconds(actions.pid), time.process_time()
+                if stages and label == "after":
+                    before_stages = dict(stages.spent)
+                    stages.on = True
                 if prof:
                     prof.enable()
                 replies[label] = await say(label, senders[label], text)
                 if prof:
                     prof.disable()
+                if stages and label == "after":
+                    stages.on = False
+                    for k, v in stages.spent.items():
+                        per_stage.setdefault(t, {}).setdefault(k, 0.0)
+                        per_stage[t][k] += (v - before_stages[k]) * 1000 / args.conversations
                 cpu[label].setdefault(t, []).append((time.process_time() - c0) * 1000)
                 store_cpu[label].setdefault(t, []).append((stores[label].spent - s0) * 1000)
                 action_cpu[label].append((cpu_seconds(actions.pid) - a0) * 1000)
@@ -234,14 +312,29 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
     row("ratio last 5 / first 5", lambda k: f"{mean(cpu[k], n_last) / mean(cpu[k], n_first):.2f}")
     row(
         "CPU ms p50 / p95, all turns",
-        lambda k: f"{statistics.median([x for v in cpu[k].values() for x in v]):.2f} / "
-        f"{pct([x for v in cpu[k].values() for x in v], 95):.2f}",
+        lambda k: (
+            f"{statistics.median([x for v in cpu[k].values() for x in v]):.2f} / "
+            f"{pct([x for v in cpu[k].values() for x in v], 95):.2f}"
+        ),
     )
     row("tracker store CPU ms, turns 1-5", lambda k: f"{mean(store_cpu[k], n_first):.2f}")
     row("tracker store CPU ms, last 5", lambda k: f"{mean(store_cpu[k], n_last):.2f}")
-    row("tracker store CPU ms, all turns", lambda k: f"{statistics.mean(x for v in store_cpu[k].values() for x in v):.2f}")
+    row(
+        "tracker store CPU ms, all turns",
+        lambda k: f"{statistics.mean(x for v in store_cpu[k].values() for x in v):.2f}",
+    )
     row("action server CPU ms per turn (10 ms ticks)", lambda k: f"{statistics.mean(action_cpu[k]):.2f}")
     print(f"replies differing in count: {mismatches}; load average after: {loadavg()}")
+    if stages:
+        print("\nCPU ms per turn by stage, 'after' store (inclusive: indented stages are inside the one above)")
+        print(f"| stage | turns 1-5 | turns {n_last[0] + 1}-{args.turns} | growth |")
+        print("|---|---|---|---|")
+        for name, _ in STAGES:
+            a = statistics.mean(per_stage[t][name] for t in n_first)
+            b = statistics.mean(per_stage[t][name] for t in n_last)
+            print(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+        a, b = mean(cpu["after"], n_first), mean(cpu["after"], n_last)
+        print(f"| whole turn | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
     if args.profile:
         grown(profiles, args.profile * args.conversations)
     return 1 if mismatches else 0
@@ -262,14 +355,14 @@ def grown(profiles: Dict[str, cProfile.Profile], turns: int, top: int = 30) -> N
     print("\nown time per turn, first vs last turns (ms), the largest growth:")
     print("| function | own first | own last | cum first | cum last | calls first | calls last |")
     print("|---|---|---|---|---|---|---|")
-    for d_own, _d_cum, a, b, f in sorted(rows, key=lambda r: -r[0])[:top]:
+    for _d_own, _d_cum, a, b, f in sorted(rows, key=lambda r: -r[0])[:top]:
         name = f"{Path(f[0]).name}:{f[1]} {f[2]}"
         print(
             f"| {name} | {a[0] * 1000 / turns:.3f} | {b[0] * 1000 / turns:.3f} | {a[1] * 1000 / turns:.2f} |"
             f" {b[1] * 1000 / turns:.2f} | {a[2] / turns:.0f} | {b[2] / turns:.0f} |"
         )
     print("\ncumulative time per turn, the largest growth:")
-    for _d_own, d_cum, a, b, f in sorted(rows, key=lambda r: -r[1])[:top]:
+    for _d_own, _d_cum, a, b, f in sorted(rows, key=lambda r: -r[1])[:top]:
         print(f"  {Path(f[0]).name}:{f[1]} {f[2]}: {a[1] * 1000 / turns:.2f} -> {b[1] * 1000 / turns:.2f} ms")
 
 

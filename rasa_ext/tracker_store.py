@@ -44,23 +44,32 @@ With an event broker the save is Rasa's own (it needs the diff against the store
 tracker) and the entry is dropped.
 
 The trackers this store builds are `Tracker`s below: Rasa's `DialogueStateTracker`
-with `applied_events()` remembered until the events change (Rasa calls it about a
-dozen times per turn, each a pass over the whole session: the part of a turn that
-grew most with the conversation).
+with `applied_events()` remembered and continued, and `copy()` a copy of the state
+instead of a replay of every event.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.constants import DEFAULT_SENDER_ID
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -74,33 +83,94 @@ WRITE = "xiaoer_sqlite_write"
 
 
 class Tracker(DialogueStateTracker):
-    """Rasa's tracker, with `applied_events()` computed once per state of its events.
+    """Rasa's tracker with two passes over the whole session made cheaper (issue #11,
+    longconv: the parts of a turn that grew with the conversation and that a tracker
+    store can change; `benchmarks/turn_growth.py --stages` measures them).
 
-    `applied_events` depends on `self.events` only; the result is kept with the
-    length, the first and the last event (and the deque itself) it was computed for,
-    and each caller gets its own list, as from Rasa's."""
+    `applied_events()` (Rasa calls it about a dozen times per turn) is remembered with
+    the events it was computed for, and when events were only appended since, continued
+    over the new ones with Rasa's own loop (`_applied` below), unless a new event names a
+    loop not seen before (Rasa's pass looks ahead for loop names): then computed afresh.
+    Each caller gets its own list, as from Rasa's.
 
-    _applied: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event]]] = None
+    `copy()` (Rasa's processor copies the tracker before every action) copies the state
+    instead of replaying every event into a new tracker: the events (the same objects, as
+    Rasa's copy shares them), each slot as it is, the latest message, action and bot
+    utterance, the active loop, the follow-up action and the pause. That is the state the
+    replay rebuilds (Rasa: the state "MUST be re-creatable by processing all the events");
+    a tracker with a length limit or without a domain's slots is copied Rasa's way.
+    """
+
+    # (events deque, len, first event, last event, applied events, loop names) last computed
+    _memo: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event], Set[Text]]] = None
 
     def applied_events(self) -> List[Event]:
         events = self.events
         n = len(events)
-        first, last = (events[0], events[-1]) if n else (None, None)
-        memo = self._applied
-        if memo is not None and memo[0] is events and memo[1] == n and memo[2] is first and memo[3] is last:
-            return list(memo[4])
-        applied = super().applied_events()
-        self._applied = (events, n, first, last, applied)
+        if not n:
+            return []
+        first, last = events[0], events[-1]
+        memo = self._memo
+        if memo is not None and memo[0] is events and memo[2] is first:
+            done = memo[1]
+            if done == n and memo[3] is last:
+                return list(memo[4])
+            if done < n and events[done - 1] is memo[3]:
+                new = [events[i] for i in range(done, n)]
+                loop_names = memo[5]
+                if not any(isinstance(e, ActiveLoop) and e.name and e.name not in loop_names for e in new):
+                    applied = self._applied(new, list(memo[4]), loop_names)
+                    self._memo = (events, n, first, last, applied, loop_names)
+                    return list(applied)
+        loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+        applied = self._applied(events, [], loop_names)
+        self._memo = (events, n, first, last, applied, loop_names)
         return list(applied)
 
+    def _applied(self, events: Iterable[Event], applied_events: List[Event], loop_names: Set[Text]) -> List[Event]:
+        # the loop of Rasa 3.6's DialogueStateTracker.applied_events, from a given start
+        for event in events:
+            if isinstance(event, (Restarted, SessionStarted)):
+                applied_events = []
+            elif isinstance(event, ActionReverted):
+                self._undo_till_previous(ActionExecuted, applied_events)
+            elif isinstance(event, UserUtteranceReverted):
+                self._undo_till_previous(UserUttered, applied_events)
+                self._undo_till_previous(ActionExecuted, applied_events)
+            elif (
+                isinstance(event, ActionExecuted)
+                and event.action_name in loop_names
+                and not self._first_loop_execution_or_unhappy_path(event.action_name, applied_events)
+            ):
+                self._undo_till_previous_loop_execution(event.action_name, applied_events)
+            else:
+                applied_events.append(event)
+        return applied_events
+
     def init_copy(self) -> "Tracker":
-        # Rasa's init_copy, of this class: what copy() and travel_back_in_time() return
+        # Rasa's init_copy, of this class: what travel_back_in_time() returns
         return Tracker(
             self.sender_id or DEFAULT_SENDER_ID,
             self.slots.values(),
             self._max_event_history,
             is_rule_tracker=self.is_rule_tracker,
         )
+
+    def copy(self) -> "Tracker":
+        if self._max_event_history is not None or type(self.slots) is not dict:
+            return self.travel_back_in_time(float("inf"))  # Rasa's copy
+        new = self.init_copy()
+        new.events.extend(self.events)
+        new.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+        new._paused = self._paused
+        new.followup_action = self.followup_action
+        new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+        new.latest_message = self.latest_message
+        new.latest_bot_utterance = self.latest_bot_utterance
+        new.active_loop = copy.copy(self.active_loop)  # a mutable dataclass (interrupted, rejected)
+        if self._memo is not None and self._memo[0] is self.events:
+            new._memo = (new.events,) + self._memo[1:]  # the same events: the same applied ones
+        return new
 
 
 class _Entry:

@@ -312,30 +312,78 @@ def test_a_turn_queries_the_marker_once(tmp_path):
     ]
 
 
-def test_applied_events_are_rasas_after_every_change():
-    """The remembered applied_events of the store's trackers equal Rasa's at every step,
-    through a restart, a reverted user message and a reverted action, and in copies."""
-    from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
+def _state(t):
+    """Everything of a tracker's state that its events set."""
+    from rasa.shared.core.trackers import EventVerbosity
+
+    return (
+        list(t.events),
+        {name: (slot.value, slot.has_been_set) for name, slot in t.slots.items()},
+        (t._paused, t.followup_action, t.latest_action, t.latest_message, t.latest_bot_utterance, t.active_loop),
+        t.current_state(EventVerbosity.ALL),
+    )
+
+
+def _events(rng, i):
+    """One step of a conversation with what moves applied_events and the state: forms
+    (loops) started, interrupted, rejected and ended, reverts, restarts, pauses, slots."""
+    from rasa.shared.core.events import (
+        ActionExecutionRejected,
+        ActionReverted,
+        ActiveLoop,
+        ConversationPaused,
+        ConversationResumed,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        UserUtteranceReverted,
+    )
+
+    ts = 100 + i
+    form = rng.choice(["order_form", "return_form"])
+    return rng.choice(
+        [
+            [UserUttered(f"问{i}", {"name": "greet", "confidence": 1.0}, timestamp=ts)],
+            [ActionExecuted("utter_greet", timestamp=ts), BotUttered(f"答{i}", timestamp=ts)],
+            [ActionExecuted("action_listen", timestamp=ts)],
+            [ActionExecuted(form, timestamp=ts), ActiveLoop(form, timestamp=ts)],
+            [ActionExecuted(form, timestamp=ts)],
+            [LoopInterrupted(True, timestamp=ts)],
+            [ActionExecutionRejected(form, timestamp=ts)],
+            [ActiveLoop(None, timestamp=ts)],
+            [UserUtteranceReverted(timestamp=ts)],
+            [ActionReverted(timestamp=ts)],
+            [SlotSet("order_id", f"T{i}", timestamp=ts)],
+            [SlotSet("order_id", None, timestamp=ts)],
+            [ConversationPaused(timestamp=ts)],
+            [ConversationResumed(timestamp=ts)],
+            [FollowupAction("utter_greet", timestamp=ts)],
+            [Restarted(timestamp=ts)] if rng.random() < 0.2 else [],
+        ]
+    )
+
+
+def test_the_store_trackers_applied_events_and_copies_are_rasas():
+    """At every step of 300 random conversation steps (a fixed seed), the store's tracker
+    gives Rasa's applied_events, continued or computed afresh, and its copy has the state
+    Rasa's copy (a replay of every event) has."""
+    import random
 
     from rasa_ext.tracker_store import Tracker
 
+    rng = random.Random(11)
     ours, theirs = Tracker("m1", DOMAIN.slots), DialogueStateTracker("m1", DOMAIN.slots)
-    steps = [
-        lambda t: turn(t, "你好", 1),
-        lambda t: t.update(UserUtteranceReverted(timestamp=2)),
-        lambda t: turn(t, "发什么快递", 3),
-        lambda t: t.update(ActionReverted(timestamp=4)),
-        lambda t: t.update(SlotSet("order_id", "T2", timestamp=5)),
-        lambda t: t.update(Restarted(timestamp=6)),
-        lambda t: turn(t, "在吗", 7),
-    ]
-    for step in steps:
-        step(ours)
-        step(theirs)
-        mine = ours.applied_events()
-        assert mine == theirs.applied_events() == ours.applied_events()
-        mine.append("caller's own list")  # a caller changing its list changes no one else's
+    for i in range(300):
+        for event in _events(rng, i):
+            ours.update(event)
+            theirs.update(event)
+        if rng.random() < 0.7:  # sometimes two steps before the next look
+            mine = ours.applied_events()
+            assert mine == theirs.applied_events() == ours.applied_events()
+            mine.append("a caller's own list")  # changing it changes no one else's
+        copied, rasas = ours.copy(), theirs.copy()
+        assert isinstance(copied, Tracker) and _state(copied) == _state(rasas) == _state(theirs)
+        assert copied.applied_events() == rasas.applied_events()
+        if rng.random() < 0.3:
+            ours = copied  # go on with the copy, as Rasa's processor does with its temporary tracker
         assert ours.applied_events() == theirs.applied_events()
-        copied = ours.copy()
-        assert isinstance(copied, Tracker) and copied.current_state() == theirs.copy().current_state()
-        assert copied.applied_events() == theirs.applied_events()
