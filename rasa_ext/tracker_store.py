@@ -220,20 +220,18 @@ class CachingSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         entry = self._cache.get(sender_id)
-        with self.session_scope() as session:
-            count, max_id = self._marker(session, sender_id)
-            if (
-                entry is not None
-                and entry.ready
-                and entry.count == count
-                and entry.max_id in (None, max_id)
-                and entry.unchanged()
-            ):
+        if entry is not None and entry.ready and entry.unchanged():
+            # a Core connection, not an ORM session: the session's set-up cost more than the query
+            with self.engine.connect() as conn:
+                count, max_id = conn.execute(self._marker_sql, {"sender_id": sender_id}).one()
+            if entry.count == count and entry.max_id in (None, max_id):
                 self.hits += 1
                 entry.max_id, entry.ready = max_id, False  # handed over: back in only by its save
                 self._cache.move_to_end(sender_id)
                 return entry.tracker
-            self.misses += 1
+        self.misses += 1
+        with self.session_scope() as session:
+            count, max_id = self._marker(session, sender_id)
             # Rasa's SQLTrackerStore._retrieve (the latest session), in the marker's transaction
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             events = [json.loads(row.data) for row in rows]
@@ -275,17 +273,23 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             and len(events) >= entry.n
             and (not entry.n or events[entry.n - 1] is entry.last)
         )
-        with self.session_scope() as session:
-            session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
-            if ours:
-                new = list(events)[entry.n :]  # what this process added since it handed it out
-            else:
-                # not what this process handed out (a new conversation, the HTTP API's full
-                # tracker, a second retrieve meanwhile): Rasa's count of the stored events
-                new = list(self._additional_events(session, tracker))
+        if ours:
+            new = list(events)[entry.n :]  # what this process added since it handed it out
             if new:
-                session.execute(self._insert_sql, [self._row(sender_id, e) for e in new])
-            session.commit()
+                rows = [self._row(sender_id, e) for e in new]
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{WRITE: True})  # SQLite: BEGIN IMMEDIATE
+                    with conn.begin():
+                        conn.execute(self._insert_sql, rows)
+        else:
+            # not what this process handed out (a new conversation, the HTTP API's full
+            # tracker, a second retrieve meanwhile): Rasa's count of the stored events
+            with self.session_scope() as session:
+                session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
+                new = list(self._additional_events(session, tracker))
+                if new:
+                    session.execute(self._insert_sql, [self._row(sender_id, e) for e in new])
+                session.commit()
         if not ours or any(
             isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME for e in new
         ):

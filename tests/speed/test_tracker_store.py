@@ -1,5 +1,8 @@
 """The caching tracker store stores and returns exactly what Rasa's SQL store does."""
 
+import os
+import uuid
+
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -19,10 +22,28 @@ responses:
 """)
 
 
-# the cache alone, and as endpoints.yml configures it (with the retries of rasa_ext/stores.py)
-@pytest.fixture(params=[CachingSQLTrackerStore, CachingResilientSQLTrackerStore])
+# the cache alone, and as endpoints.yml configures it (with the retries of rasa_ext/stores.py);
+# XIAOER_TEST_PG_URL=postgresql://user@host:port/db also runs them on PostgreSQL (a fresh
+# database per test, created there)
+PG = os.environ.get("XIAOER_TEST_PG_URL")
+
+
+@pytest.fixture(
+    params=[CachingSQLTrackerStore, CachingResilientSQLTrackerStore]
+    + ([pytest.param("pg", id="postgresql")] if PG else [])
+)
 def stores(request):
     def make(tmp_path):
+        if request.param == "pg":
+            import sqlalchemy as sa
+
+            name = f"t_{uuid.uuid4().hex[:12]}"
+            admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            admin.dispose()
+            url = PG.rsplit("/", 1)[0] + "/" + name
+            return CachingResilientSQLTrackerStore(DOMAIN, host=url), SQLTrackerStore(DOMAIN, host=url)
         db = str(tmp_path / "t.db")
         return (request.param(DOMAIN, dialect="sqlite", db=db), SQLTrackerStore(DOMAIN, dialect="sqlite", db=db))
 
