@@ -32,7 +32,9 @@ One marker query per turn, at `retrieve`. A save is one transaction (README "How
 fast", `benchmarks/tracker_writes.py`): the new events inserted with one executemany
 (Rasa's ORM flush sends one INSERT per event and recounts the session's events),
 then one COMMIT; the entry then expects the sender's row count to have grown by
-exactly those events, and the next retrieve checks that (a concurrent writer's rows,
+exactly those events, and the next retrieve checks that (the count only: max(id) is
+not known before it, and is learnt there; rows are never deleted, so a writer's rows
+always change the count. A concurrent writer's rows,
 even between this process's retrieve and save, make the count differ: the tracker
 is read from the database, which holds both writers' events). On SQLite the
 transaction takes the write lock at its start (`BEGIN IMMEDIATE`, when the engine is
