@@ -16,8 +16,11 @@ Printed per tree:
 - sequential REST latency over --conversations conversations of --turns messages each
   (questions the bot answers itself, benchmarks/capacity.py's FAQ): p50/p95 of turns 1-5
   and of the last five turns, and the RSS after;
-- the Rasa worker's CPU ms per message, and with --profile the share of its py-spy samples
-  per stage (the stages of benchmarks/capacity.py --profile).
+- the CPU ms per message of the Rasa server (the forked process that answers, found by its
+  port) and of the action server, all turns and turns 1-5 vs the last five, with their
+  ratio (the scheduler's ns counters of every thread, read before and after each message);
+- with --profile the share of the Rasa server's py-spy samples per stage (the stages of
+  benchmarks/capacity.py --profile).
 Figures depend on the box: the load average is printed."""
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from capacity import FAQ, cpu_seconds, free_port, loadavg, pct, read_raw, rss_mb  # noqa: E402
+from capacity import FAQ, free_port, listeners, loadavg, pct, read_raw, rss_mb  # noqa: E402
 
 PY = str(REPO / ".venv" / "bin" / "python")
 RASA = str(REPO / ".venv" / "bin" / "rasa")
@@ -53,6 +56,18 @@ def post(url: str, body: dict, headers: Dict[str, str], timeout: float = 30.0):
     )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read() or b"null")
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time of all threads of `pid` so far, in ms, at the scheduler's ns resolution
+    (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse per turn)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total / 1e6
 
 
 def tf_mapped(pid: int) -> bool:
@@ -84,6 +99,7 @@ class Worker:
 
     def __init__(self, tree: Path, model: Path, tmp: Path) -> None:
         self.port, action_port = free_port(), free_port()
+        self.action_port = action_port
         self.secret = secrets.token_urlsafe(24)
         env = dict(
             os.environ,
@@ -116,6 +132,12 @@ class Worker:
         )
         self.url = f"http://127.0.0.1:{self.port}/webhooks/rest/webhook"
 
+    def server_pids(self) -> Dict[str, int]:
+        """The processes that answer: the Rasa server (forked by `xiaoer.serve rasa`, so not
+        the launcher's pid) and the action server, by the ports they listen on."""
+        ports = listeners()
+        return {"rasa": ports.get(self.port, self.rasa.pid), "actions": ports.get(self.action_port, self.actions.pid)}
+
     def say(self, sender: str, text: str) -> list:
         return post(self.url, {"sender": sender, "message": text, "metadata": {}}, {CHANNEL: self.secret})
 
@@ -145,20 +167,25 @@ class Worker:
             f.close()
 
 
-def conversations(worker: Worker, label: str, n: int, turns: int) -> Dict[int, List[float]]:
-    """turn index -> latencies (ms), one conversation after the other."""
+def conversations(worker: Worker, label: str, n: int, turns: int, pids: Dict[str, int]):
+    """turn index -> latencies (ms), and turn index -> CPU ms of each server, one
+    conversation after the other."""
     by_turn: Dict[int, List[float]] = {}
+    cpu: Dict[str, Dict[int, List[float]]] = {k: {} for k in pids}
     for c in range(n):
         sender = f"bench-{label}-{c}-{secrets.token_hex(3)}"
         for t in range(turns):
             text = FAQ[(c * 7 + t) % len(FAQ)]
+            c0 = {k: cpu_ms(p) for k, p in pids.items()}
             t0 = time.perf_counter()
             out = worker.say(sender, text)
             ms = (time.perf_counter() - t0) * 1000
+            for k, p in pids.items():
+                cpu[k].setdefault(t, []).append(cpu_ms(p) - c0[k])
             if not out:
                 raise SystemExit(f"empty answer to {text!r} on turn {t + 1}: see {worker.logs[1].name}")
             by_turn.setdefault(t, []).append(ms)
-    return by_turn
+    return by_turn, cpu
 
 
 def measure(tree: Path, label: str, args, tmp: Path) -> Dict[str, object]:
@@ -177,7 +204,8 @@ def measure(tree: Path, label: str, args, tmp: Path) -> Dict[str, object]:
     try:
         row["first_answer_s"] = round(worker.first_answer(), 1)
         time.sleep(2)
-        pid = worker.rasa.pid
+        pids = worker.server_pids()
+        pid = pids["rasa"]
         row["idle_rss_mb"] = round(rss_mb(pid))
         row["tensorflow_loaded"] = tf_mapped(pid)
         if args.profile:
@@ -201,12 +229,20 @@ def measure(tree: Path, label: str, args, tmp: Path) -> Dict[str, object]:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
-        cpu0 = cpu_seconds(pid)
-        by_turn = conversations(worker, label, args.conversations, args.turns)
-        messages = sum(len(v) for v in by_turn.values())
-        row["rasa_cpu_ms_per_msg"] = round((cpu_seconds(pid) - cpu0) * 1000 / messages, 1)
-        first = [ms for t in range(min(5, args.turns)) for ms in by_turn[t]]
-        last = [ms for t in range(max(0, args.turns - 5), args.turns) for ms in by_turn[t]]
+        by_turn, cpu = conversations(worker, label, args.conversations, args.turns, pids)
+        first_turns, last_turns = range(min(5, args.turns)), range(max(0, args.turns - 5), args.turns)
+        for k in pids:
+            every = [x for v in cpu[k].values() for x in v]
+            a = statistics.mean(x for t in first_turns for x in cpu[k][t])
+            b = statistics.mean(x for t in last_turns for x in cpu[k][t])
+            row[f"{k}_cpu_ms_per_msg"] = round(statistics.mean(every), 2)
+            row[f"{k}_cpu_ms_first5"], row[f"{k}_cpu_ms_last5"] = round(a, 2), round(b, 2)
+            row[f"{k}_cpu_last5_over_first5"] = round(b / a, 2) if a else None
+        first = [ms for t in first_turns for ms in by_turn[t]]
+        last = [ms for t in last_turns for ms in by_turn[t]]
+        every = [ms for v in by_turn.values() for ms in v]
+        row["all_p50_ms"], row["all_p95_ms"] = round(statistics.median(every), 1), round(pct(every, 95), 1)
+        row["last5_over_first5_p50"] = round(statistics.median(last) / statistics.median(first), 2)
         row["first5_p50_ms"], row["first5_p95_ms"] = round(statistics.median(first)), round(pct(first, 95))
         row["last5_p50_ms"], row["last5_p95_ms"] = round(statistics.median(last)), round(pct(last, 95))
         row["rss_after_mb"] = round(rss_mb(pid))

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/tracker_writes.py                   # SQLite in a temporary folder
     .venv/bin/python benchmarks/tracker_writes.py --pg postgresql://user:pw@127.0.0.1:5432/rasa
 
-For each store (Rasa's own `SQLTrackerStore`, the one endpoints.yml names), a
+For each store (Rasa's own `SQLTrackerStore`, the one endpoints.yml names in git
+main or --before's checkout, the one endpoints.yml names in this tree), a
 conversation of --turns turns of the shape Rasa stores for a FAQ answer (the user
 message, the slot-extraction action, the answer, the bot message, action_listen:
 7 events) is retrieved and saved the way Rasa's processor does per message
@@ -23,10 +24,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def _domain():
@@ -125,16 +127,21 @@ async def run(store, turns: int, warmup: int, sender: str) -> Dict[str, float]:
     return out
 
 
-def stores(kind: str, url: str, domain):
+def stores(kind: str, url: str, domain, before: Optional[Path] = None):
     from rasa.core.tracker_store import SQLTrackerStore
 
     from rasa_ext.stores import CachingResilientSQLTrackerStore
 
     if kind == "rasa":
         return SQLTrackerStore(domain, host=url) if "://" in url else SQLTrackerStore(domain, dialect="sqlite", db=url)
+    cls = CachingResilientSQLTrackerStore
+    if kind == "before":
+        from turn_growth import before_class
+
+        cls = before_class(before)
     if "://" in url:
-        return CachingResilientSQLTrackerStore(domain, host=url)
-    return CachingResilientSQLTrackerStore(domain, dialect="sqlite", db=url)
+        return cls(domain, host=url)
+    return cls(domain, dialect="sqlite", db=url)
 
 
 async def main(argv=None) -> int:
@@ -142,16 +149,21 @@ async def main(argv=None) -> int:
     ap.add_argument("--turns", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--pg", help="a PostgreSQL URL (postgresql://...) instead of SQLite")
+    ap.add_argument(
+        "--before", type=Path, help="checkout whose rasa_ext/tracker_store.py is the 'before' row (default: git main)"
+    )
     args = ap.parse_args(argv)
     domain = _domain()
     print(f"{args.turns} turns of 7 events, per turn after {args.warmup} warm-up turns")
     print("| store | database | statements | INSERTs | COMMITs | new connections | CPU ms | wall ms p50 / p95 |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("rasa", "xiaoer"):
+        for kind in ("rasa", "before", "xiaoer"):
             url = args.pg or str(Path(tmp) / f"{kind}.db")
-            store = stores(kind, url, domain)
-            name = "Rasa SQLTrackerStore" if kind == "rasa" else type(store).__name__
+            store = stores(kind, url, domain, args.before)
+            name = {"rasa": "Rasa SQLTrackerStore", "before": f"before: {args.before or 'main'}'s store"}.get(
+                kind, type(store).__name__
+            )
             r = await run(store, args.turns, args.warmup, f"bench-{kind}-{time.time_ns()}")
             print(
                 f"| {name} | {'PostgreSQL' if args.pg else 'SQLite'} | {r['statements']:.1f} | {r['inserts']:.1f} |"

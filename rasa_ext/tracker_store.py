@@ -13,33 +13,65 @@ the conversation. Its `save` counts the stored events again to find the new ones
 
 Here a tracker comes from memory when the database still holds exactly what this
 process last saw for that conversation: `count(*)` and `max(id)` of the sender's
-rows (one indexed query, ~0.02 ms) must match. Any other writer (another Rasa
-worker after a fail-over, a tracker edited through another process's API) changes
-them, and the tracker is read from the database as before. A new conversation
-session (SessionStarted) drops the entry, so `retrieve` keeps returning the latest
-session only, as Rasa's does. The copy handed out shares the immutable event objects
-and has its own state (`DialogueStateTracker.copy`, what Rasa itself uses).
+rows (one indexed query, a prebuilt Core statement, ~0.02 ms) must match. Any other
+writer (another Rasa worker after a fail-over, a tracker edited through another
+process's API) changes them, and the tracker is read from the database as before.
+A new conversation session (SessionStarted) drops the entry, so `retrieve` keeps
+returning the latest session only, as Rasa's does.
 
-A save is one transaction (README "How fast", `benchmarks/tracker_writes.py`): the
-marker checked, the new events inserted with one executemany (Rasa's ORM flush
-sends one INSERT per event and recounts the session's events), the new marker
-read, then one COMMIT. On SQLite the transaction takes the write lock at its start
-(`BEGIN IMMEDIATE`, when the engine is set up for it: rasa_ext/stores.py), so a
-second Rasa process writing the same file can neither slip rows in between the
-check and the insert nor fail an upgrade from a read to a write lock.
+The tracker itself is handed over, not copied (Rasa's `copy()` replays every event,
+O(n) per turn; issue #11, longconv): `retrieve` takes it out of the cache, and only
+the `save` of that very object puts it back. A turn that fails before its save leaves
+no tracker in the cache, so the next `retrieve` reads the database; a tracker changed
+after its save (more events than were saved) is not handed out again either. Only
+what this process handed out is saved by "the events since it was handed out"; any
+other tracker (a new conversation, the full tracker of the HTTP API's
+/tracker/events) is saved Rasa's way (count the stored events) and the entry dropped.
+
+One marker query per turn, at `retrieve`. A save is one transaction (README "How
+fast", `benchmarks/tracker_writes.py`): the new events inserted with one executemany
+(Rasa's ORM flush sends one INSERT per event and recounts the session's events),
+then one COMMIT; the entry then expects the sender's row count to have grown by
+exactly those events, and the next retrieve checks that (the count only: max(id) is
+not known before it, and is learnt there; rows are never deleted, so a writer's rows
+always change the count. A concurrent writer's rows,
+even between this process's retrieve and save, make the count differ: the tracker
+is read from the database, which holds both writers' events). On SQLite the
+transaction takes the write lock at its start (`BEGIN IMMEDIATE`, when the engine is
+set up for it: rasa_ext/stores.py), so Rasa's count of the stored events and its
+insert hold the lock together, and a second Rasa process never fails an upgrade from
+a read to a write lock.
+
+With an event broker the save is Rasa's own (it needs the diff against the stored
+tracker) and the entry is dropped.
+
+The trackers this store builds are `Tracker`s below: Rasa's `DialogueStateTracker`
+with `applied_events()` remembered and continued, and `copy()` a copy of the state
+instead of a replay of every event.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.constants import DEFAULT_SENDER_ID
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -52,43 +84,164 @@ Marker = Tuple[int, Optional[int]]
 WRITE = "xiaoer_sqlite_write"
 
 
+class Tracker(DialogueStateTracker):
+    """Rasa's tracker with two passes over the whole session made cheaper (issue #11,
+    longconv: the parts of a turn that grew with the conversation and that a tracker
+    store can change; `benchmarks/turn_growth.py --stages` measures them).
+
+    `applied_events()` (Rasa calls it about a dozen times per turn) is remembered with
+    the events it was computed for, and when events were only appended since, continued
+    over the new ones with Rasa's own loop (`_applied` below), unless a new event names a
+    loop not seen before (Rasa's pass looks ahead for loop names): then computed afresh.
+    Each caller gets its own list, as from Rasa's.
+
+    `copy()` (Rasa's processor copies the tracker before every action) copies the state
+    instead of replaying every event into a new tracker: the events (the same objects, as
+    Rasa's copy shares them), each slot as it is, the latest message, action and bot
+    utterance, the active loop, the follow-up action and the pause. That is the state the
+    replay rebuilds (Rasa: the state "MUST be re-creatable by processing all the events");
+    a tracker with a length limit or without a domain's slots is copied Rasa's way.
+    """
+
+    # (events deque, len, first event, last event, applied events, loop names) last computed
+    _memo: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event], Set[Text]]] = None
+
+    def applied_events(self) -> List[Event]:
+        events = self.events
+        n = len(events)
+        if not n:
+            return []
+        first, last = events[0], events[-1]
+        memo = self._memo
+        if memo is not None and memo[0] is events and memo[2] is first:
+            done = memo[1]
+            if done == n and memo[3] is last:
+                return list(memo[4])
+            if done < n and events[done - 1] is memo[3]:
+                new = [events[i] for i in range(done, n)]
+                loop_names = memo[5]
+                if not any(isinstance(e, ActiveLoop) and e.name and e.name not in loop_names for e in new):
+                    applied = self._applied(new, list(memo[4]), loop_names)
+                    self._memo = (events, n, first, last, applied, loop_names)
+                    return list(applied)
+        loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+        applied = self._applied(events, [], loop_names)
+        self._memo = (events, n, first, last, applied, loop_names)
+        return list(applied)
+
+    def _applied(self, events: Iterable[Event], applied_events: List[Event], loop_names: Set[Text]) -> List[Event]:
+        # the loop of Rasa 3.6's DialogueStateTracker.applied_events, from a given start
+        for event in events:
+            if isinstance(event, (Restarted, SessionStarted)):
+                applied_events = []
+            elif isinstance(event, ActionReverted):
+                self._undo_till_previous(ActionExecuted, applied_events)
+            elif isinstance(event, UserUtteranceReverted):
+                self._undo_till_previous(UserUttered, applied_events)
+                self._undo_till_previous(ActionExecuted, applied_events)
+            elif (
+                isinstance(event, ActionExecuted)
+                and event.action_name in loop_names
+                and not self._first_loop_execution_or_unhappy_path(event.action_name, applied_events)
+            ):
+                self._undo_till_previous_loop_execution(event.action_name, applied_events)
+            else:
+                applied_events.append(event)
+        return applied_events
+
+    def init_copy(self) -> "Tracker":
+        # Rasa's init_copy, of this class: what travel_back_in_time() returns
+        return Tracker(
+            self.sender_id or DEFAULT_SENDER_ID,
+            self.slots.values(),
+            self._max_event_history,
+            is_rule_tracker=self.is_rule_tracker,
+        )
+
+    def copy(self) -> "Tracker":
+        if self._max_event_history is not None or type(self.slots) is not dict:
+            return self.travel_back_in_time(float("inf"))  # Rasa's copy
+        new = self.init_copy()
+        new.events.extend(self.events)
+        new.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+        new._paused = self._paused
+        new.followup_action = self.followup_action
+        new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+        new.latest_message = self.latest_message
+        new.latest_bot_utterance = self.latest_bot_utterance
+        new.active_loop = copy.copy(self.active_loop)  # a mutable dataclass (interrupted, rejected)
+        if self._memo is not None and self._memo[0] is self.events:
+            new._memo = (new.events,) + self._memo[1:]  # the same events: the same applied ones
+        return new
+
+
+class _Entry:
+    """What this process knows of a conversation: the sender's row count (and max id,
+    once read) it expects, the tracker it last handed out or saved, and its events then."""
+
+    __slots__ = ("count", "max_id", "tracker", "n", "last", "ready")
+
+    def __init__(self, count: int, max_id: Optional[int], tracker: DialogueStateTracker, ready: bool) -> None:
+        self.count, self.max_id, self.ready = count, max_id, ready
+        self.tracker = tracker
+        self.n = len(tracker.events)
+        self.last = tracker.events[-1] if self.n else None
+
+    def unchanged(self) -> bool:
+        """The tracker holds exactly the events it held when it was saved or read."""
+        events = self.tracker.events
+        return len(events) == self.n and (not self.n or events[-1] is self.last)
+
+
 class CachingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
-        # sender -> (marker of the sender's rows, tracker of the latest session as stored)
-        self._cache: "OrderedDict[Text, Tuple[Marker, DialogueStateTracker]]" = OrderedDict()
+        self._cache: "OrderedDict[Text, _Entry]" = OrderedDict()
+        table = self.SQLEvent.__table__
+        # built once: a Query per call cost more than the query itself
+        self._marker_sql = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
+            table.c.sender_id == sa.bindparam("sender_id")
+        )
+        self._insert_sql = table.insert()
         self.hits = 0
         self.misses = 0
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
-        row = (
-            session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
-            .filter(self.SQLEvent.sender_id == sender_id)
-            .one()
-        )
-        return int(row[0]), row[1]
+        count, max_id = session.execute(self._marker_sql, {"sender_id": sender_id}).one()
+        return int(count), max_id
 
-    def _remember(self, sender_id: Text, marker: Marker, tracker: DialogueStateTracker) -> None:
-        self._cache[sender_id] = (marker, tracker.copy())
+    def init_tracker(self, sender_id: Text) -> DialogueStateTracker:
+        return Tracker(sender_id, self.domain.slots, max_event_history=self.max_event_history)
+
+    def _keep(self, sender_id: Text, entry: _Entry) -> None:
+        self._cache[sender_id] = entry
         self._cache.move_to_end(sender_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        with self.session_scope() as session:
-            marker = self._marker(session, sender_id)
-        cached = self._cache.get(sender_id)
-        if cached is not None and cached[0] == marker:
-            self.hits += 1
-            self._cache.move_to_end(sender_id)
-            return cached[1].copy()
+        entry = self._cache.get(sender_id)
+        if entry is not None and entry.ready and entry.unchanged():
+            # a Core connection, not an ORM session: the session's set-up cost more than the query
+            with self.engine.connect() as conn:
+                count, max_id = conn.execute(self._marker_sql, {"sender_id": sender_id}).one()
+            if entry.count == count and entry.max_id in (None, max_id):
+                self.hits += 1
+                entry.max_id, entry.ready = max_id, False  # handed over: back in only by its save
+                self._cache.move_to_end(sender_id)
+                return entry.tracker
         self.misses += 1
-        tracker = await super().retrieve(sender_id)
-        if tracker is None:
+        with self.session_scope() as session:
+            count, max_id = self._marker(session, sender_id)
+            # Rasa's SQLTrackerStore._retrieve (the latest session), in the marker's transaction
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            events = [json.loads(row.data) for row in rows]
+        if not events or not self.domain:
             self._cache.pop(sender_id, None)
-        else:
-            self._remember(sender_id, marker, tracker)
+            return None
+        tracker = Tracker.from_dict(sender_id, events, self.domain.slots)
+        self._keep(sender_id, _Entry(count, max_id, tracker, ready=False))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -113,39 +266,42 @@ class CachingSQLTrackerStore(SQLTrackerStore):
 
     def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
-        cached = self._cache.get(sender_id)
-        events = list(tracker.events)
-        with self.session_scope() as session:
-            session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
-            marker = self._marker(session, sender_id)
-            known = cached[1] if cached is not None else None
-            stored = len(known.events) if known is not None else 0
-            if (
-                known is not None
-                and marker == cached[0]
-                and len(events) >= stored
-                and (not stored or events[stored - 1] == known.events[-1])
-            ):
-                new = events[stored:]  # the events since this process last read or wrote it
-            else:
-                # unknown here, someone else wrote, or not the tracker we handed out: Rasa's count
-                self._cache.pop(sender_id, None)
-                known = None
-                new = list(self._additional_events(session, tracker))
+        # out of the cache until the commit: a failed save leaves nothing to hand out
+        entry = self._cache.pop(sender_id, None)
+        events = tracker.events
+        ours = (
+            entry is not None
+            and entry.tracker is tracker
+            and len(events) >= entry.n
+            and (not entry.n or events[entry.n - 1] is entry.last)
+        )
+        if ours:
+            new = list(events)[entry.n :]  # what this process added since it handed it out
             if new:
-                session.execute(self.SQLEvent.__table__.insert(), [self._row(sender_id, e) for e in new])
-            after = self._marker(session, sender_id) if known is not None and new else marker
-            session.commit()
-        if known is None:
-            return  # read from the database next time (the latest session only, as Rasa's retrieve)
-        if after[0] != marker[0] + len(new) or any(
+                rows = [self._row(sender_id, e) for e in new]
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{WRITE: True})  # SQLite: BEGIN IMMEDIATE
+                    with conn.begin():
+                        conn.execute(self._insert_sql, rows)
+        else:
+            # not what this process handed out (a new conversation, the HTTP API's full
+            # tracker, a second retrieve meanwhile): Rasa's count of the stored events
+            with self.session_scope() as session:
+                session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
+                new = list(self._additional_events(session, tracker))
+                if new:
+                    session.execute(self._insert_sql, [self._row(sender_id, e) for e in new])
+                session.commit()
+        if not ours or any(
             isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME for e in new
         ):
-            # rows not ours (a concurrent writer on a database without the write lock at BEGIN),
-            # or a new session, which retrieve returns from there on, as Rasa's does
-            self._cache.pop(sender_id, None)
+            # read from the database next time (the latest session only, as Rasa's retrieve)
             return
-        self._remember(sender_id, after, tracker)
+        entry.count += len(new)
+        entry.max_id = None if new else entry.max_id  # learnt again at the next retrieve
+        entry.n, entry.last = len(events), (events[-1] if len(events) else None)
+        entry.ready = True
+        self._keep(sender_id, entry)
 
     def stats(self) -> Dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "cached": len(self._cache)}

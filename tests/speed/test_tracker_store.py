@@ -1,5 +1,8 @@
 """The caching tracker store stores and returns exactly what Rasa's SQL store does."""
 
+import os
+import uuid
+
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -19,10 +22,28 @@ responses:
 """)
 
 
-# the cache alone, and as endpoints.yml configures it (with the retries of rasa_ext/stores.py)
-@pytest.fixture(params=[CachingSQLTrackerStore, CachingResilientSQLTrackerStore])
+# the cache alone, and as endpoints.yml configures it (with the retries of rasa_ext/stores.py);
+# XIAOER_TEST_PG_URL=postgresql://user@host:port/db also runs them on PostgreSQL (a fresh
+# database per test, created there)
+PG = os.environ.get("XIAOER_TEST_PG_URL")
+
+
+@pytest.fixture(
+    params=[CachingSQLTrackerStore, CachingResilientSQLTrackerStore]
+    + ([pytest.param("pg", id="postgresql")] if PG else [])
+)
 def stores(request):
     def make(tmp_path):
+        if request.param == "pg":
+            import sqlalchemy as sa
+
+            name = f"t_{uuid.uuid4().hex[:12]}"
+            admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            admin.dispose()
+            url = PG.rsplit("/", 1)[0] + "/" + name
+            return CachingResilientSQLTrackerStore(DOMAIN, host=url), SQLTrackerStore(DOMAIN, host=url)
         db = str(tmp_path / "t.db")
         return (request.param(DOMAIN, dialect="sqlite", db=db), SQLTrackerStore(DOMAIN, dialect="sqlite", db=db))
 
@@ -189,3 +210,201 @@ def test_two_rasa_processes_write_one_sqlite_file(tmp_path):
     asyncio.run(a.save(t))
     got = [e.text for e in asyncio.run(plain.retrieve("a-0")).events if isinstance(e, UserUttered)]
     assert got[-3:] == ["甲", "乙", "丙"] and len(got) == 13
+
+
+# issue #11 (longconv): the tracker is handed over, not copied; one marker query per turn
+
+
+async def test_the_saved_tracker_is_handed_over_without_a_copy(tmp_path, stores):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h1", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h1")  # read from the database once
+    turn(t, "发什么快递", 10)
+    await cached.save(t)
+    again = await cached.retrieve("h1")
+    assert again is t and cached.hits == 1
+    assert again.events == (await plain.retrieve("h1")).events
+
+
+async def test_a_tracker_retrieved_twice_without_a_save_is_read_from_the_database(tmp_path, stores):
+    """The desk's tracker read (or a second retrieve) while a turn holds the tracker: each
+    gets its own tracker, the turn's save is stored once, and the next turn sees it."""
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h2", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h2")
+    await cached.save(t)
+    first = await cached.retrieve("h2")  # the turn
+    second = await cached.retrieve("h2")  # meanwhile: another reader
+    assert second is not first and second.events == first.events
+    turn(first, "在吗", 10)
+    await cached.save(first)
+    got = await cached.retrieve("h2")
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好", "在吗"]
+    assert len(rows(plain, "h2")) == 8
+
+
+async def test_a_tracker_changed_after_its_save_is_not_handed_out(tmp_path, stores):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h3", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h3")
+    await cached.save(t)
+    turn(t, "没保存", 10)  # changed after the save, never saved again
+    got = await cached.retrieve("h3")
+    assert got is not t and [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好"]
+
+
+async def test_a_failed_save_leaves_nothing_to_hand_out(tmp_path, stores, monkeypatch):
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h4", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h4")
+    await cached.save(t)
+    t = await cached.retrieve("h4")
+    turn(t, "付款了", 10)
+
+    def broken(*a, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(cached, "_row", broken)
+    with pytest.raises(RuntimeError):
+        await cached.save(t)
+    monkeypatch.undo()
+    got = await cached.retrieve("h4")
+    assert got is not t and [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好"]
+    turn(got, "付款了", 20)
+    await cached.save(got)
+    assert len(rows(plain, "h4")) == 8
+
+
+async def test_a_writer_between_retrieve_and_save_keeps_both_turns(tmp_path, stores):
+    """Another Rasa worker answers while this one holds the tracker: both turns are
+    stored, and this worker reads the conversation again at its next turn."""
+    cached, plain = stores(tmp_path)
+    tracker = DialogueStateTracker("h5", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    await cached.save(tracker)
+    t = await cached.retrieve("h5")
+    await cached.save(t)
+    mine = await cached.retrieve("h5")
+    theirs = await plain.retrieve("h5")
+    turn(theirs, "乙", 10)
+    await plain.save(theirs)
+    turn(mine, "甲", 20)
+    await cached.save(mine)
+    got = await cached.retrieve("h5")
+    assert got is not mine
+    assert [e.text for e in got.events if isinstance(e, UserUttered)] == ["你好", "乙", "甲"]
+    assert got.events == (await plain.retrieve("h5")).events
+
+
+def test_a_turn_queries_the_marker_once(tmp_path):
+    """retrieve + save of a cached conversation: one SELECT (the marker), one INSERT."""
+    import sqlalchemy as sa
+
+    store = CachingResilientSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+    tracker = DialogueStateTracker("h6", DOMAIN.slots)
+    turn(tracker, "你好", 1)
+    asyncio_run(store.save(tracker))
+    asyncio_run(store.save(asyncio_run(store.retrieve("h6"))))
+    seen = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0].upper()))
+
+    async def one_turn(i):
+        t = await store.retrieve("h6")
+        turn(t, f"第{i}次", 10 + i)
+        await store.save(t)
+
+    for i in range(3):
+        asyncio_run(one_turn(i))
+    assert seen.count("SELECT") == 3 and seen.count("INSERT") == 3
+    assert store.hits == 3
+    assert [e.text for e in asyncio_run(store.retrieve("h6")).events if isinstance(e, UserUttered)] == [
+        "你好",
+        "第0次",
+        "第1次",
+        "第2次",
+    ]
+
+
+def _state(t):
+    """Everything of a tracker's state that its events set."""
+    from rasa.shared.core.trackers import EventVerbosity
+
+    return (
+        list(t.events),
+        {name: (slot.value, slot.has_been_set) for name, slot in t.slots.items()},
+        (t._paused, t.followup_action, t.latest_action, t.latest_message, t.latest_bot_utterance, t.active_loop),
+        t.current_state(EventVerbosity.ALL),
+    )
+
+
+def _events(rng, i):
+    """One step of a conversation with what moves applied_events and the state: forms
+    (loops) started, interrupted, rejected and ended, reverts, restarts, pauses, slots."""
+    from rasa.shared.core.events import (
+        ActionExecutionRejected,
+        ActionReverted,
+        ActiveLoop,
+        ConversationPaused,
+        ConversationResumed,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        UserUtteranceReverted,
+    )
+
+    ts = 100 + i
+    form = rng.choice(["order_form", "return_form"])
+    return rng.choice(
+        [
+            [UserUttered(f"问{i}", {"name": "greet", "confidence": 1.0}, timestamp=ts)],
+            [ActionExecuted("utter_greet", timestamp=ts), BotUttered(f"答{i}", timestamp=ts)],
+            [ActionExecuted("action_listen", timestamp=ts)],
+            [ActionExecuted(form, timestamp=ts), ActiveLoop(form, timestamp=ts)],
+            [ActionExecuted(form, timestamp=ts)],
+            [LoopInterrupted(True, timestamp=ts)],
+            [ActionExecutionRejected(form, timestamp=ts)],
+            [ActiveLoop(None, timestamp=ts)],
+            [UserUtteranceReverted(timestamp=ts)],
+            [ActionReverted(timestamp=ts)],
+            [SlotSet("order_id", f"T{i}", timestamp=ts)],
+            [SlotSet("order_id", None, timestamp=ts)],
+            [ConversationPaused(timestamp=ts)],
+            [ConversationResumed(timestamp=ts)],
+            [FollowupAction("utter_greet", timestamp=ts)],
+            [Restarted(timestamp=ts)] if rng.random() < 0.2 else [],
+        ]
+    )
+
+
+def test_the_store_trackers_applied_events_and_copies_are_rasas():
+    """At every step of 300 random conversation steps (a fixed seed), the store's tracker
+    gives Rasa's applied_events, continued or computed afresh, and its copy has the state
+    Rasa's copy (a replay of every event) has."""
+    import random
+
+    from rasa_ext.tracker_store import Tracker
+
+    rng = random.Random(11)
+    ours, theirs = Tracker("m1", DOMAIN.slots), DialogueStateTracker("m1", DOMAIN.slots)
+    for i in range(300):
+        for event in _events(rng, i):
+            ours.update(event)
+            theirs.update(event)
+        if rng.random() < 0.7:  # sometimes two steps before the next look
+            mine = ours.applied_events()
+            assert mine == theirs.applied_events() == ours.applied_events()
+            mine.append("a caller's own list")  # changing it changes no one else's
+        copied, rasas = ours.copy(), theirs.copy()
+        assert isinstance(copied, Tracker) and _state(copied) == _state(rasas) == _state(theirs)
+        assert copied.applied_events() == rasas.applied_events()
+        if rng.random() < 0.3:
+            ours = copied  # go on with the copy, as Rasa's processor does with its temporary tracker
+        assert ours.applied_events() == theirs.applied_events()
