@@ -32,6 +32,7 @@ from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.policies.policy import SupportedData
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import (
     ACTION_LISTEN_NAME,
     ACTION_UNLIKELY_INTENT_NAME,
@@ -40,6 +41,7 @@ from rasa.shared.core.constants import (
 )
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 # How many more prior turns than needed the first window builds for Memoization:
@@ -300,11 +302,11 @@ class TailRulePolicy(_TailStates, RulePolicy):
         finally:
             self._states_memo = None
 
-    def train(self, *args: Any, **kwargs: Any) -> Any:
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         # training edits the lookup while it predicts: no index then
         self._training = True
         try:
-            return super().train(*args, **kwargs)
+            return super().train(training_trackers, domain, **kwargs)
         finally:
             self._training = False
             self._indexes = None
