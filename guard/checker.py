@@ -24,6 +24,7 @@ import bisect
 import logging
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -318,8 +319,20 @@ def compile_token_pattern(source: str, lists: Mapping[str, Sequence[str]]) -> Li
     return pattern
 
 
+# How many (text, context) results a checker remembers. The bot sends the same
+# documented replies again and again; a check is a pure function of the text and
+# the context (the store is frozen, the rule book and jieba's dictionary are set
+# before the first check), so a repeated reply costs a look-up.
+CHECK_CACHE_SIZE = 4096
+
+
+def _facts_key(facts: Mapping[str, Any]) -> frozenset:
+    # the type too: 1, 1.0 and True are equal keys but a filter may treat them apart
+    return frozenset((k, type(v), v) for k, v in facts.items())
+
+
 class Checker:
-    def __init__(self, rulebook: Optional[Rulebook] = None, nlp=None) -> None:
+    def __init__(self, rulebook: Optional[Rulebook] = None, nlp=None, cache_size: int = CHECK_CACHE_SIZE) -> None:
         from spacy.matcher import Matcher, PhraseMatcher
         from spacy.tokens import Doc
 
@@ -357,6 +370,11 @@ class Checker:
         self._values_cache: Dict[Tuple[int, str], Tuple[StoreConfig, Dict[str, str]]] = {}
         self._active_cache: Dict[tuple, Tuple[StoreConfig, Dict[str, Rule]]] = {}
         self._templates_cache: Dict[int, Tuple[StoreConfig, Dict[str, str]]] = {}
+        # values dict (one per store and platform, _values) -> [(rule id, regex, gate)]
+        self._regex_tables: Dict[int, Tuple[Mapping[str, str], List[Tuple[str, "re.Pattern[str]", Any]]]] = {}
+        self._cache_size = cache_size
+        self._results: "OrderedDict[tuple, Tuple[StoreConfig, Tuple[Finding, ...], str, bool]]" = OrderedDict()
+        self._results_lock = threading.Lock()
 
     # -- context ---------------------------------------------------------------------------------
     def _values(self, ctx: Context) -> Dict[str, str]:
@@ -436,20 +454,40 @@ class Checker:
                     span = tdoc[s:e]
                     hits.setdefault(rid, []).append((tindex[span.start_char], tindex[span.end_char - 1] + 1))
 
-        for rid, rx in self.regexes:
+        for rid, rx, gate in self._regex_table(values):
             if rid not in active:
                 continue
             if isinstance(rx, str):
-                rx = _compiled(_expand(rx, values))
-            gate = self._gates.get(rx.pattern, _NO_GATE)
-            if gate is _NO_GATE:
-                gate = self._gates[rx.pattern] = gate_for(rx.pattern)
+                rx = _compiled(_expand(rx, values))  # did not compile with these values: raises as it did
             if gate is not None and not gate.search(norm):
                 continue  # none of the characters every match needs is in the text
             for m in rx.finditer(norm):
                 if m.end() > m.start():
                     hits.setdefault(rid, []).append((m.start(), m.end()))
         return hits
+
+    def _regex_table(self, values: Mapping[str, str]) -> List[Tuple[str, "re.Pattern[str]", Any]]:
+        """The rule regexes with these store values filled in, compiled, each with its gate:
+        built once per values dict instead of expanding and looking up every pattern per check."""
+        hit = self._regex_tables.get(id(values))
+        if hit is not None and hit[0] is values:
+            return hit[1]
+        table = []
+        for rid, rx in self.regexes:
+            if isinstance(rx, str):
+                try:
+                    rx = _compiled(_expand(rx, values))
+                except re.error:
+                    table.append((rid, rx, None))  # an error only if this rule is ever active
+                    continue
+            gate = self._gates.get(rx.pattern, _NO_GATE)
+            if gate is _NO_GATE:
+                gate = self._gates[rx.pattern] = gate_for(rx.pattern)
+            table.append((rid, rx, gate))
+        if len(self._regex_tables) > 64:
+            self._regex_tables.clear()
+        self._regex_tables[id(values)] = (values, table)
+        return table
 
     def _condition_holds(
         self,
@@ -523,6 +561,33 @@ class Checker:
     def check(self, text: str, context: Optional[Context] = None) -> CheckResult:
         ctx = (context or Context()).resolved()
         text = text or ""
+        if not self._cache_size:
+            return self._check(text, ctx)
+        try:
+            key = (
+                text,
+                id(ctx.store),
+                ctx.platform,
+                ctx.speaker,
+                _facts_key(ctx.item),
+                _facts_key(ctx.conversation),
+            )
+            hash(key)
+        except TypeError:  # a fact value that cannot be a key (a list, a dict): no caching
+            return self._check(text, ctx)
+        with self._results_lock:
+            hit = self._results.get(key)
+            if hit is not None and hit[0] is ctx.store:
+                self._results.move_to_end(key)
+                return CheckResult(text, list(hit[1]), hit[2], hit[3])
+        result = self._check(text, ctx)
+        with self._results_lock:
+            self._results[key] = (ctx.store, tuple(result.findings), result.safe_text, result.blocked)
+            if len(self._results) > self._cache_size:
+                self._results.popitem(last=False)
+        return result
+
+    def _check(self, text: str, ctx: Context) -> CheckResult:
         norm = normalize(text)
         found = self.findings(text, ctx, norm)
         blocked = any(f.severity == "block" for f in found)

@@ -25,16 +25,23 @@ module path; the trained lookups (and so the model's behaviour) are Rasa's.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.policies.policy import SupportedData
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME, PREVIOUS_ACTION
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import (
+    ACTION_LISTEN_NAME,
+    ACTION_UNLIKELY_INTENT_NAME,
+    PREVIOUS_ACTION,
+    SHOULD_NOT_BE_SET,
+)
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 # How many more prior turns than needed the first window builds for Memoization:
@@ -49,6 +56,7 @@ def _tail(
     first_index: int,
     ignore_rule_only_turns: bool,
     rule_only_data: Optional[Dict[Text, Any]],
+    events: Optional[List[Any]] = None,
 ) -> Tuple[List[State], List[bool], bool]:
     """`Domain.states_for_tracker_history`, building states from prior turn `first_index` on.
 
@@ -87,7 +95,7 @@ def _tail(
 
     tr = tracker.init_copy()
     index = 0
-    for event in tracker.applied_events():
+    for event in tracker.applied_events() if events is None else events:
         if isinstance(event, ActionExecuted):
             visit(tr, event.hide_rule_turn, index)
             index += 1
@@ -114,11 +122,12 @@ def tail_states(
     With `drop_unlikely_intent`, states after `action_unlikely_intent` are
     removed first, as the featurizer does before it slices the history.
     """
-    total = prior_turns(tracker)
+    events = tracker.applied_events()  # once: counting the turns and the replay both need them
+    total = 1 + sum(1 for e in events if isinstance(e, ActionExecuted))
     window = needed + (MEMO_SLACK if ignore_rule_only_turns else 1)
     while True:
         first = max(total - window, 0)
-        states, listens, kept_before = _tail(tracker, domain, first, ignore_rule_only_turns, rule_only_data)
+        states, listens, kept_before = _tail(tracker, domain, first, ignore_rule_only_turns, rule_only_data, events)
         if drop_unlikely_intent:
             pairs = [
                 (s, lis)
@@ -147,9 +156,21 @@ def _finish(policy: MemoizationPolicy, states: List[State], use_text_for_last_us
     return states
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class TailMemoizationPolicy(MemoizationPolicy):
-    """MemoizationPolicy: same lookup, states built for its last `max_history` turns only."""
+def _copy_states(states: List[State]) -> List[State]:
+    """A copy the featurizer may edit (it deletes user text or intent in place)."""
+    return [{kind: dict(sub) for kind, sub in state.items()} for state in states]
+
+
+class _TailStates:
+    """The `_prediction_states` frame both policies share: Rasa's path unless the
+    policy says which tail it needs (`_tail_request`), then the featurizer's last steps."""
+
+    def _tail_request(self, rule_only_data: Optional[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
+        """`tail_states` arguments, or None for Rasa's own computation."""
+        raise NotImplementedError
+
+    def _tail_states(self, tracker: DialogueStateTracker, domain: Domain, request: Dict[Text, Any]) -> List[State]:
+        return tail_states(tracker, domain, **request)
 
     def _prediction_states(
         self,
@@ -158,26 +179,96 @@ class TailMemoizationPolicy(MemoizationPolicy):
         use_text_for_last_user_input: bool = False,
         rule_only_data: Optional[Dict[Text, Any]] = None,
     ) -> List[State]:
-        featurizer = self.featurizer
-        if not isinstance(featurizer, MaxHistoryTrackerFeaturizer) or not featurizer.max_history:
+        request = self._tail_request(rule_only_data)
+        if request is None:
             return super()._prediction_states(tracker, domain, use_text_for_last_user_input, rule_only_data)
-        ml_only = self.supported_data() == SupportedData.ML_DATA
-        states = tail_states(
-            tracker,
-            domain,
-            featurizer.max_history,
-            ignore_rule_only_turns=ml_only,
-            rule_only_data=rule_only_data,
-            drop_unlikely_intent=ml_only,
-        )
+        states = self._tail_states(tracker, domain, request)
         return _finish(self, states, use_text_for_last_user_input)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class TailRulePolicy(RulePolicy):
-    """RulePolicy: same rules, states built for as many turns as its longest rule."""
+class TailMemoizationPolicy(_TailStates, MemoizationPolicy):
+    """MemoizationPolicy: same lookup, states built for its last `max_history` turns only."""
+
+    def _tail_request(self, rule_only_data: Optional[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
+        featurizer = self.featurizer
+        if not isinstance(featurizer, MaxHistoryTrackerFeaturizer) or not featurizer.max_history:
+            return None
+        ml_only = self.supported_data() == SupportedData.ML_DATA
+        return {
+            "needed": featurizer.max_history,
+            "ignore_rule_only_turns": ml_only,
+            "rule_only_data": rule_only_data,
+            "drop_unlikely_intent": ml_only,
+        }
+
+
+class RuleIndex:
+    """Which rules of a RulePolicy lookup can match a conversation's current state.
+
+    A rule whose last state has a previous action matches the current state only
+    if every feature it requires there (a value that is set and not
+    `should_not_be_set`, `RulePolicy._does_rule_match_state`) is in it. Each such
+    rule is filed under the one required feature the fewest rules share (its
+    intent, mostly); a rule without one (a conversation start, a bare state) is a
+    candidate always. The candidates are a superset of the applicable rules, so
+    testing only them with Rasa's own test gives Rasa's answer."""
+
+    def __init__(self, lookup: Dict[Text, Any]) -> None:
+        self.lookup = lookup
+        self.size = len(lookup)
+        self.always: List[Text] = []
+        self.buckets: Dict[Tuple[Text, Text, Any], List[Text]] = {}
+        required: Dict[Text, List[Tuple[Text, Text, Any]]] = {}
+        shared: Dict[Tuple[Text, Text, Any], int] = {}
+        for key in lookup:
+            features = self._required(RulePolicy._rule_key_to_state(key))
+            if not features:
+                self.always.append(key)
+                continue
+            required[key] = features
+            for f in features:
+                shared[f] = shared.get(f, 0) + 1
+        for key, features in required.items():
+            self.buckets.setdefault(min(features, key=lambda f: shared[f]), []).append(key)
+
+    @staticmethod
+    def _required(rule_states: List[State]) -> List[Tuple[Text, Text, Any]]:
+        if not rule_states or not rule_states[-1].get(PREVIOUS_ACTION):
+            return []
+        features = []
+        for state_type, sub_state in rule_states[-1].items():
+            for key, value in sub_state.items():
+                if isinstance(value, list):
+                    value = tuple(value)  # as _does_rule_match_state compares it
+                if value and value != SHOULD_NOT_BE_SET:
+                    try:
+                        hash(value)
+                    except TypeError:
+                        return []
+                    features.append((state_type, key, value))
+        return features
+
+    def candidates(self, state: State) -> set:
+        """Raises TypeError on a state value that cannot be looked up (then test every rule)."""
+        found = set(self.always)
+        for state_type, sub_state in state.items():
+            for key, value in sub_state.items():
+                rules = self.buckets.get((state_type, key, value))
+                if rules:
+                    found.update(rules)
+        return found
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class TailRulePolicy(_TailStates, RulePolicy):
+    """RulePolicy: same rules, states built for as many turns as its longest rule,
+    once per prediction, and only the rules that can match the current state tested."""
 
     _longest: Tuple[Tuple[int, int, int, int], int] = ((0, 0, 0, 0), 0)
+    _indexes: Optional[Dict[int, RuleIndex]] = None
+    _training = False
+    _states_memo: Optional[Dict[int, List[State]]] = None
 
     def _longest_rule(self) -> int:
         rules = self.lookup.get(RULES, {})
@@ -188,15 +279,64 @@ class TailRulePolicy(RulePolicy):
             self._longest = (key, max(lengths, default=0))
         return self._longest[1]
 
-    def _prediction_states(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        use_text_for_last_user_input: bool = False,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-    ) -> List[State]:
+    def _tail_request(self, rule_only_data: Optional[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
         if self.supported_data() == SupportedData.ML_DATA:  # not RulePolicy's: keep Rasa's path
-            return super()._prediction_states(tracker, domain, use_text_for_last_user_input, rule_only_data)
+            return None
         # one more than the longest rule, so a rule's first state is never the cut
-        states = tail_states(tracker, domain, self._longest_rule() + 1)
-        return _finish(self, states, use_text_for_last_user_input)
+        return {"needed": self._longest_rule() + 1}
+
+    def _tail_states(self, tracker: DialogueStateTracker, domain: Domain, request: Dict[Text, Any]) -> List[State]:
+        # `_predict` asks twice (text, then intent) for the same tracker: build the states once
+        memo = self._states_memo
+        if memo is None:
+            return super()._tail_states(tracker, domain, request)
+        needed = request["needed"]
+        if needed not in memo:
+            memo[needed] = super()._tail_states(tracker, domain, request)
+        return _copy_states(memo[needed])
+
+    def _predict(self, tracker: DialogueStateTracker, domain: Domain) -> Tuple[Any, Optional[Text]]:
+        self._states_memo = {}
+        try:
+            return super()._predict(tracker, domain)
+        finally:
+            self._states_memo = None
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        # training edits the lookup while it predicts: no index then
+        self._training = True
+        try:
+            return super().train(training_trackers, domain, **kwargs)
+        finally:
+            self._training = False
+            self._indexes = None
+
+    def _rule_index(self, lookup: Dict[Text, Any]) -> Optional[RuleIndex]:
+        if self._training:
+            return None
+        if self._indexes is None:
+            self._indexes = {}
+        index = self._indexes.get(id(lookup))
+        if index is None or index.lookup is not lookup or index.size != len(lookup):
+            index = self._indexes[id(lookup)] = RuleIndex(lookup)
+        return index
+
+    def _get_possible_keys(self, lookup: Dict[Text, Text], states: List[State]) -> Set[Text]:
+        index = self._rule_index(lookup) if states else None
+        if index is None:
+            return super()._get_possible_keys(lookup, states)
+        try:
+            keys = index.candidates(states[-1])
+        except (TypeError, AttributeError):
+            return super()._get_possible_keys(lookup, states)
+        for i, state in enumerate(reversed(states)):
+            if not keys:
+                break
+            keys = {k for k in keys if self._is_rule_applicable(k, i, state)}
+        if len(keys) > 1:
+            longest = max(len(k) for k in keys)
+            if sum(1 for k in keys if len(k) == longest) > 1:
+                # Rasa picks the longest rule with max(); between equally long ones its
+                # choice depends on the order of its own set: let it choose
+                return super()._get_possible_keys(lookup, states)
+        return keys

@@ -96,6 +96,28 @@ def _overlaps(spans: List[dict], start: int, end: int) -> bool:
     return any(not (end <= s["start"] or start >= s["end"]) for s in spans)
 
 
+_surface_indexes: Dict[int, Tuple[Lexicon, Dict[str, List[tuple]]]] = {}
+
+
+def _surface_index(lex: Lexicon) -> Dict[str, List[tuple]]:
+    """First character of a lower-cased surface -> (lexicon order, surface, length, entity, value)."""
+    hit = _surface_indexes.get(id(lex))
+    if hit is not None and hit[0] is lex:
+        return hit[1]
+    index: Dict[str, List[tuple]] = {}
+    order = 0
+    for entity in ("courier", "product", "color", "city"):
+        for surface, canonical in lex.surfaces(entity).items():
+            if len(surface) == 1 and entity != "color":
+                continue
+            s_low = surface.lower()
+            index.setdefault(s_low[:1], []).append((order, s_low, len(surface), entity, canonical))
+            order += 1
+    _surface_indexes.clear()
+    _surface_indexes[id(lex)] = (lex, index)
+    return index
+
+
 def extract_entities(text: str) -> List[dict]:
     """Entities in normalised text: [{entity, start, end, value, text}].
 
@@ -112,15 +134,13 @@ def extract_entities(text: str) -> List[dict]:
     lex = load_lexicon()
     lowered = text.lower()
     candidates = []
-    for entity in ("courier", "product", "color", "city"):
-        for surface, canonical in lex.surfaces(entity).items():
-            s_low = surface.lower()
-            if len(surface) == 1 and entity != "color":
-                continue
-            start = lowered.find(s_low)
-            while start != -1:
-                candidates.append((start, start + len(surface), entity, canonical))
-                start = lowered.find(s_low, start + 1)
+    # only the surfaces whose first character is in the text can be found in it (in lexicon order)
+    index = _surface_index(lex)
+    for _order, s_low, length, entity, canonical in sorted(e for ch in {"", *lowered} for e in index.get(ch, ())):
+        start = lowered.find(s_low)
+        while start != -1:
+            candidates.append((start, start + length, entity, canonical))
+            start = lowered.find(s_low, start + 1)
     for rx in lex.size_patterns:
         for m in rx.finditer(lowered):
             candidates.append((m.start(), m.end(), "size", text[m.start() : m.end()].strip()))
