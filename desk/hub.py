@@ -97,6 +97,11 @@ class Hub:
         except Exception as e:  # the others see it on their next load; this desk's sockets already have it
             log.warning("hub: publish failed: %s", e)
 
+    @property
+    def agents_listening(self) -> bool:
+        """A console may see an update: one connected here, or (Redis) perhaps on another desk."""
+        return bool(self.agents) or self._redis is not None
+
     # ---- delivery ----------------------------------------------------------------------
     @staticmethod
     async def _send(ws: web.WebSocketResponse, text: str) -> None:
