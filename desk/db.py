@@ -197,6 +197,9 @@ class Database:
         in-memory SQLite) it is the async engine's `run_sync`, again if the server dropped the
         connection (`write()`)."""
         if self._sync is None:
+            if not write:  # a read takes no write lock, as with connect()
+                async with self.connect() as conn:
+                    return await conn.run_sync(work)
             return await self.write(lambda conn: conn.run_sync(work))
         loop = asyncio.get_running_loop()
         if not write:
