@@ -60,8 +60,20 @@ def main(argv=None) -> int:
     config = load_config()
     if getattr(args, "port", None):
         config.port = args.port
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None, loop=_event_loop())
     return 0
+
+
+def _event_loop():
+    """uvloop unless XIAOER_DESK_LOOP=asyncio: the desk's CPU per shopper message is mostly
+    the event loop's (sockets, the Rasa client, wake-ups from the database thread; issue 11)."""
+    if os.environ.get("XIAOER_DESK_LOOP", "uvloop").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop()
 
 
 if __name__ == "__main__":

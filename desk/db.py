@@ -4,14 +4,37 @@ PostgreSQL by URL. Every message, status change, note, rating and warning."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
+from typing import Any, Callable, Optional, TypeVar
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
+from xiaoer.db import is_sqlite_memory
 from xiaoer.db import open_engine as sqlite_engine
+
+T = TypeVar("T")
 
 log = logging.getLogger("xiaoer.desk.db")
 metadata = MetaData()
@@ -141,16 +164,52 @@ presence = Table(
 )
 
 
+# The statements of every shopper message, built once: `insert().values(...)` or `select().where(x == value)`
+# built per message cost SQLAlchemy a new cache key each time (~30 % of the desk's CPU, issue 11).
+INSERT_MESSAGE = messages.insert()
+SELECT_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("conversation_id"))
+
+
 class Database:
     """The engine, with writes taken one at a time on SQLite: its single writer
     otherwise answers "database is locked" when many shoppers write at once.
-    Same `begin()` / `connect()` / `dispose()` as an AsyncEngine."""
+    Same `begin()` / `connect()` / `dispose()` as an AsyncEngine, and `run()` for
+    the few transactions of every shopper message."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sqlite = engine.url.get_backend_name() == "sqlite"
         self._write = asyncio.Lock() if self.sqlite else None
         self._disposed = 0.0
+        self._sync: Optional[Engine] = None
+        self._thread: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        if self.sqlite and not is_sqlite_memory(str(engine.url)):
+            self._sync = _sync_sqlite(engine)
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desk-db")
+
+    async def run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
+        """`work(conn)`, a plain function of a synchronous Connection, in one transaction.
+
+        On a SQLite file it runs whole on the desk's own database thread, through the standard
+        sqlite3 driver: one hop off the event loop per transaction, where aiosqlite takes four or
+        five per statement (cursor, execute, fetch, close, commit), each a wake-up of the loop.
+        Writes still go one at a time (the same lock as `begin()`). Elsewhere (PostgreSQL, an
+        in-memory SQLite) it is the async engine's `run_sync`, again if the server dropped the
+        connection (`write()`)."""
+        if self._sync is None:
+            if not write:  # a read takes no write lock, as with connect()
+                async with self.connect() as conn:
+                    return await conn.run_sync(work)
+            return await self.write(lambda conn: conn.run_sync(work))
+        loop = asyncio.get_running_loop()
+        if not write:
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
+        async with self._write:
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
+
+    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
+        with self._sync.begin() as conn:
+            return work(conn)
 
     @contextlib.asynccontextmanager
     async def begin(self):
@@ -218,7 +277,37 @@ class Database:
                 pause = min(pause * 2, 1.0)
 
     async def dispose(self) -> None:
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
+            self._thread.shutdown(wait=False)
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desk-db")  # usable again
         await self.engine.dispose()
+
+
+def _sync_sqlite(engine: AsyncEngine) -> Engine:
+    """The same SQLite file through the standard driver, for `Database.run`: the settings
+    of xiaoer/db.py (WAL is the file's own; the busy timeout and synchronous=NORMAL are per
+    connection), one kept connection (one thread uses it)."""
+    url = engine.url.set(drivername="sqlite")
+    timeout = 30
+    sync = create_engine(
+        url,
+        future=True,
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": timeout, "check_same_thread": False},
+    )
+
+    @event.listens_for(sync, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={timeout * 1000}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return sync
 
 
 def _dropped(e) -> bool:

@@ -28,6 +28,17 @@ log = logging.getLogger("xiaoer.desk.hub")
 CHANNEL = "xiaoer:desk:hub"
 
 
+async def cancel(task: Optional[asyncio.Task]) -> None:
+    """Stop a background loop (the hub's subscription, the recovery heartbeat) and wait for it."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+
+
 class Hub:
     def __init__(self, url: str = "", channel: str = CHANNEL) -> None:
         self.shoppers: Dict[str, Set[web.WebSocketResponse]] = defaultdict(set)
@@ -40,6 +51,12 @@ class Hub:
         self._subscribed = asyncio.Event()
 
     # ---- sharing between desk processes ------------------------------------------------
+    @property
+    def redis(self):
+        """The desk's one Redis client (None for a desk alone), shared with the heartbeat
+        (desk/recovery.py). Without a socket timeout: the subscription waits for messages."""
+        return self._redis
+
     async def start(self) -> None:
         """Subscribe to the shared channel (nothing to do for a desk alone)."""
         if not self.url:
@@ -97,6 +114,11 @@ class Hub:
         except Exception as e:  # the others see it on their next load; this desk's sockets already have it
             log.warning("hub: publish failed: %s", e)
 
+    @property
+    def agents_listening(self) -> bool:
+        """A console may see an update: one connected here, or (Redis) perhaps on another desk."""
+        return bool(self.agents) or self._redis is not None
+
     # ---- delivery ----------------------------------------------------------------------
     @staticmethod
     async def _send(ws: web.WebSocketResponse, text: str) -> None:
@@ -127,13 +149,8 @@ class Hub:
     async def close_all(self) -> None:
         for ws in [w for s in self.shoppers.values() for w in s] + list(self.agents):
             await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         if self._redis is not None:
             await self._redis.close()
             self._redis = None

@@ -36,7 +36,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from desk import db
-from desk.keys import CONFIG, DESK, HUB
+from desk.hub import Hub, cancel
+from desk.keys import DESK, HUB
 from desk.service import Desk, aware
 from desk.status import Status
 
@@ -45,6 +46,7 @@ log = logging.getLogger("xiaoer.desk.recovery")
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 KEY = "xiaoer:desk:node:"
 BEAT_SECONDS, LEASE_MS = 1.0, 3000
+REDIS_SECONDS = 1.0  # a heartbeat command waits no longer (Redis away: the turn falls back on its age)
 SWEEP_HOURS = 24  # older unanswered messages are not answered out of the blue
 SWEEP_LIMIT = 500
 # conversations in which the bot answers the shopper's next message
@@ -57,29 +59,29 @@ def client_id_of(data: Dict[str, Any]) -> Optional[str]:
 
 
 class Liveness:
-    """Which desk processes are alive: a heartbeat per process in Redis (several desks)."""
+    """Which desk processes are alive: a heartbeat per process in Redis (several desks), on
+    the hub's Redis client (one per desk). Each command waits at most REDIS_SECONDS."""
 
-    def __init__(self, url: str, node: str) -> None:
-        self.url, self.node = url, node
-        self._redis = None
+    def __init__(self, hub: Hub) -> None:
+        self.hub, self.node = hub, hub.node
         self._task: Optional[asyncio.Task] = None
 
-    async def start(self) -> None:
-        if not self.url:
-            return
-        import redis.asyncio as redis
+    @property
+    def _redis(self):
+        return self.hub.redis
 
-        self._redis = redis.from_url(self.url, socket_timeout=1.0)
-        self._task = asyncio.ensure_future(self._beat())
+    async def start(self) -> None:
+        if self._redis is not None:
+            self._task = asyncio.ensure_future(self._beat())
 
     async def _beat(self) -> None:
         while True:
             try:
-                await self._redis.set(KEY + self.node, "1", px=LEASE_MS)
+                await asyncio.wait_for(self._redis.set(KEY + self.node, "1", px=LEASE_MS), REDIS_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # Redis restarting: the next beat renews it
-                log.debug("heartbeat: %s", e)
+            except Exception as e:  # Redis restarting (or slow): the next beat renews it
+                log.debug("heartbeat: %s", e or type(e).__name__)
             await asyncio.sleep(BEAT_SECONDS)
 
     async def alive(self, node: Optional[str]) -> Optional[bool]:
@@ -91,24 +93,19 @@ class Liveness:
         if self._redis is None:
             return False  # one desk alone: another process that answered here is gone
         try:
-            return bool(await self._redis.exists(KEY + node))
+            return bool(await asyncio.wait_for(self._redis.exists(KEY + node), REDIS_SECONDS))
         except Exception as e:
-            log.warning("heartbeat of %s unknown: %s", node, e)
+            log.warning("heartbeat of %s unknown: %s", node, e or type(e).__name__)
             return None
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        await cancel(self._task)
+        self._task = None
+        if self._redis is not None:  # the client itself is the hub's, closed after this
             try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._redis is not None:
-            try:
-                await self._redis.delete(KEY + self.node)  # a clean stop: gone at once
+                await asyncio.wait_for(self._redis.delete(KEY + self.node), REDIS_SECONDS)  # a clean stop: gone at once
             except Exception:
                 pass
-            await self._redis.close()
 
 
 LIVENESS = web.AppKey("liveness", Liveness)
@@ -251,7 +248,7 @@ async def _sweeps(desk: Desk, liveness: Liveness) -> None:
 
 
 async def recovery_ctx(app: web.Application):
-    liveness = Liveness(app[CONFIG].hub_url, app[HUB].node)
+    liveness = Liveness(app[HUB])  # the hub (hub_ctx) starts before and closes after this
     await liveness.start()
     app[LIVENESS] = liveness
     # after the desk serves: a restarted desk takes its shoppers at once

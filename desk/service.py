@@ -38,6 +38,7 @@ REASON_ZH = {
     "photos": "照片待处理",
 }
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MESSAGE_COLUMNS = ("conversation_id", "sender", "text", "data", "agent_id", "created_at", "client_id")
 
 
 class DeskError(Exception):
@@ -98,9 +99,11 @@ class Desk:
 
     # ---- conversations and messages ------------------------------------------------
     async def conversation(self, conversation_id: str) -> Optional[Dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(db.conversations).where(db.conversations.c.id == conversation_id))).first()
-        return self._conv(row) if row else None
+        def read(conn):
+            row = conn.execute(db.SELECT_CONVERSATION, {"conversation_id": conversation_id}).first()
+            return self._conv(row) if row else None
+
+        return await self.engine.run(read, write=False)
 
     @staticmethod
     def _conv(row) -> Dict[str, Any]:
@@ -154,68 +157,57 @@ class Desk:
         publish: bool = True,
         client_id: Optional[str] = None,
     ) -> Dict[str, Any]:
-        now = self.clock()
-        # a shopper's message: the widget's id (stored once, desk/recovery.py) and who answers it
-        turn_node = self.hub.node if sender == "shopper" else None
+        msg = self._new_message(conversation_id, sender, text, data, agent_id, client_id)
+        # again if PostgreSQL dropped the connection (issue 12): Database.run
+        msg["id"] = await self.engine.run(lambda conn: self._insert_message(conn, msg))
+        if publish:
+            await self.publish_message(msg)
+        return msg
 
-        async def insert(conn):
-            r = await conn.execute(
-                db.messages.insert().values(
-                    conversation_id=conversation_id,
-                    sender=sender,
-                    text=text,
-                    data=data or {},
-                    agent_id=agent_id,
-                    created_at=now,
-                    client_id=client_id,
-                    turn_node=turn_node,
-                )
-            )
-            return r.inserted_primary_key[0]
-
-        mid = await self.engine.write(insert)  # again if PostgreSQL dropped the connection (issue 12)
-        msg = {
-            "id": mid,
+    def _new_message(
+        self,
+        conversation_id: str,
+        sender: str,
+        text: str = "",
+        data: Optional[Dict] = None,
+        agent_id: Optional[int] = None,
+        client_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        return {
+            "id": None,
             "conversation_id": conversation_id,
             "sender": sender,
             "text": text,
             "data": data or {},
             "agent_id": agent_id,
-            "created_at": now,
+            "created_at": self.clock(),
             "client_id": client_id,
         }
-        if publish:
-            await self.publish_message(msg)
-        return msg
+
+    def _insert_message(self, conn, msg: Dict[str, Any]) -> int:
+        """Store `msg` (on a synchronous connection, inside Database.run's transaction); its id."""
+        row = {k: msg[k] for k in MESSAGE_COLUMNS}
+        # a shopper's message: the widget's id (stored once, desk/recovery.py) and who answers it
+        row["turn_node"] = self.hub.node if msg["sender"] == "shopper" else None
+        return conn.execute(db.INSERT_MESSAGE, row).inserted_primary_key[0]
 
     async def add_messages(self, conversation_id: str, batch: List[tuple]) -> List[Dict[str, Any]]:
         """Store (sender, text, data) messages in one transaction, in order."""
-        now = self.clock()
-        out = []
-        async with self.engine.begin() as conn:
-            for sender, text, data in batch:
-                r = await conn.execute(
-                    db.messages.insert().values(
-                        conversation_id=conversation_id, sender=sender, text=text, data=data or {}, created_at=now
-                    )
-                )
-                out.append(
-                    {
-                        "id": r.inserted_primary_key[0],
-                        "conversation_id": conversation_id,
-                        "sender": sender,
-                        "text": text,
-                        "data": data or {},
-                        "agent_id": None,
-                        "created_at": now,
-                    }
-                )
+        out = [self._new_message(conversation_id, sender, text, data) for sender, text, data in batch]
+
+        def insert(conn) -> None:
+            for msg in out:
+                msg["id"] = self._insert_message(conn, msg)
+
+        await self.engine.run(insert)
         return out
 
     async def publish_message(self, msg: Dict[str, Any]) -> None:
         public = self.public_message(msg)
         if public is not None:
             await self.hub.to_shopper(msg["conversation_id"], {"type": "message", "message": public})
+        if not self.hub.agents_listening:
+            return  # no console here nor on another desk: nothing to encode
         full = self.agent_message(msg)
         await self.hub.to_agents(
             {"type": "message", "conversation_id": msg["conversation_id"], "message": full}, roles=("supervisor",)
@@ -334,9 +326,16 @@ class Desk:
     ) -> None:
         """Store the shopper's message, then the bot or the humans answer."""
         async with self.lock(conv_id):
-            conv = await self.conversation(conv_id)
-            data = {"photos": photos} if photos else {}
-            msg = await self.add_message(conv_id, "shopper", text, data, client_id=client_id)
+            msg = self._new_message(conv_id, "shopper", text, {"photos": photos} if photos else {}, client_id=client_id)
+
+            def store(conn):
+                # stored, and the conversation read, in one transaction: who answers depends on its status
+                msg["id"] = self._insert_message(conn, msg)
+                row = conn.execute(db.SELECT_CONVERSATION, {"conversation_id": conv_id}).first()
+                return self._conv(row) if row else None
+
+            conv = await self.engine.run(store)
+            await self.publish_message(msg)
             await self.answer_shopper(conv, msg)
 
     async def answer_shopper(self, conv: Dict[str, Any], msg: Dict[str, Any], *, recovered: bool = False) -> None:

@@ -228,32 +228,48 @@ class Scheduler:
         counts = {"delivery_check": 0, "unpaid_reminder": 0, "promises": 0, "kept_elsewhere": 0}
         if self.shop is None:
             return counts
-        orders = []
-        if hasattr(self.shop, "all_orders"):
-            orders = await self.shop.all_orders()
-        else:  # a real shop's adapter needs a way to list recent orders
-            log.warning("shop backend %r has no all_orders(): no 回访/催付 jobs", self.shop)
         c = self.config
         # a follow-up due longer ago than this is no follow-up any more (first start over old orders)
         too_old = self.clock() - timedelta(hours=c.expire_after_hours)
+        delay = {
+            JobKind.DELIVERY_CHECK: timedelta(minutes=c.delivery_check_minutes),
+            JobKind.UNPAID: timedelta(minutes=c.unpaid_delay_minutes(self.store.platform)),
+        }
+        orders = []
+        if hasattr(self.shop, "follow_up_orders"):  # only the orders a job may still be due for
+            orders = await self.shop.follow_up_orders(too_old - max(delay.values()))
+        elif hasattr(self.shop, "all_orders"):
+            orders = await self.shop.all_orders()
+        else:  # a real shop's adapter needs a way to list recent orders
+            log.warning("shop backend %r has no all_orders(): no 回访/催付 jobs", self.shop)
+        wanted = []  # (kind, key, order, due)
         for o in orders:
             status = getattr(o.status, "value", o.status)
             if c.delivery_check_enabled and status in DELIVERED and (o.delivered_at or o.completed_at):
-                due = (o.delivered_at or o.completed_at) + timedelta(minutes=c.delivery_check_minutes)
-                if due >= too_old and await self.schedule(
-                    JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o.buyer_id, due, order_id=o.order_id
-                ):
-                    counts["delivery_check"] += 1
+                due = (o.delivered_at or o.completed_at) + delay[JobKind.DELIVERY_CHECK]
+                if due >= too_old:
+                    wanted.append((JobKind.DELIVERY_CHECK, f"delivery_check:{o.order_id}", o, due))
             if c.unpaid_enabled and status == "unpaid":
-                due = o.created_at + timedelta(minutes=c.unpaid_delay_minutes(self.store.platform))
-                if due >= too_old and await self.schedule(
-                    JobKind.UNPAID, f"unpaid:{o.order_id}", o.buyer_id, due, order_id=o.order_id
-                ):
-                    counts["unpaid_reminder"] += 1
+                due = o.created_at + delay[JobKind.UNPAID]
+                if due >= too_old:
+                    wanted.append((JobKind.UNPAID, f"unpaid:{o.order_id}", o, due))
+        # once means once: a key with a job already is not tried again (an insert refused each minute)
+        have = await self._existing_keys([w[1] for w in wanted])
+        for kind, key, o, due in wanted:
+            if key not in have and await self.schedule(kind, key, o.buyer_id, due, order_id=o.order_id):
+                counts[kind.value] += 1
         await self.sweep_agent_promises()
         n, k = await self.sync_promises()
         counts["promises"], counts["kept_elsewhere"] = n, k
         return counts
+
+    async def _existing_keys(self, keys: List[str]) -> set:
+        found: set = set()
+        async with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):  # bound parameters are limited (SQLite, PostgreSQL)
+                chunk = keys[start : start + 500]
+                found.update((await conn.execute(sa.select(db.jobs.c.key).where(db.jobs.c.key.in_(chunk)))).scalars())
+        return found
 
     async def sync_promises(self) -> tuple:
         from shop.models import RecordKind, RecordState

@@ -57,6 +57,18 @@ class ShopData:
     meta: Dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FollowUpOrder:
+    """What the follow-up scan reads of an order (followup/scheduler.py)."""
+
+    order_id: str
+    buyer_id: str
+    status: str
+    created_at: datetime
+    delivered_at: Optional[datetime]
+    completed_at: Optional[datetime]
+
+
 class StoreSide:
     """Store-side operations of `SqlShop` (see the module's docstring)."""
 
@@ -64,6 +76,27 @@ class StoreSide:
         """Every order, oldest first (tooling: `python -m shop.demo --json`)."""
         async with self._conn() as conn:
             return await rows.orders_where(conn, sa.true(), newest_first=False)
+
+    async def follow_up_orders(self, since: datetime) -> List[FollowUpOrder]:
+        """The orders a follow-up may still be due for, oldest first: unpaid ones created since
+        `since`, delivered or completed ones since then. The order rows only (no items, tracking
+        or events): the desk's follow-up scan reads them every minute (issue 11)."""
+        o = orders_t.c
+        q = (
+            sa.select(o.order_id, o.buyer_id, o.status, o.created_at, o.delivered_at, o.completed_at)
+            .where(
+                sa.or_(
+                    sa.and_(o.status == S.UNPAID.value, o.created_at >= since),
+                    sa.and_(
+                        o.status.in_((S.DELIVERED.value, S.COMPLETED.value)),
+                        sa.or_(o.delivered_at >= since, o.completed_at >= since),
+                    ),
+                )
+            )
+            .order_by(o.created_at, o.order_id)
+        )
+        async with self._conn() as conn:
+            return [FollowUpOrder(**r) for r in (await conn.execute(q)).mappings()]
 
     async def buyer_ids(self) -> List[str]:
         async with self._conn() as conn:
