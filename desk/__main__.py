@@ -49,10 +49,11 @@ def main(argv=None) -> int:
     if args.command == "create-agent":
         return asyncio.run(_create_agent(args))
     # The desk never runs TensorFlow, but spaCy's thinc imports it when it is installed (Rasa's
-    # venv has it): blocked, a desk (re)starts in half the CPU time and ~0.4 GB less memory.
-    # h5py likewise (thinc's optional model serialisation, only Keras uses it): 12 MB less.
-    for unused in ("tensorflow", "h5py"):
-        sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
+    # venv has it): deferred (xiaoer.lazy_imports, as in the Rasa and action processes), a desk
+    # (re)starts in half the CPU time and ~0.4 GB less memory; h5py likewise (12 MB).
+    from xiaoer.lazy_imports import install
+
+    install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from xiaoer.serve import lock_down
 

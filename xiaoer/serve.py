@@ -15,7 +15,7 @@ line, where `ps` would show them to every user of the machine:
 - the shopper channel checks the "channel" secret (rasa_ext/channels.py).
 
 A crashed Rasa server is back in seconds (issue 12): `rasa` mode imports Rasa
-(TensorFlow with it), our components and the policy guard once, then forks the
+(TensorFlow only if the model uses it: xiaoer.lazy_imports), our components and the policy guard once, then forks the
 server from that process (`keep_serving`). When the server dies after it has
 served, a new one is forked at once and only loads the model; the process
 supervisord watches (this one) stays up. A server that dies during its start
@@ -173,8 +173,8 @@ def model_components(model: str) -> List[str]:
 
 def preload_rasa(model: str) -> None:
     """What every Rasa server needs and no model swap changes, done once before the fork:
-    Rasa's modules (TensorFlow among them: rasa.core.policies imports it with or without
-    TED), the modules of the model's components, jieba's dictionary with the shop's words
+    Rasa's modules (TensorFlow is deferred, xiaoer.lazy_imports: it is imported here only
+    if one of the model's components uses it), the modules of the model's components, jieba's dictionary with the shop's words
     (the guard follows: `warm_guard`). Only imports and Python data: no thread, event loop,
     connection or TensorFlow op is started here, so the forked server inherits nothing it
     cannot use."""
@@ -335,6 +335,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv not in (["actions"], ["rasa"]):
         print("usage: python -m xiaoer.serve actions|rasa", file=sys.stderr)
         return 2
+    # before Rasa or spaCy is imported: TensorFlow & co. run only if the model uses them
+    from xiaoer.lazy_imports import install
+
+    install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock_down()
     run_actions() if argv == ["actions"] else run_rasa()
