@@ -99,6 +99,7 @@ def print_table(title: str, rows) -> Tuple[float, float]:
 
 def one(way: str, args, tmp: Path) -> Dict[str, float]:
     from startup import widget_answer
+
     from xiaoer.secrets import get_secret
 
     base = args.port
