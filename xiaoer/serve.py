@@ -175,9 +175,9 @@ def preload_rasa(model: str) -> None:
     """What every Rasa server needs and no model swap changes, done once before the fork:
     Rasa's modules (TensorFlow is deferred, xiaoer.lazy_imports: it is imported here only
     if one of the model's components uses it), the modules of the model's components,
-    jieba's dictionary with the shop's words (the guard follows: `warm_guard`). Only imports and Python data: no thread, event loop,
-    connection or TensorFlow op is started here, so the forked server inherits nothing it
-    cannot use."""
+    jieba's dictionary with the shop's words (the guard follows: `warm_guard`). Only imports
+    and Python data: no thread, event loop, connection or TensorFlow op is started here, so
+    the forked server inherits nothing it cannot use."""
     import importlib
 
     import rasa.core.run  # noqa: F401
