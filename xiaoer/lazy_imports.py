@@ -62,8 +62,12 @@ DEFERRED = (
 # at its top, only to compare component classes before a training run, which a server never
 # starts. The model's training graph then refers to a stand-in (its real module and name) that
 # becomes the real validator on first use: an attribute, a call, isinstance/issubclass.
+# Each stand-in is registered as a virtual subclass of the abstract base named beside it, so a
+# training run in such a process still finds it a GraphComponent (rasa.engine.validation).
 DEFERRED_CLASSES = {
-    "rasa.graph_components.validators.default_recipe_validator": ("DefaultV1RecipeValidator",),
+    "rasa.graph_components.validators.default_recipe_validator": {
+        "DefaultV1RecipeValidator": "rasa.engine.graph.GraphComponent",
+    },
 }
 
 _lock = threading.RLock()
@@ -80,6 +84,9 @@ class DeferredModule(types.ModuleType):
             raise AttributeError(attr)
         if attr in spec.loader.stand_ins:
             return spec.loader.stand_in(self, attr)
+        if attr == "__path__" and spec.loader.real.submodule_search_locations is None:
+            # `from module import name` asks whether the module is a package first: not a use
+            raise AttributeError(attr)
         _load(self)
         return getattr(self, attr)
 
@@ -109,20 +116,28 @@ class _StandInMeta(abc.ABCMeta):
         return isinstance(obj, cls._real())
 
     def __subclasscheck__(cls, sub) -> bool:
+        if cls.__dict__["_registering"]:
+            return False  # ABCMeta.register asking whether its base is a subclass of this one
         return sub is cls or issubclass(sub, cls._real())
 
 
 class _DeferringLoader(importlib.abc.Loader):
-    def __init__(self, real: importlib.machinery.ModuleSpec, stand_ins: Iterable[str] = ()) -> None:
+    def __init__(self, real: importlib.machinery.ModuleSpec, stand_ins: Optional[Dict[str, str]] = None) -> None:
         self.real = real
         self.armed = False
-        self.stand_ins = tuple(stand_ins)
+        self.stand_ins = dict(stand_ins or {})
         self._made: Dict[str, type] = {}
 
     def stand_in(self, module: "DeferredModule", name: str) -> type:
         with _lock:
             if name not in self._made:
-                self._made[name] = _StandInMeta(name, (), {"__module__": module.__name__, "__qualname__": name})
+                made = _StandInMeta(
+                    name, (), {"__module__": module.__name__, "__qualname__": name, "_registering": True}
+                )
+                base_module, _, base = self.stand_ins[name].rpartition(".")
+                getattr(importlib.import_module(base_module), base).register(made)
+                type.__setattr__(made, "_registering", False)
+                self._made[name] = made
             return self._made[name]
 
     def create_module(self, spec):
@@ -159,9 +174,9 @@ def _load(module: DeferredModule) -> None:
 
 
 class DeferringFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, names: Iterable[str], classes: Dict[str, Iterable[str]]) -> None:
+    def __init__(self, names: Iterable[str], classes: Dict[str, Dict[str, str]]) -> None:
         self.names = tuple(names) + tuple(classes)
-        self.classes = {k: tuple(v) for k, v in classes.items()}
+        self.classes = {k: dict(v) for k, v in classes.items()}
 
     def find_spec(self, name, path=None, target=None):
         # the names themselves: a submodule of a deferred package is imported once the package
@@ -177,7 +192,7 @@ class DeferringFinder(importlib.abc.MetaPathFinder):
                 break
         if real is None or real.loader is None or not hasattr(real.loader, "exec_module"):
             return real  # not installed (ImportError as usual), or a namespace package
-        loader = _DeferringLoader(real, self.classes.get(name, ()))
+        loader = _DeferringLoader(real, self.classes.get(name))
         spec = importlib.machinery.ModuleSpec(name, loader, origin=real.origin)
         spec.has_location = real.has_location
         return spec
@@ -187,7 +202,7 @@ def enabled() -> bool:
     return os.environ.get("XIAOER_LAZY_IMPORTS", "true").lower() not in ("0", "false", "no")
 
 
-def install(names: Iterable[str] = DEFERRED, classes: Dict[str, Iterable[str]] = DEFERRED_CLASSES) -> bool:
+def install(names: Iterable[str] = DEFERRED, classes: Dict[str, Dict[str, str]] = DEFERRED_CLASSES) -> bool:
     """Defer `names` in this process (once; before they are imported). False when switched off
     by XIAOER_LAZY_IMPORTS=false."""
     global _finder
