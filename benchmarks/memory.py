@@ -3,6 +3,7 @@ Not a test.
 
     .venv/bin/python benchmarks/memory.py                       # old way, new way, in one run
     .venv/bin/python benchmarks/memory.py --rounds 2 --port 15405
+    .venv/bin/python benchmarks/memory.py --before-rev 1dc03a3   # before: that revision's scripts/run.sh too
     .venv/bin/python benchmarks/memory.py --snapshot --run-dir /tmp/x/run   # a stack already running
 
 Per round, each way in turn ("before": XIAOER_LAZY_IMPORTS=false, every process imports
@@ -119,7 +120,12 @@ def one(way: str, args, tmp: Path) -> Dict[str, float]:
     env.update({k: str(v) for k, v in ports.items()})
     desk = f"http://127.0.0.1:{ports['XIAOER_DESK_PORT']}"
     t0 = time.monotonic()
-    run = subprocess.run([str(REPO / "scripts" / "run.sh")], cwd=REPO, env=env, capture_output=True, text=True)
+    script = [str(REPO / "scripts" / "run.sh")]
+    if way == "before" and args.before_rev:
+        # scripts/run.sh as it was at that revision ($0 as if it were the file: it cds from there)
+        old = subprocess.run(["git", "show", f"{args.before_rev}:scripts/run.sh"], cwd=REPO, capture_output=True)
+        script = ["bash", "-c", old.stdout.decode(), "scripts/run.sh"]
+    run = subprocess.run(script, cwd=REPO, env=env, capture_output=True, text=True)
     returned = time.monotonic() - t0
     try:
         if run.returncode != 0:
@@ -127,8 +133,10 @@ def one(way: str, args, tmp: Path) -> Dict[str, float]:
         text = asyncio.run(widget_answer(desk, get_secret("desk"), f"memory_{way}_{int(time.time())}", 60))
         answered = time.monotonic() - t0
         start_cpu = sum(r[3] for r in snapshot(run_dir))
+        which = f", run.sh of {args.before_rev}" if script[0] == "bash" else ""
         print(
-            f"{way} (XIAOER_LAZY_IMPORTS={WAYS[way]}): scripts/run.sh returned after {returned:.1f} s, first widget "
+            f"{way} (XIAOER_LAZY_IMPORTS={WAYS[way]}{which}): "
+            f"scripts/run.sh returned after {returned:.1f} s, first widget "
             f"answer at {answered:.1f} s ({'the bot answered' if text else 'NO bot answer'}), "
             f"{start_cpu:.1f} CPU s by then   (load {loadavg()})",
             flush=True,
@@ -148,6 +156,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--port", type=int, default=15405, help="first Rasa port (actions +50, desk +3075)")
     ap.add_argument("--settle", type=float, default=10.0, help="idle seconds before the memory figures (10)")
     ap.add_argument("--only", choices=sorted(WAYS), help="one way only")
+    ap.add_argument(
+        "--before-rev",
+        help="the before way also starts with scripts/run.sh of this git revision (e.g. 1dc03a3: the components "
+        "started one after the other)",
+    )
     ap.add_argument("--snapshot", action="store_true", help="only the table of a running stack (--run-dir)")
     ap.add_argument("--run-dir", type=Path, default=REPO / "var", help="its XIAOER_RUN_DIR (supervisord.pid)")
     args = ap.parse_args(argv)
