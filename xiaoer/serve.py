@@ -336,9 +336,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("usage: python -m xiaoer.serve actions|rasa", file=sys.stderr)
         return 2
     # before Rasa or spaCy is imported: TensorFlow & co. run only if the model uses them
+    from xiaoer.gcwatch import watch_from_env
     from xiaoer.lazy_imports import install
 
     install()
+    watch_from_env()  # XIAOER_GC_STATS: collection pauses in the log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock_down()
     run_actions() if argv == ["actions"] else run_rasa()
