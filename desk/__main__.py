@@ -51,11 +51,12 @@ def main(argv=None) -> int:
     # The desk never runs TensorFlow, but spaCy's thinc imports it when it is installed (Rasa's
     # venv has it): deferred (xiaoer.lazy_imports, as in the Rasa and action processes), a desk
     # (re)starts in half the CPU time and ~0.4 GB less memory; h5py likewise (12 MB).
-    from xiaoer.gcwatch import watch_from_env
+    from xiaoer.gcwatch import freeze_later, watch_from_env
     from xiaoer.lazy_imports import install
 
     install()
     watch_from_env()  # XIAOER_GC_STATS: collection pauses in the log
+    freeze_later(60, 180)  # the warm heap (the guard warms 30 s after start) out of full collections
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from xiaoer.serve import lock_down
 

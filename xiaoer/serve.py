@@ -309,6 +309,10 @@ def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None
 
     async def started(_app, _loop) -> None:
         stage("serving (model loaded, port open)")
+        # the loaded model out of the collector's way (the launcher froze its imports before the fork)
+        from xiaoer.gcwatch import freeze_now
+
+        freeze_now()
         if serving is not None:
             serving()  # a forked server: it inherited the guard warm
         else:

@@ -54,3 +54,29 @@ def test_collections_are_timed_by_generation_and_reported():
 def test_unset_nothing_is_installed():
     proc = run()
     assert "installed False" in proc.stdout and "gc pid" not in proc.stderr
+
+
+def test_freezing_moves_the_warm_heap_out_of_full_collections_unless_switched_off():
+    code = textwrap.dedent(
+        """
+        import gc, time
+        from xiaoer.gcwatch import freeze_later, freeze_now
+        warm = [[i] for i in range(50000)]  # a warm heap: long-lived (gc-tracked) objects
+        freeze_now()
+        first = gc.get_freeze_count()
+        freeze_later(0.05)
+        more = [[i] for i in range(1000)]
+        time.sleep(1)
+        print(first >= 50000, gc.get_freeze_count() >= first + 1000)
+        """
+    )
+    for env, expected in (({}, "True True"), ({"XIAOER_GC_FREEZE": "false"}, "False False")):
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.stdout.strip() == expected, proc.stdout + proc.stderr
