@@ -7,8 +7,9 @@ In this one process, what a forked Rasa server has: what the launcher loads befo
 (xiaoer.serve.preload_rasa, the warm guard), frozen as keep_serving freezes it, then the model
 loaded as the server loads it, and --parses messages parsed (NLU caches warm). Then a
 generation-2 collection, timed in CPU time of this thread, 5 times: as a server runs today
-(the model's objects are collected over on every full pass), then after gc.freeze() (what
-xiaoer.serve does once the server serves: xiaoer.gcwatch.freeze_now). --desk: the same for
+(the model's objects are collected over on every full pass), then after gc.freeze() (which
+xiaoer.serve does not do: the gain is small, and a frozen model replaced through PUT /model
+would never be collected). --desk: the same for
 the desk's heap once its guard is warm (desk/__main__.py freezes it: freeze_later). Under
 load the same pauses are in the components' logs with XIAOER_GC_STATS=30 (xiaoer/gcwatch.py).
 """

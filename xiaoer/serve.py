@@ -309,10 +309,9 @@ def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None
 
     async def started(_app, _loop) -> None:
         stage("serving (model loaded, port open)")
-        # the loaded model out of the collector's way (the launcher froze its imports before the fork)
-        from xiaoer.gcwatch import freeze_now
-
-        freeze_now()
+        # not frozen here (xiaoer.gcwatch): a full collection over a served model's heap takes
+        # ~0.6 ms of CPU (benchmarks/gc_pauses.py), and a frozen model replaced through
+        # PUT /model would never be collected
         if serving is not None:
             serving()  # a forked server: it inherited the guard warm
         else:
