@@ -40,7 +40,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from capacity import FAQ, cpu_seconds, free_port, loadavg, pct, read_raw, rss_mb  # noqa: E402
+from capacity import FAQ, read_raw  # noqa: E402
+from services import cpu_seconds, free_port, loadavg, pct, rss_mb  # noqa: E402
 
 PY = str(REPO / ".venv" / "bin" / "python")
 RASA = str(REPO / ".venv" / "bin" / "rasa")

@@ -147,8 +147,11 @@ def wait_http(
     raise RuntimeError(f"{url} did not answer in {seconds} s:\n{tail()}")
 
 
-def post_json(url: str, body: object, headers: Optional[Dict[str, str]] = None, timeout: float = 60.0, method="POST"):
-    """The decoded JSON answer (None for an empty body); urllib's HTTPError for a 4xx/5xx."""
+def send_json(
+    url: str, body: object, headers: Optional[Dict[str, str]] = None, timeout: float = 60.0, method: str = "POST"
+) -> Tuple[int, object]:
+    """(HTTP status, the decoded JSON answer or None for an empty body); urllib's HTTPError
+    for a 4xx/5xx."""
     req = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -156,7 +159,12 @@ def post_json(url: str, body: object, headers: Optional[Dict[str, str]] = None, 
         headers={"Content-Type": "application/json", **(headers or {})},
     )
     with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
+        return r.status, json.loads(r.read() or b"null")
+
+
+def post_json(url: str, body: object, headers: Optional[Dict[str, str]] = None, timeout: float = 60.0):
+    """The decoded JSON answer of a POST (None for an empty body)."""
+    return send_json(url, body, headers, timeout)[1]
 
 
 def rest_turn(
