@@ -14,6 +14,10 @@ Measured 2026-12-02 on the 2-core machine (load ~7 from other work), the shop's 
     PUT /model current.tar.gz: 204 in 22.9 s
     during PUT /model   parses  30  p50 15 ms  longest wait 22.9 s
 Rasa 3.6 loads the model inside the request, on its event loop: nobody gets an answer meanwhile.
+Again 2026-12-02 06:00 UTC (load ~5), TensorFlow deferred (xiaoer/lazy_imports.py) among the day's changes:
+    baseline (no swap)  parses 162  p50 11 ms  longest wait  0.0 s
+    PUT /model current.tar.gz: 204 in 1.4 s
+    during PUT /model   parses  33  p50 10 ms  longest wait  1.4 s
 """
 
 from __future__ import annotations
