@@ -20,7 +20,7 @@ importing a submodule (real use) runs the package first.
 
 thinc (spaCy's layers library) asks TensorFlow for its GPUs while it is imported, which would
 load it anyway. spaCy's pipelines here (blank zh, the guard; Rasa's SpacyNLP) never use
-thinc's TensorFlow wrappers, so thinc is imported once with TensorFlow hidden and records
+thinc's TensorFlow wrappers, so thinc.compat, when imported, runs with TensorFlow hidden and records
 "no TensorFlow" (`thinc.compat.has_tensorflow` False); Rasa's own import of TensorFlow is
 not affected. XIAOER_LAZY_IMPORTS=false imports everything as before (benchmarks/memory.py
 compares both ways).
@@ -69,6 +69,10 @@ DEFERRED_CLASSES = {
         "DefaultV1RecipeValidator": "rasa.engine.graph.GraphComponent",
     },
 }
+
+# modules run with TensorFlow hidden: thinc decides at its import whether TensorFlow is there
+# (and asks it for GPUs, which loads it)
+WITHOUT_TENSORFLOW = ("thinc.compat",)
 
 _lock = threading.RLock()
 _finder: Optional["DeferringFinder"] = None
@@ -181,7 +185,7 @@ class DeferringFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         # the names themselves: a submodule of a deferred package is imported once the package
         # ran (importing it reads the package's __path__), as an ordinary module
-        if name not in self.names:
+        if name not in self.names and name not in WITHOUT_TENSORFLOW:
             return None
         real = None
         for finder in sys.meta_path:
@@ -192,6 +196,9 @@ class DeferringFinder(importlib.abc.MetaPathFinder):
                 break
         if real is None or real.loader is None or not hasattr(real.loader, "exec_module"):
             return real  # not installed (ImportError as usual), or a namespace package
+        if name in WITHOUT_TENSORFLOW:
+            real.loader = _WithoutTensorflow(real.loader)
+            return real
         loader = _DeferringLoader(real, self.classes.get(name))
         spec = importlib.machinery.ModuleSpec(name, loader, origin=real.origin)
         spec.has_location = real.has_location
@@ -212,24 +219,29 @@ def install(names: Iterable[str] = DEFERRED, classes: Dict[str, Dict[str, str]] 
         if _finder is None:
             _finder = DeferringFinder(names, classes)
             sys.meta_path.insert(0, _finder)
-        _thinc_without_tensorflow()
     return True
 
 
-def _thinc_without_tensorflow() -> None:
-    if "thinc.compat" in sys.modules:
-        return
-    hidden: Dict[str, object] = {}
-    for name in [n for n in sys.modules if n == "tensorflow" or n.startswith("tensorflow.")]:
-        hidden[name] = sys.modules.pop(name)
-    sys.modules["tensorflow"] = None  # type: ignore[assignment]  # "import tensorflow" raises ImportError
-    try:
-        import thinc.compat  # noqa: F401
-    except ImportError:
-        pass  # no spaCy here
-    finally:
-        del sys.modules["tensorflow"]
-        sys.modules.update(hidden)  # type: ignore[arg-type]
+class _WithoutTensorflow(importlib.abc.Loader):
+    """Runs a module (thinc.compat) with `import tensorflow` raising ImportError."""
+
+    def __init__(self, real: importlib.abc.Loader) -> None:
+        self.real = real
+
+    def create_module(self, spec):
+        return self.real.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        hidden: Dict[str, object] = {}
+        with _lock:
+            for name in [n for n in sys.modules if n == "tensorflow" or n.startswith("tensorflow.")]:
+                hidden[name] = sys.modules.pop(name)
+            sys.modules["tensorflow"] = None  # type: ignore[assignment]
+            try:
+                self.real.exec_module(module)
+            finally:
+                del sys.modules["tensorflow"]
+                sys.modules.update(hidden)  # type: ignore[arg-type]
 
 
 def loaded(name: str) -> bool:
