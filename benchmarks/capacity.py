@@ -42,7 +42,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,12 +49,14 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from services import cpu_seconds, free_port, loadavg, pct, rss_mb  # noqa: E402,F401  (benchmarks/services.py)
 
 from desk.tokens import issue_token  # noqa: E402
 
@@ -80,26 +81,6 @@ ORDER = ["我的订单到哪了", "帮我查下订单", "查一下物流", "我�
 ORDER_SHARE = 0.3
 DEMO_BUYERS = [f"buyer_{i:03d}" for i in range(1, 19)]
 TARGET_P95 = 0.300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: Sequence[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def pick_message(rng: random.Random) -> str:
@@ -418,18 +399,6 @@ def stack_processes(desk: str, rasa_urls: str, action_ports: str) -> Dict[str, i
         if p in ports:
             procs[f"actions:{p}"] = ports[p]
     return procs
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # innermost match wins: (stage, regex over "function (file:line)")

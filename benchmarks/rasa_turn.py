@@ -43,7 +43,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from capacity import FAQ, free_port, listeners, loadavg, pct, read_raw, rss_mb  # noqa: E402
+from capacity import FAQ, listeners, read_raw  # noqa: E402
+from services import free_port, loadavg, pct, rss_mb  # noqa: E402
 
 PY = str(REPO / ".venv" / "bin" / "python")
 RASA = str(REPO / ".venv" / "bin" / "rasa")

@@ -47,69 +47,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 PY = sys.executable
-CHANNEL_HEADER = "X-Xiaoer-Channel-Secret"
+
+from services import (  # noqa: E402  (benchmarks/services.py: shared with the other benchmarks and tests)
+    CHANNEL_HEADER,
+    children,
+    free_port,
+    loadavg,
+    post_json,
+    rest_turn,
+    tree_cpu_seconds,
+    wait_http,
+)
+
 STAGE_RE = re.compile(r"start: (?P<stage>.+?) at (?P<t>[0-9.]+) s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def _stat(pid: int) -> List[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def children(pid: int) -> List[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int(_stat(int(entry.name))[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process, its reaped children and its live children (the
-    forked Rasa server)."""
-    total = sum(int(f) for f in _stat(pid)[11:15])
-    for child in children(pid):
-        try:
-            total += sum(int(f) for f in _stat(child)[11:13])
-        except OSError:
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status == 200
-    except Exception:
-        return False
-
-
-def post_json(url: str, body: dict, headers: Dict[str, str], timeout: float = 60.0):
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
 
 
 def env_for(tmp: Path, **extra) -> dict:
@@ -133,19 +90,13 @@ class Process:
             [PY, "-m", "xiaoer.serve", mode], cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT
         )
 
-    def wait(self, url: str, seconds: float, since: Optional[float] = None) -> Optional[float]:
+    def wait(self, url: str, seconds: float, since: Optional[float] = None) -> float:
+        """Seconds from `since` (default: the process start) until url answers."""
         since = self.t0 if since is None else since
-        deadline = since + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            if http_ok(url, 1.0):
-                return time.monotonic() - since
-            time.sleep(0.05)
-        return None
+        return wait_http(url, seconds, self.proc, self.log, since=since, poll=0.05)
 
     def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
+        return tree_cpu_seconds(self.proc.pid)
 
     def stages(self) -> str:
         text = self.log.read_text(errors="replace")
@@ -186,16 +137,8 @@ def bench_actions(args, tmp: Path) -> None:
 
 
 def first_answer(url: str, secret: str, token: str, sender: str) -> tuple:
-    replies = post_json(
-        url + "/webhooks/rest/webhook",
-        {"sender": sender, "message": "在吗", "metadata": {"buyer_id": sender}},
-        {CHANNEL_HEADER: secret},
-    )
-    with urllib.request.urlopen(f"{url}/conversations/{sender}/tracker?token={token}", timeout=30) as r:
-        tracker = json.loads(r.read())
-    intent = (tracker.get("latest_message") or {}).get("intent", {}).get("name")
-    said = any((m.get("text") or "").strip() for m in replies or [])
-    return intent, said
+    intent, said = rest_turn(url, secret, token, sender, "在吗")
+    return intent, bool(said)
 
 
 def bench_rasa(args, tmp: Path, fork: bool) -> None:

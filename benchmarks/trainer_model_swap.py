@@ -14,37 +14,31 @@ Measured 2026-12-02 on the 2-core machine (load ~7 from other work), the shop's 
     PUT /model current.tar.gz: 204 in 22.9 s
     during PUT /model   parses  30  p50 15 ms  longest wait 22.9 s
 Rasa 3.6 loads the model inside the request, on its event loop: nobody gets an answer meanwhile.
+Again 2026-12-02 06:00 UTC (load ~5), TensorFlow deferred (xiaoer/lazy_imports.py) among the day's changes:
+    baseline (no swap)  parses 162  p50 11 ms  longest wait  0.0 s
+    PUT /model current.tar.gz: 204 in 1.4 s
+    during PUT /model   parses  33  p50 10 ms  longest wait  1.4 s
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from services import free_port, send_json, wait_http  # noqa: E402  (benchmarks/services.py)
 
 
 def call(url: str, body: dict, method: str = "POST", timeout: float = 300.0) -> int:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status
+    return send_json(url, body, timeout=timeout, method=method)[0]
 
 
 def parse_loop(url: str, stop: threading.Event, waits: list) -> None:
@@ -92,15 +86,11 @@ def main() -> int:
     try:
         base = f"http://127.0.0.1:{port}"
         t0 = time.monotonic()
-        while True:
-            try:
-                urllib.request.urlopen(base + "/", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() - t0 > 300:
-                    print((tmp / "rasa.log").read_text()[-2000:], file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
+        try:
+            wait_http(base + "/", 300, proc, tmp / "rasa.log")
+        except RuntimeError as e:
+            print(e, file=sys.stderr)
+            return 1
         token = (tmp / "secrets" / "rasa_api").read_text().strip()
         parse_url = f"{base}/model/parse?token={token}"
         call(parse_url, {"text": "你好"})

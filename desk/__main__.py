@@ -49,10 +49,14 @@ def main(argv=None) -> int:
     if args.command == "create-agent":
         return asyncio.run(_create_agent(args))
     # The desk never runs TensorFlow, but spaCy's thinc imports it when it is installed (Rasa's
-    # venv has it): blocked, a desk (re)starts in half the CPU time and ~0.4 GB less memory.
-    # h5py likewise (thinc's optional model serialisation, only Keras uses it): 12 MB less.
-    for unused in ("tensorflow", "h5py"):
-        sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
+    # venv has it): deferred (xiaoer.lazy_imports, as in the Rasa and action processes), a desk
+    # (re)starts in half the CPU time and ~0.4 GB less memory; h5py likewise (12 MB).
+    from xiaoer.gcwatch import freeze_later, watch_from_env
+    from xiaoer.lazy_imports import install
+
+    install()
+    watch_from_env()  # XIAOER_GC_STATS: collection pauses in the log
+    freeze_later(60, 180)  # the warm heap (the guard warms 30 s after start) out of full collections
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from xiaoer.serve import lock_down
 

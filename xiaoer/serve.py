@@ -15,7 +15,7 @@ line, where `ps` would show them to every user of the machine:
 - the shopper channel checks the "channel" secret (rasa_ext/channels.py).
 
 A crashed Rasa server is back in seconds (issue 12): `rasa` mode imports Rasa
-(TensorFlow with it), our components and the policy guard once, then forks the
+(TensorFlow only if the model uses it: xiaoer.lazy_imports), our components and the policy guard once, then forks the
 server from that process (`keep_serving`). When the server dies after it has
 served, a new one is forked at once and only loads the model; the process
 supervisord watches (this one) stays up. A server that dies during its start
@@ -119,6 +119,11 @@ def create_action_app(secret: Optional[str] = None, package: str = "actions"):
 def run_actions() -> None:
     host, port = action_host(), action_port()
     app = create_action_app()
+    # its imports (our actions, the shop, SQLAlchemy) out of full collections: 28-48 ms of CPU
+    # each under load before (XIAOER_GC_STATS), the server waiting meanwhile
+    from xiaoer.gcwatch import freeze_now
+
+    freeze_now()
     log.info("action server on http://%s:%s (webhook needs %s)", host, port, ACTION_HEADER)
     app.run(host=host, port=port, workers=1, access_log=False, motd=False)
 
@@ -173,11 +178,11 @@ def model_components(model: str) -> List[str]:
 
 def preload_rasa(model: str) -> None:
     """What every Rasa server needs and no model swap changes, done once before the fork:
-    Rasa's modules (TensorFlow among them: rasa.core.policies imports it with or without
-    TED), the modules of the model's components, jieba's dictionary with the shop's words
-    (the guard follows: `warm_guard`). Only imports and Python data: no thread, event loop,
-    connection or TensorFlow op is started here, so the forked server inherits nothing it
-    cannot use."""
+    Rasa's modules (TensorFlow is deferred, xiaoer.lazy_imports: it is imported here only
+    if one of the model's components uses it), the modules of the model's components,
+    jieba's dictionary with the shop's words (the guard follows: `warm_guard`). Only imports
+    and Python data: no thread, event loop, connection or TensorFlow op is started here, so
+    the forked server inherits nothing it cannot use."""
     import importlib
 
     import rasa.core.run  # noqa: F401
@@ -309,6 +314,9 @@ def serve_rasa(model: str, serving: Optional[Callable[[], None]] = None) -> None
 
     async def started(_app, _loop) -> None:
         stage("serving (model loaded, port open)")
+        # not frozen here (xiaoer.gcwatch): a full collection over a served model's heap takes
+        # ~0.6 ms of CPU (benchmarks/gc_pauses.py), and a frozen model replaced through
+        # PUT /model would never be collected
         if serving is not None:
             serving()  # a forked server: it inherited the guard warm
         else:
@@ -335,6 +343,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv not in (["actions"], ["rasa"]):
         print("usage: python -m xiaoer.serve actions|rasa", file=sys.stderr)
         return 2
+    # before Rasa or spaCy is imported: TensorFlow & co. run only if the model uses them
+    from xiaoer.gcwatch import watch_from_env
+    from xiaoer.lazy_imports import install
+
+    install()
+    watch_from_env()  # XIAOER_GC_STATS: collection pauses in the log
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock_down()
     run_actions() if argv == ["actions"] else run_rasa()

@@ -10,19 +10,18 @@ trained model, its server killed with -9, answering the shopper right again."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import MODEL, Service, free_port, service_env, wait_http
+from benchmarks.services import children, free_port, rest_turn, wait_http
+from tests.security.conftest import MODEL, Service, service_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,29 +130,8 @@ def test_no_server_outlives_a_killed_launcher(launcher, tmp_path):
 
 
 # ---- the real Rasa -----------------------------------------------------------------------------------
-def children(pid: int) -> list:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError):
-                pass
-    return found
-
-
 def ask(url: str, secret: str, token: str, sender: str, text: str) -> tuple:
-    req = urllib.request.Request(
-        url + "/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": text, "metadata": {"buyer_id": sender}}).encode(),
-        headers={"Content-Type": "application/json", "X-Xiaoer-Channel-Secret": secret},
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        replies = json.loads(r.read())
-    with urllib.request.urlopen(f"{url}/conversations/{sender}/tracker?token={token}", timeout=30) as r:
-        intent = json.loads(r.read())["latest_message"]["intent"]["name"]
-    return intent, [m.get("text") for m in replies if m.get("text")]
+    return rest_turn(url, secret, token, sender, text)
 
 
 def test_rasa_killed_mid_life_answers_right_again(tmp_path):

@@ -12,23 +12,22 @@ loads in a few; the shop's own model is not needed."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from benchmarks.services import free_port, send_json, wait_http
 from desk import auth, create_app, load_config
 from desk.trainer_views import TRAINER, TRAINER_SETTINGS, TrainerSettings
 from desk.web import ENGINE
 from rasa_ext.channels import CHANNEL_HEADER
-from tests.security.conftest import Service, free_port, service_env, wait_http
+from tests.security.conftest import Service, service_env
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).resolve().parent / "tiny"
@@ -74,14 +73,13 @@ def stack(tmp_path_factory):
         wait_http(f"http://127.0.0.1:{port}/", 300, svc.proc, svc.log)
         print(f"Rasa answered after {time.monotonic() - t0:.1f} s")
         token = (tmp / "secrets" / "rasa_api").read_text().strip()
-        put = urllib.request.Request(
+        status, _ = send_json(
             f"http://127.0.0.1:{port}/model?token={token}",
+            {"model_file": str(repo / "models" / "current.tar.gz")},
+            timeout=120,
             method="PUT",
-            data=json.dumps({"model_file": str(repo / "models" / "current.tar.gz")}).encode(),
-            headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(put, timeout=120) as r:
-            assert r.status == 204
+        assert status == 204
         svc.url, svc.tmp, svc.repo = f"http://127.0.0.1:{port}", tmp, repo
         svc.tracker = f"sqlite:///{tmp / 'tracker.db'}"
         yield svc
