@@ -138,3 +138,28 @@ def scaled_stack(
         subprocess.run([RUN, "stop"], env=full, capture_output=True, timeout=180)
         if not os.environ.get("XIAOER_IT_KEEP"):
             shutil.rmtree(top, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[int]:
+    """A throw-away redis-server on a free loopback port (no persistence); yields the port."""
+    import redis
+
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="xiaoer-redis-")
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", data, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                if redis.Redis(port=port).ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(data, ignore_errors=True)

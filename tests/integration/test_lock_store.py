@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
 
-from tests.integration.procs import free_port
+from tests.integration.procs import redis_server
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server not installed (scripts/ensure-services.sh installs it)"
@@ -22,24 +20,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def redis_port():
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="xiaoer-redis-")
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", data, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    for _ in range(100):
-        try:
-            if redis.Redis(port=port).ping():
-                break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
-    shutil.rmtree(data, ignore_errors=True)
+    with redis_server() as port:
+        yield port
 
 
 def store(port, **kw):

@@ -55,8 +55,15 @@ def stack(tmp_path):
 def test_kill_9_of_a_component_gets_it_back_and_the_rest_serves(stack):
     env, action, desk, out = stack
     assert f"http://localhost:{desk}/console" in out and "agent login" in out
-    status = subprocess.run([RUN, "status"], env=env, capture_output=True, text=True, timeout=30).stdout
-    assert f"actions:actions-{action}" in status and "RUNNING" in status
+    # run.sh returns once every component serves; supervisord says RUNNING once a process has
+    # also lived its `startsecs` (STARTING until then)
+    for _ in range(60):
+        status = subprocess.run([RUN, "status"], env=env, capture_output=True, text=True, timeout=30).stdout
+        line = next((x for x in status.splitlines() if x.startswith(f"actions:actions-{action} ")), "")
+        if "RUNNING" in line:
+            break
+        time.sleep(0.5)
+    assert "RUNNING" in line, status
     # deploy/processes.yml: two Rasa workers by default (not started here), one action server
     rasa = int(env["XIAOER_RASA_PORT"])
     assert f"rasa:rasa-{rasa} " in status and f"rasa:rasa-{rasa + 1} " in status

@@ -75,6 +75,24 @@ def service_env(secrets_dir: Path, **extra) -> dict:
     return env
 
 
+def rasa_env(secrets_dir: Path, tracker_db: Path, port: int, model: Path, action_url: str, **extra) -> dict:
+    """service_env for a Rasa server alone: its tracker in SQLite at `tracker_db`, an in-memory
+    lock store (the Makefile's Redis settings are not needed)."""
+    return service_env(
+        secrets_dir,
+        XIAOER_RASA_PORT=port,
+        XIAOER_MODEL=model,
+        XIAOER_ACTION_URL=action_url,
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{tracker_db}",
+        XIAOER_LOCK_STORE="in_memory",
+        XIAOER_LOCK_STORE_HOST="127.0.0.1",
+        XIAOER_LOCK_STORE_PORT="6379",
+        XIAOER_LOCK_STORE_PASSWORD="",
+        **extra,
+    )
+
+
 @pytest.fixture(scope="session")
 def stack_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("stack")

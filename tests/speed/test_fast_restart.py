@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.services import children, free_port, rest_turn, wait_http
-from tests.security.conftest import MODEL, Service, service_env
+from tests.security.conftest import MODEL, Service, rasa_env, service_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,18 +147,13 @@ def test_rasa_killed_mid_life_answers_right_again(tmp_path):
         tmp_path / "actions.log",
     )
     port = free_port()
-    env = service_env(
+    env = rasa_env(
         tmp_path / "secrets",
-        XIAOER_RASA_PORT=port,
-        XIAOER_MODEL=MODEL,
-        XIAOER_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
+        tmp_path / "tracker.db",
+        port,
+        MODEL,
+        f"http://127.0.0.1:{action_port}/webhook",
         XIAOER_SHOP_DB_URL=shop,
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
     )
     svc = Service("rasa", env, port, tmp_path / "rasa.log")
     url = f"http://127.0.0.1:{port}"

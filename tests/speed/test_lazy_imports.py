@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.services import children, free_port, maps_module, rest_turn, wait_http
-from tests.security.conftest import MODEL, Service, service_env
+from tests.security.conftest import MODEL, Service, rasa_env
 from xiaoer.lazy_imports import DeferredModule, DeferringFinder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,17 +249,12 @@ def test_a_model_with_diet_and_ted_trains_and_answers_with_the_deferral(tmp_path
     print(f"DIET + TED trained in {time.monotonic() - t0:.0f} s")
     model = repo / "models" / "current.tar.gz"
     port = free_port()
-    env = service_env(
+    env = rasa_env(
         tmp_path / "secrets",
-        XIAOER_RASA_PORT=port,
-        XIAOER_MODEL=model,
-        XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
+        tmp_path / "tracker.db",
+        port,
+        model,
+        f"http://127.0.0.1:{free_port()}/webhook",
     )
     svc = Service("rasa", env, port, tmp_path / "rasa.log")
     url = f"http://127.0.0.1:{port}"

@@ -27,7 +27,7 @@ from desk import auth, create_app, load_config
 from desk.trainer_views import TRAINER, TRAINER_SETTINGS, TrainerSettings
 from desk.web import ENGINE
 from rasa_ext.channels import CHANNEL_HEADER
-from tests.security.conftest import Service, service_env
+from tests.security.conftest import Service, rasa_env, service_env
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).resolve().parent / "tiny"
@@ -45,17 +45,12 @@ def stack(tmp_path_factory):
     # Rasa starts while model A trains (it waits for a model when there is none yet); then A is put
     # live through the same model API the trainer uses
     port = free_port()
-    env = service_env(
+    env = rasa_env(
         tmp / "secrets",
-        XIAOER_RASA_PORT=port,
-        XIAOER_MODEL=repo / "models" / "not-yet.tar.gz",
-        XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
+        tmp / "tracker.db",
+        port,
+        repo / "models" / "not-yet.tar.gz",
+        f"http://127.0.0.1:{free_port()}/webhook",
     )
     t0 = time.monotonic()
     svc = Service("rasa", env, port, tmp / "rasa.log")
