@@ -111,3 +111,49 @@ def test_a_long_conversation_builds_few_states(stories, monkeypatch):
     built.clear()
     tail_states(tracker, domain, 4)
     assert len(built) <= 5  # ... the tail only its window
+
+
+@pytest.mark.parametrize("hide", [0.0, 0.4])
+def test_a_tracker_handed_over_turn_after_turn_keeps_rasas_tail(stories, monkeypatch, hide):
+    """The replay snapshots: one store tracker (rasa_ext.tracker_store.Tracker, what the store
+    hands over each turn) grows through many stories, one after the other (with restarts and
+    reverts where the stories have them); before each action its tail is compared with a
+    fresh tracker's, which starts every replay from the first event. Small snapshot
+    distances, so that snapshots are taken, used and refreshed many times."""
+    import rasa_ext.policies as policies
+    from rasa_ext.tracker_store import Tracker
+
+    monkeypatch.setattr(policies, "SNAPSHOT_BACK", 14)  # Memoization's window is 9-12 turns
+    monkeypatch.setattr(policies, "REFRESH_AFTER", 18)
+    domain, trackers = stories
+    rng = random.Random(11)
+    rule_only = {"rule_only_slots": sorted(s.name for s in domain.slots)[:6], "rule_only_loops": []}
+    grown = Tracker("grown", domain.slots)
+    events, compared, resumed = [], 0, 0
+    real_copy = Tracker.copy
+
+    def counting_copy(self):
+        nonlocal resumed
+        resumed += 1
+        return real_copy(self)
+
+    monkeypatch.setattr(Tracker, "copy", counting_copy)
+    for story in rng.sample(trackers, 80):
+        for event in story.events:
+            if isinstance(event, ActionExecuted):
+                fresh = DialogueStateTracker.from_events("fresh", events, domain.slots)
+                for needed in (1, 4):
+                    assert tail_states(grown, domain, needed) == tail_states(fresh, domain, needed)
+                    kw = dict(ignore_rule_only_turns=True, rule_only_data=rule_only, drop_unlikely_intent=True)
+                    assert tail_states(grown, domain, needed, **kw) == tail_states(fresh, domain, needed, **kw)
+                    compared += 1
+                event = ActionExecuted(
+                    event.action_name,
+                    policy=event.policy,
+                    timestamp=event.timestamp,
+                    hide_rule_turn=rng.random() < hide,
+                )
+            grown.update(event)
+            events.append(event)
+    assert compared > 500
+    assert resumed > 100  # snapshots were taken and replays started from them
