@@ -182,3 +182,17 @@ def rest_turn(
         tracker = json.loads(r.read())
     intent = ((tracker.get("latest_message") or {}).get("intent") or {}).get("name")
     return intent, [m["text"] for m in replies or [] if (m.get("text") or "").strip()]
+
+
+def solo_rasa_stores(tracker_db: object) -> Dict[str, str]:
+    """The environment of a Rasa server run alone (a benchmark's, a test's): its tracker in
+    SQLite at `tracker_db`, an in-memory lock store (endpoints.yml reads these; the Makefile's
+    Redis settings are not needed)."""
+    return dict(
+        XIAOER_TRACKER_DIALECT="sqlite",
+        XIAOER_TRACKER_URL=f"sqlite:///{tracker_db}",
+        XIAOER_LOCK_STORE="in_memory",
+        XIAOER_LOCK_STORE_HOST="127.0.0.1",
+        XIAOER_LOCK_STORE_PORT="6379",
+        XIAOER_LOCK_STORE_PASSWORD="",
+    )

@@ -62,6 +62,7 @@ from services import (  # noqa: E402  (benchmarks/services.py: shared with the o
     loadavg,
     post_json,
     rest_turn,
+    solo_rasa_stores,
     tree_cpu_seconds,
     wait_http,
 )
@@ -159,12 +160,7 @@ def bench_rasa(args, tmp: Path, fork: bool) -> None:
                 XIAOER_RASA_PORT=port,
                 XIAOER_MODEL=args.model,
                 XIAOER_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
-                XIAOER_TRACKER_DIALECT="sqlite",
-                XIAOER_TRACKER_URL=f"sqlite:///{tmp / f'tracker-{i}.db'}",
-                XIAOER_LOCK_STORE="in_memory",
-                XIAOER_LOCK_STORE_HOST="127.0.0.1",
-                XIAOER_LOCK_STORE_PORT="6379",
-                XIAOER_LOCK_STORE_PASSWORD="",
+                **solo_rasa_stores(tmp / f"tracker-{i}.db"),
                 XIAOER_RASA_FORK="true" if fork else "false",
             )
             p = Process("rasa", env, tmp / f"rasa-{i}.log")

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from services import free_port, send_json, wait_http  # noqa: E402  (benchmarks/services.py)
+from services import free_port, send_json, solo_rasa_stores, wait_http  # noqa: E402  (benchmarks/services.py)
 
 
 def call(url: str, body: dict, method: str = "POST", timeout: float = 300.0) -> int:
@@ -69,12 +69,7 @@ def main() -> int:
         XIAOER_RASA_PORT=str(port),
         XIAOER_MODEL=a.model,
         XIAOER_ACTION_URL=f"http://127.0.0.1:{free_port()}/webhook",
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tmp / 'tracker.db'}",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
+        **solo_rasa_stores(tmp / "tracker.db"),
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "xiaoer.serve", "rasa"],

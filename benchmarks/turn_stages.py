@@ -50,6 +50,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "shop"))
 
 from capacity import FAQ, ORDER, ORDER_SHARE, loadavg  # noqa: E402
+from services import solo_rasa_stores  # noqa: E402
 
 BASE_REF = "1dc03a3"  # main before the turncpu changes (issue 11)
 STAGES = ("nlu", "policies", "nlg_guard", "tracker_store", "action_calls")
@@ -199,12 +200,7 @@ async def run(args) -> None:
     tmp = tempfile.mkdtemp(prefix="turn_stages_")
     os.environ.update(
         XIAOER_ACTION_URL=f"http://127.0.0.1:{port}/webhook",
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tmp}/tracker.db",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
+        **solo_rasa_stores(f"{tmp}/tracker.db"),
         XIAOER_FOLLOWUP_DB_URL=f"sqlite+aiosqlite:///{tmp}/followup.db",
     )
     agent = await load_agent(args.model, endpoints=AvailableEndpoints.read_endpoints(str(REPO / "endpoints.yml")))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.services import solo_rasa_stores
 from tests.desk.conftest import _own_secrets, clock, desk, fake_rasa, make_config  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,19 +77,13 @@ def service_env(secrets_dir: Path, **extra) -> dict:
 
 
 def rasa_env(secrets_dir: Path, tracker_db: Path, port: int, model: Path, action_url: str, **extra) -> dict:
-    """service_env for a Rasa server alone: its tracker in SQLite at `tracker_db`, an in-memory
-    lock store (the Makefile's Redis settings are not needed)."""
+    """service_env for a Rasa server alone (benchmarks.services.solo_rasa_stores)."""
     return service_env(
         secrets_dir,
         XIAOER_RASA_PORT=port,
         XIAOER_MODEL=model,
         XIAOER_ACTION_URL=action_url,
-        XIAOER_TRACKER_DIALECT="sqlite",
-        XIAOER_TRACKER_URL=f"sqlite:///{tracker_db}",
-        XIAOER_LOCK_STORE="in_memory",
-        XIAOER_LOCK_STORE_HOST="127.0.0.1",
-        XIAOER_LOCK_STORE_PORT="6379",
-        XIAOER_LOCK_STORE_PASSWORD="",
+        **solo_rasa_stores(tracker_db),
         **extra,
     )
 
