@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from xiaoer.db import is_sqlite_memory
+from xiaoer.db import is_sqlite_memory, sqlite_pragmas
 from xiaoer.db import open_engine as sqlite_engine
 
 T = TypeVar("T")
@@ -301,11 +301,7 @@ def _sync_sqlite(engine: AsyncEngine) -> Engine:
 
     @event.listens_for(sync, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={timeout * 1000}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, timeout=timeout)
 
     return sync
 

@@ -35,6 +35,20 @@ def is_sqlite_memory(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
 
+def sqlite_pragmas(
+    dbapi_connection: Any, *, foreign_keys: bool = False, memory: bool = False, timeout: float = 30
+) -> None:
+    """The settings above, on a new DB-API connection to a SQLite database (any driver)."""
+    cursor = dbapi_connection.cursor()
+    if foreign_keys:
+        cursor.execute("PRAGMA foreign_keys=ON")
+    if not memory:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def open_engine(
     url: str,
     *,
@@ -84,14 +98,7 @@ def open_engine(
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        if foreign_keys:
-            cursor.execute("PRAGMA foreign_keys=ON")
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, foreign_keys=foreign_keys, memory=memory, timeout=timeout)
 
     if immediate_writes:
 
