@@ -238,10 +238,17 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
 
     after_cls = type(getattr(agent.tracker_store, "_tracker_store", agent.tracker_store))
     stores: Dict[str, Any] = {}
-    for label, cls in (("before", before_class(args.before)), ("after", after_cls)):
-        stores[label] = Timed(cls(agent.domain, dialect="sqlite", db=str(tmp / f"{label}.db"), retry_seconds=10))
+    # the "after" store with endpoints.yml's own settings of the cache (what an action is shown)
+    from rasa.core.utils import AvailableEndpoints
+
+    settings = AvailableEndpoints.read_endpoints(str(REPO / "endpoints.yml")).tracker_store.kwargs
+    after_kw = {k: settings[k] for k in ("action_turns", "cache_size") if k in settings}
+    for label, cls, kw in (("before", before_class(args.before), {}), ("after", after_cls, after_kw)):
+        stores[label] = Timed(cls(agent.domain, dialect="sqlite", db=str(tmp / f"{label}.db"), retry_seconds=10, **kw))
         stores[label].store = FailSafeTrackerStore(stores[label].store)  # as Rasa wraps it
-    print(f"after: {after_cls.__module__}.{after_cls.__name__} (endpoints.yml); before: from {args.before or 'main'}")
+    print(
+        f"after: {after_cls.__module__}.{after_cls.__name__} (endpoints.yml, {after_kw}); before: from {args.before or 'main'}"
+    )
 
     async def say(label: str, sender: str, text: str):
         store = stores[label].store

@@ -197,4 +197,4 @@ class CachingResilientSQLTrackerStore(ResilientSQLTrackerStore, CachingSQLTracke
     """Both: the retries wrap the cached retrieve/save (method order: retries, cache, Rasa's SQL).
 
     endpoints.yml `tracker_store: type: rasa_ext.stores.CachingResilientSQLTrackerStore`,
-    the keys of Rasa's SQL store plus `retry_seconds` and `cache_size`."""
+    the keys of Rasa's SQL store plus `retry_seconds`, `cache_size` and `action_turns`."""

@@ -46,8 +46,9 @@ With an event broker the save is Rasa's own (it needs the diff against the store
 tracker) and the entry is dropped.
 
 The trackers this store builds are `Tracker`s below: Rasa's `DialogueStateTracker`
-with `applied_events()` remembered and continued, and `copy()` a copy of the state
-instead of a replay of every event.
+with `applied_events()` remembered and continued, `copy()` a copy of the state
+instead of a replay of every event, and an action shown the session's last
+`action_turns` shopper turns (endpoints.yml; below).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,28 @@ class Tracker(DialogueStateTracker):
     utterance, the active loop, the follow-up action and the pause. That is the state the
     replay rebuilds (Rasa: the state "MUST be re-creatable by processing all the events");
     a tracker with a length limit or without a domain's slots is copied Rasa's way.
+
+    What an action is shown (`action_turns`, endpoints.yml `tracker_store:`): Rasa posts
+    `current_state(EventVerbosity.ALL)` of the tracker to the action server on every
+    custom action: every event of the session, each turned into a dict, JSON-encoded,
+    sent and parsed by rasa-sdk. That grew with the conversation: at 780 events (a demo
+    buyer's session after a few minutes of benchmarks/capacity.py) 394 KB per call and
+    ~18 ms of CPU between the two processes, the largest cost of a long conversation's
+    turn. Rasa copies a tracker only to run an action on it (`processor._run_action`,
+    a form's validation), so a copy's `current_state(ALL)` holds the events from the
+    `action_turns`-th latest shopper message on (UserUttered: typed, or a desk's or
+    follow-up's external intent) and everything else exactly as Rasa's: every slot's
+    value, the latest message, active loop, follow-up action, pause. Our actions look
+    back two shopper turns at most (actions/common.set_in_last_turn,
+    actions/fallback.previous_turn_was_fallback), rasa-sdk's form validation to the
+    latest action; `action_turns` must be at least 2, None shows every event (Rasa's
+    payload). The tracker the store keeps, its database rows and Rasa's HTTP API
+    (`GET /conversations/<id>/tracker`) are unchanged.
     """
+
+    # set by the store that builds the tracker (endpoints.yml), inherited by its copies
+    action_turns: Optional[int] = None
+    _for_action = False  # a copy(): what Rasa hands to an action
 
     # (events deque, len, first event, last event, applied events, loop names) last computed
     _memo: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event], Set[Text]]] = None
@@ -172,7 +194,28 @@ class Tracker(DialogueStateTracker):
         new.active_loop = copy.copy(self.active_loop)  # a mutable dataclass (interrupted, rejected)
         if self._memo is not None and self._memo[0] is self.events:
             new._memo = (new.events,) + self._memo[1:]  # the same events: the same applied ones
+        new.action_turns, new._for_action = self.action_turns, True
         return new
+
+    def current_state(self, event_verbosity: EventVerbosity = EventVerbosity.NONE) -> Dict[Text, Any]:
+        if event_verbosity is not EventVerbosity.ALL or not self._for_action or self.action_turns is None:
+            return super().current_state(event_verbosity)
+        state = super().current_state(EventVerbosity.NONE)  # everything but the events, Rasa's way
+        state["events"] = [e.as_dict() for e in self.action_events()]
+        return state
+
+    def action_events(self) -> List[Event]:
+        """The events from the `action_turns`-th latest UserUttered on (all if fewer)."""
+        window: List[Event] = []
+        users = 0
+        for event in reversed(self.events):
+            window.append(event)
+            if isinstance(event, UserUttered):
+                users += 1
+                if users == self.action_turns:
+                    break
+        window.reverse()
+        return window
 
 
 class _Entry:
@@ -194,9 +237,12 @@ class _Entry:
 
 
 class CachingSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, cache_size: int = 5000, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_size: int = 5000, action_turns: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
+        if action_turns is not None and int(action_turns) < 2:
+            raise ValueError(f"tracker_store action_turns: {action_turns!r}, at least 2 (our actions look back two turns)")
+        self.action_turns = None if action_turns is None else int(action_turns)
         self._cache: "OrderedDict[Text, _Entry]" = OrderedDict()
         table = self.SQLEvent.__table__
         # built once: a Query per call cost more than the query itself
@@ -212,7 +258,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return int(count), max_id
 
     def init_tracker(self, sender_id: Text) -> DialogueStateTracker:
-        return Tracker(sender_id, self.domain.slots, max_event_history=self.max_event_history)
+        tracker = Tracker(sender_id, self.domain.slots, max_event_history=self.max_event_history)
+        tracker.action_turns = self.action_turns
+        return tracker
 
     def _keep(self, sender_id: Text, entry: _Entry) -> None:
         self._cache[sender_id] = entry
@@ -241,6 +289,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._cache.pop(sender_id, None)
             return None
         tracker = Tracker.from_dict(sender_id, events, self.domain.slots)
+        tracker.action_turns = self.action_turns
         self._keep(sender_id, _Entry(count, max_id, tracker, ready=False))
         return tracker
 
