@@ -247,7 +247,8 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
         stores[label] = Timed(cls(agent.domain, dialect="sqlite", db=str(tmp / f"{label}.db"), retry_seconds=10, **kw))
         stores[label].store = FailSafeTrackerStore(stores[label].store)  # as Rasa wraps it
     print(
-        f"after: {after_cls.__module__}.{after_cls.__name__} (endpoints.yml, {after_kw}); before: from {args.before or 'main'}"
+        f"after: {after_cls.__module__}.{after_cls.__name__} (endpoints.yml, {after_kw});",
+        f"before: from {args.before or 'main'}",
     )
 
     async def say(label: str, sender: str, text: str):

@@ -241,7 +241,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
         if action_turns is not None and int(action_turns) < 2:
-            raise ValueError(f"tracker_store action_turns: {action_turns!r}, at least 2 (our actions look back two turns)")
+            # our actions look back two shopper turns (class Tracker)
+            raise ValueError(f"tracker_store action_turns: {action_turns!r}, at least 2")
         self.action_turns = None if action_turns is None else int(action_turns)
         self._cache: "OrderedDict[Text, _Entry]" = OrderedDict()
         table = self.SQLEvent.__table__

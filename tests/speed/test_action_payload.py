@@ -32,7 +32,8 @@ def _conversation(rng: random.Random, turns: int):
     for i in range(turns):
         ts += 5
         intent = rng.choice(["ask_shipping_time", "nlu_fallback", "check_order", "greet"])
-        yield UserUttered(f"第{i}句", {"name": intent, "confidence": 0.9}, input_channel=rng.choice(["widget", "rest"]), timestamp=ts)
+        channel = rng.choice(["widget", "rest"])
+        yield UserUttered(f"第{i}句", {"name": intent, "confidence": 0.9}, input_channel=channel, timestamp=ts)
         if intent == "nlu_fallback":
             yield ActionExecuted(FALLBACK_ACTION, timestamp=ts + 0.1)
         elif intent == "check_order":
