@@ -70,15 +70,19 @@ class _Snapshot:
         self.last_ml, self.hidden, self.kept = last_ml, hidden, kept
 
 
-def _snapshots(tracker: DialogueStateTracker) -> Optional[Dict[Any, _Snapshot]]:
-    from rasa_ext.tracker_store import Tracker
+def _snapshot_key(domain: Domain, ignore_rule_only_turns: bool, rule_only_data: Optional[Dict[Text, Any]]) -> Any:
+    """Snapshots are kept per domain and rule-only data (their states differ). Rasa's graph
+    hands the same rule-only dict to every prediction: its JSON is computed once per dict."""
+    held = _RULE_ONLY_KEYS.get(id(rule_only_data))
+    if held is None or held[0] is not rule_only_data:
+        held = (rule_only_data, json.dumps(rule_only_data, sort_keys=True, default=str))
+        if len(_RULE_ONLY_KEYS) > 16:
+            _RULE_ONLY_KEYS.clear()
+        _RULE_ONLY_KEYS[id(rule_only_data)] = held
+    return (id(domain), ignore_rule_only_turns, held[1])
 
-    if type(tracker) is not Tracker or tracker._max_event_history is not None or type(tracker.slots) is not dict:
-        return None  # a copy would replay every event (Rasa's copy): nothing to gain
-    found = tracker.__dict__.get("_xiaoer_replays")
-    if found is None:
-        found = tracker.__dict__["_xiaoer_replays"] = {}
-    return found
+
+_RULE_ONLY_KEYS: Dict[int, Tuple[Any, str]] = {}
 
 
 def _tail(
@@ -125,8 +129,10 @@ def _tail(
         listens.append(tr.latest_action_name == ACTION_LISTEN_NAME)
 
     events = tracker.applied_events() if events is None else events
-    snapshots = _snapshots(tracker)
-    key = (id(domain), ignore_rule_only_turns, json.dumps(rule_only_data, sort_keys=True, default=str))
+    # rasa_ext.tracker_store.Tracker keeps them; any other tracker replays from its first event
+    replay_snapshots = getattr(tracker, "replay_snapshots", None)
+    snapshots = replay_snapshots() if replay_snapshots is not None else None
+    key = _snapshot_key(domain, ignore_rule_only_turns, rule_only_data)
     snap = snapshots.get(key) if snapshots is not None else None
     start, index = 0, 0
     if (

@@ -124,6 +124,17 @@ class Tracker(DialogueStateTracker):
     # set by the store that builds the tracker (endpoints.yml), inherited by its copies
     action_turns: Optional[int] = None
     _for_action = False  # a copy(): what Rasa hands to an action
+    _replays: Optional[Dict[Any, Any]] = None
+
+    def replay_snapshots(self) -> Optional[Dict[Any, Any]]:
+        """Where rasa_ext.policies keeps its replay snapshots of this tracker (its `_tail`),
+        or None for a tracker that is copied Rasa's way (a replay of every event: a
+        snapshot's copy would cost what it saves). A copy starts without any."""
+        if self._max_event_history is not None or type(self.slots) is not dict:
+            return None
+        if self._replays is None:
+            self._replays = {}
+        return self._replays
 
     # (events deque, len, first event, last event, applied events, loop names) last computed
     _memo: Optional[Tuple[Any, int, Optional[Event], Optional[Event], List[Event], Set[Text]]] = None
