@@ -187,17 +187,10 @@ def context_values(store: StoreConfig, platform: str) -> Dict[str, str]:
     """Regex alternations for the `{names}` a rule-book regex may use."""
     courier_words = ("快递", "物流", "速运", "速递", "EMS")
     couriers = set(store.couriers)
-    couriers |= {a for a, name in store.courier_aliases.items() if any(w in a for w in courier_words)}
-    try:
-        from xiaoer.lexicon import load_lexicon
-
-        for surface, canonical in load_lexicon().surfaces("courier").items():
-            if canonical in store.couriers and any(w in surface for w in courier_words):
-                couriers.add(surface)
-    except Exception:  # pragma: no cover - lexicon missing: the store's own names still count
-        pass
+    spellings = store.courier_spellings()  # lexicon/entities.yml + store.yml courier_aliases
+    couriers |= {a for a in spellings if any(w in a for w in courier_words)}
     sc = store.specified_courier
-    specified = {sc.courier} | {a for a, name in store.courier_aliases.items() if name == sc.courier}
+    specified = {sc.courier} | {a for a, name in spellings.items() if name == sc.courier}
     return {
         "hotline": _value_regex([store.hotline]),
         "courier_names": _value_regex(couriers),

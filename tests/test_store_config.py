@@ -2,6 +2,7 @@
 field. (The shop's own store.yml: tests/test_store_yml.py.)"""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -84,3 +85,16 @@ def test_places_pick_warehouse_transit_and_remote_rule():
     assert shipping_fee(s, destination="北京", courier="SF").courier_fee == 22
     assert s.canonical_courier("SF") == "顺丰速运"
     assert s.canonical_courier("德邦") is None
+
+
+def test_couriers_are_spelled_as_the_lexicon_spells_them_plus_the_stores_own_words():
+    # one table of spellings (lexicon/entities.yml courier), read by the NLU, the replies and the guard
+    s = load_store()
+    assert s.canonical_courier("順豐") == "顺丰速运"  # a traditional spelling, only in the lexicon
+    assert s.canonical_courier("中通快遞") == "中通快递"
+    assert s.canonical_courier("京东") == "京东快递"  # store.yml courier_aliases: this store's own word
+    assert s.canonical_courier("韵达") is None  # in the lexicon, not one of this store's couriers
+    from guard.checker import context_values
+
+    names = re.compile(context_values(s, "taobao")["courier_names"])
+    assert names.fullmatch("顺丰快递") and names.fullmatch("中通快递") and not names.fullmatch("韵达快递")

@@ -452,6 +452,19 @@ class StoreConfig(Section):
         return node
 
     # ---- lookups used by replies and actions -------------------------------------
+    def courier_spellings(self) -> Dict[str, str]:
+        """What shoppers type for one of the store's couriers -> its name in shipping.couriers:
+        the courier entity's spellings in lexicon/entities.yml (the one table the NLU, the
+        replies and the guard share), then the store's own `shipping.courier_aliases`
+        (spellings only this store means: 京东 for its 京东快递). Couriers the store does not
+        use are left out (a shopper asking for 韵达 is told the store's couriers)."""
+        from xiaoer.lexicon import load_lexicon  # here: the lexicon loads jieba's place names
+
+        couriers = set(self.shipping.couriers)
+        found = {surface: name for surface, name in load_lexicon().surfaces("courier").items() if name in couriers}
+        found.update(self.shipping.courier_aliases)
+        return found
+
     def canonical_courier(self, text: Optional[str]) -> Optional[str]:
         if not text:
             return None
@@ -459,10 +472,11 @@ class StoreConfig(Section):
         t = text.strip()
         if t in sh.couriers:
             return t
-        if t in sh.courier_aliases:
-            return sh.courier_aliases[t]
+        spellings = self.courier_spellings()
+        if t in spellings:
+            return spellings[t]
         low = t.lower()
-        for alias, name in sh.courier_aliases.items():
+        for alias, name in spellings.items():
             if alias.lower() == low:
                 return name
         for name in sh.couriers:

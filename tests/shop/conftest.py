@@ -30,13 +30,7 @@ def store():
         base,
         couriers=["中通快递", "圆通速递", "顺丰速运", "京东快递"],
         default_courier="中通快递",
-        courier_aliases={
-            "中通": "中通快递",
-            "圆通": "圆通速递",
-            "顺丰": "顺丰速运",
-            "SF": "顺丰速运",
-            "sf": "顺丰速运",
-        },
+        courier_aliases={},  # shoppers' spellings (SF, 顺丰...) come from lexicon/entities.yml
         ship_within_hours=24,
         ship_max_hours=48,
         transit_days={
