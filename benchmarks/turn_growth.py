@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/turn_growth.py                        # this tree's store vs main's
     .venv/bin/python benchmarks/turn_growth.py --before /tmp/main     # the "before" store from a checkout
     .venv/bin/python benchmarks/turn_growth.py --profile 8            # + the functions that grow
+    .venv/bin/python benchmarks/turn_growth.py --conversations 20 --turns 4   # new conversations' first turns
 
 The model (models/current.tar.gz) is loaded once into this process with endpoints.yml
 (NLG, the action endpoint with its secret), an action server is started beside it
@@ -326,6 +327,16 @@ async def run(args, tmp: Path, actions: subprocess.Popen) -> int:
         ),
     )
     row("tracker store CPU ms, turns 1-5", lambda k: f"{mean(store_cpu[k], n_first):.2f}")
+    # a new conversation's first turns (most promotion-day conversations are short)
+    firsts = range(min(3, args.turns))
+    row(
+        f"CPU ms, turn {' / '.join(str(t + 1) for t in firsts)}",
+        lambda k: " / ".join(f"{mean(cpu[k], [t]):.2f}" for t in firsts),
+    )
+    row(
+        f"tracker store CPU ms, turn {' / '.join(str(t + 1) for t in firsts)}",
+        lambda k: " / ".join(f"{mean(store_cpu[k], [t]):.2f}" for t in firsts),
+    )
     row("tracker store CPU ms, last 5", lambda k: f"{mean(store_cpu[k], n_last):.2f}")
     row(
         "tracker store CPU ms, all turns",

@@ -16,8 +16,18 @@ process last saw for that conversation: `count(*)` and `max(id)` of the sender's
 rows (one indexed query, a prebuilt Core statement, ~0.02 ms) must match. Any other
 writer (another Rasa worker after a fail-over, a tracker edited through another
 process's API) changes them, and the tracker is read from the database as before.
-A new conversation session (SessionStarted) drops the entry, so `retrieve` keeps
-returning the latest session only, as Rasa's does.
+After a save that started a new conversation session (SessionStarted), or of a
+tracker of Rasa's own class, the next `retrieve` hands out the latest session rebuilt
+from the events in memory (those from the latest SessionStarted's timestamp on, Rasa's
+`_event_query`), so it returns the latest session only, as Rasa's does, without reading
+the database.
+
+A new conversation (issue #11: on a promotion day most conversations are short, and
+their first two turns cost 13 ms more in the store than the later ones): a `retrieve`
+whose marker finds no row skips the event query, and the tracker Rasa then creates and
+saves (`create_tracker`, through FailSafeTrackerStore, so Rasa's own class) is taken as
+this process's, its events all new: no count of the stored events, and the next turn is
+served from memory.
 
 The tracker itself is handed over, not copied (Rasa's `copy()` replays every event,
 O(n) per turn; issue #11, longconv): `retrieve` takes it out of the cache, and only
@@ -25,8 +35,8 @@ the `save` of that very object puts it back. A turn that fails before its save l
 no tracker in the cache, so the next `retrieve` reads the database; a tracker changed
 after its save (more events than were saved) is not handed out again either. Only
 what this process handed out is saved by "the events since it was handed out"; any
-other tracker (a new conversation, the full tracker of the HTTP API's
-/tracker/events) is saved Rasa's way (count the stored events) and the entry dropped.
+other tracker (the full tracker of the HTTP API's /tracker/events, a second reader's) is
+saved Rasa's way (count the stored events) and the entry dropped.
 
 One marker query per turn, at `retrieve`. A save is one transaction (README "How
 fast", `benchmarks/tracker_writes.py`): the new events inserted with one executemany
@@ -231,12 +241,18 @@ class Tracker(DialogueStateTracker):
 
 class _Entry:
     """What this process knows of a conversation: the sender's row count (and max id,
-    once read) it expects, the tracker it last handed out or saved, and its events then."""
+    once read) it expects, the tracker it last handed out or saved, and its events then.
+    `rebuild`: that tracker holds more than Rasa's retrieve would return (the events
+    before a new session) or is not a `Tracker` (Rasa's FailSafeTrackerStore creates a
+    new conversation's); the next retrieve hands out the latest session rebuilt from it."""
 
-    __slots__ = ("count", "max_id", "tracker", "n", "last", "ready")
+    __slots__ = ("count", "max_id", "tracker", "n", "last", "ready", "rebuild")
 
     def __init__(self, count: int, max_id: Optional[int], tracker: DialogueStateTracker, ready: bool) -> None:
-        self.count, self.max_id, self.ready = count, max_id, ready
+        self.count, self.max_id, self.ready, self.rebuild = count, max_id, ready, False
+        self.hold(tracker)
+
+    def hold(self, tracker: DialogueStateTracker) -> None:
         self.tracker = tracker
         self.n = len(tracker.events)
         self.last = tracker.events[-1] if self.n else None
@@ -256,6 +272,8 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             raise ValueError(f"tracker_store action_turns: {action_turns!r}, at least 2")
         self.action_turns = None if action_turns is None else int(action_turns)
         self._cache: "OrderedDict[Text, _Entry]" = OrderedDict()
+        # senders whose latest retrieve found no row at all (a new conversation), until their save
+        self._fresh: "OrderedDict[Text, bool]" = OrderedDict()
         table = self.SQLEvent.__table__
         # built once: a Query per call cost more than the query itself
         self._marker_sql = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
@@ -281,6 +299,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._cache.popitem(last=False)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        self._fresh.pop(sender_id, None)
         entry = self._cache.get(sender_id)
         if entry is not None and entry.ready and entry.unchanged():
             # a Core connection, not an ORM session: the session's set-up cost more than the query
@@ -288,6 +307,9 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 count, max_id = conn.execute(self._marker_sql, {"sender_id": sender_id}).one()
             if entry.count == count and entry.max_id in (None, max_id):
                 self.hits += 1
+                if entry.rebuild:
+                    entry.hold(self._latest_session(sender_id, entry.tracker.events))
+                    entry.rebuild = False
                 entry.max_id, entry.ready = max_id, False  # handed over: back in only by its save
                 self._cache.move_to_end(sender_id)
                 return entry.tracker
@@ -295,14 +317,33 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             count, max_id = self._marker(session, sender_id)
             # Rasa's SQLTrackerStore._retrieve (the latest session), in the marker's transaction
-            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all() if count else []
             events = [json.loads(row.data) for row in rows]
+        if not count:
+            # a new conversation: Rasa creates its tracker and saves it at once (create_tracker)
+            self._cache.pop(sender_id, None)
+            self._fresh[sender_id] = True
+            while len(self._fresh) > self.cache_size:
+                self._fresh.popitem(last=False)
+            return None
         if not events or not self.domain:
             self._cache.pop(sender_id, None)
             return None
         tracker = Tracker.from_dict(sender_id, events, self.domain.slots)
         tracker.action_turns = self.action_turns
         self._keep(sender_id, _Entry(count, max_id, tracker, ready=False))
+        return tracker
+
+    def _latest_session(self, sender_id: Text, events: Iterable[Event]) -> Tracker:
+        """What Rasa's retrieve returns, from the events in memory: those from the latest
+        SessionStarted's timestamp on (SQLTrackerStore._event_query), replayed into a Tracker."""
+        events = list(events)
+        starts = [e.timestamp for e in events if isinstance(e, SessionStarted)]
+        if starts:
+            since = max(starts)
+            events = [e for e in events if e.timestamp >= since]
+        tracker = Tracker.from_events(sender_id, events, self.domain.slots, self.max_event_history)
+        tracker.action_turns = self.action_turns
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -336,6 +377,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             and len(events) >= entry.n
             and (not entry.n or events[entry.n - 1] is entry.last)
         )
+        if not ours and entry is None and self._fresh.pop(sender_id, None):
+            # the new conversation whose retrieve just found no row: all its events are new
+            entry, ours = _Entry(0, None, tracker, ready=False), True
+            entry.n, entry.last = 0, None
         if ours:
             new = list(events)[entry.n :]  # what this process added since it handed it out
             if new:
@@ -345,23 +390,29 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                     with conn.begin():
                         conn.execute(self._insert_sql, rows)
         else:
-            # not what this process handed out (a new conversation, the HTTP API's full
-            # tracker, a second retrieve meanwhile): Rasa's count of the stored events
+            # not what this process handed out (the HTTP API's full tracker, a second
+            # retrieve meanwhile): Rasa's count of the stored events
             with self.session_scope() as session:
                 session.connection(execution_options={WRITE: True})  # SQLite: BEGIN IMMEDIATE
                 new = list(self._additional_events(session, tracker))
                 if new:
                     session.execute(self._insert_sql, [self._row(sender_id, e) for e in new])
                 session.commit()
-        if not ours or any(
-            isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME for e in new
-        ):
-            # read from the database next time (the latest session only, as Rasa's retrieve)
-            return
+            return  # read from the database next time
         entry.count += len(new)
         entry.max_id = None if new else entry.max_id  # learnt again at the next retrieve
-        entry.n, entry.last = len(events), (events[-1] if len(events) else None)
+        entry.hold(tracker)
         entry.ready = True
+        # a new session (retrieve returns the latest one only, as Rasa's), or Rasa's own tracker
+        # class: the next retrieve rebuilds the tracker from these events, without the database
+        entry.rebuild = (
+            entry.rebuild
+            or type(tracker) is not Tracker
+            or any(
+                isinstance(e, SessionStarted) or getattr(e, "action_name", None) == ACTION_SESSION_START_NAME
+                for e in new
+            )
+        )
         self._keep(sender_id, entry)
 
     def stats(self) -> Dict[str, int]:

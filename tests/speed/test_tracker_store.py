@@ -1,6 +1,8 @@
 """The caching tracker store stores and returns exactly what Rasa's SQL store does."""
 
+import json
 import os
+import time
 import uuid
 
 import pytest
@@ -331,6 +333,49 @@ def test_a_turn_queries_the_marker_once(tmp_path):
         "第1次",
         "第2次",
     ]
+
+
+def test_a_new_conversation_is_not_read_back_from_the_database(tmp_path):
+    """Rasa's first turn of a new conversation, through FailSafeTrackerStore as Rasa wraps
+    the store: no row found, the tracker created and saved at once (create_tracker), the
+    session started, the message answered, the turn saved (processor.handle_message). One SELECT (the marker), no count of stored events, no read
+    of them on the next turn; the rows and the trackers are what Rasa's own store has."""
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    from rasa_ext.tracker_store import Tracker
+
+    cached = CachingResilientSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "a.db"))
+    plain = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "b.db"))
+    seen = []
+    sa.event.listen(cached.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0].upper()))
+
+    async def first_turn(store, sender, ts):
+        tracker = await FailSafeTrackerStore(store).get_or_create_tracker(sender)
+        tracker.update(ActionExecuted("action_session_start", timestamp=ts))  # Rasa's session start
+        tracker.update(SessionStarted(timestamp=ts + 0.01))
+        tracker.update(ActionExecuted("action_listen", timestamp=ts + 0.02))
+        turn(tracker, "在吗", ts + 1)
+        await store.save(tracker)
+
+    start = time.time() + 5  # the session starts after create_tracker's action_listen, as in Rasa
+    for store in (cached, plain):
+        asyncio_run(first_turn(store, "n1", start))
+    assert seen.count("SELECT") == 1 and seen.count("INSERT") == 2
+
+    def untimed(stored):  # create_tracker's action_listen is stamped with the time of each store's call
+        return [(kind, {k: v for k, v in json.loads(data).items() if k != "timestamp"}) for kind, data in stored]
+
+    assert untimed(rows(cached, "n1")) == untimed(rows(plain, "n1"))
+    seen.clear()
+    got, want = asyncio_run(cached.retrieve("n1")), asyncio_run(plain.retrieve("n1"))
+    assert seen == ["SELECT"] and cached.hits == 1  # the marker only: rebuilt from memory
+    assert type(got) is Tracker and _state(got) == _state(want)  # the latest session, as Rasa's
+    assert [e.type_name for e in got.events][:2] == ["session_started", "action"]
+    turn(got, "发什么快递", 200)
+    asyncio_run(cached.save(got))
+    again = asyncio_run(cached.retrieve("n1"))
+    assert again is got and cached.hits == 2  # handed over as any cached conversation
 
 
 def _state(t):
