@@ -169,6 +169,28 @@ presence = Table(
 # built per message cost SQLAlchemy a new cache key each time (~30 % of the desk's CPU, issue 11).
 INSERT_MESSAGE = messages.insert()
 SELECT_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("conversation_id"))
+# ... and of every shopper socket opening (the buyer's conversation, its history, its read mark)
+SELECT_BUYER_CONVERSATION = (
+    select(conversations)
+    .where(conversations.c.buyer_id == bindparam("buyer_id"))
+    .order_by(conversations.c.created_at.desc())
+    .limit(1)
+)
+SELECT_MESSAGES = (
+    select(messages).where(messages.c.conversation_id == bindparam("conversation_id")).order_by(messages.c.id)
+)
+SELECT_LAST_MESSAGE = (
+    select(messages)
+    .where(messages.c.conversation_id == bindparam("conversation_id"))
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
+SELECT_LAST_EVENT_DATA = (
+    select(events.c.data)
+    .where(events.c.conversation_id == bindparam("conversation_id"), events.c.name == bindparam("name"))
+    .order_by(events.c.id.desc())
+    .limit(1)
+)
 
 
 class Database:
