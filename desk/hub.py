@@ -26,6 +26,8 @@ from aiohttp import web
 log = logging.getLogger("xiaoer.desk.hub")
 
 CHANNEL = "xiaoer:desk:hub"
+# json.dumps(obj, ensure_ascii=False, default=str) builds a new encoder per call: the same text, once
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 async def cancel(task: Optional[asyncio.Task]) -> None:
@@ -146,13 +148,13 @@ class Hub:
         await asyncio.gather(*(self._send(ws, text) for ws in targets))
 
     async def to_shopper(self, conversation_id: str, obj: Dict[str, Any]) -> None:
-        text = json.dumps(obj, ensure_ascii=False, default=str)
+        text = _ENCODE(obj)
         await self._local_shopper(conversation_id, text)
         if self._redis is not None:
             await self._publish({"to": "shopper", "conversation_id": conversation_id, "text": text})
 
     async def to_agents(self, obj: Dict[str, Any], roles: Optional[Iterable[str]] = None) -> None:
-        text = json.dumps(obj, ensure_ascii=False, default=str)
+        text = _ENCODE(obj)
         await self._local_agents(text, roles)
         await self._publish({"to": "agents", "text": text, "roles": list(roles) if roles is not None else None})
 
