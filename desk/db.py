@@ -336,7 +336,7 @@ class DatabaseThread:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if self._thread is None:
-            # a daemon like the executor's worker would not be: the desk's exit does not wait
+            # a daemon, unlike the executor's worker: the desk's exit does not wait
             # for it, and a transaction cut off there is rolled back by SQLite itself
             self._thread = threading.Thread(target=self._serve, args=(self._queue,), name=self.name, daemon=True)
             self._thread.start()
