@@ -311,7 +311,9 @@ async def main(argv: Optional[List[str]] = None) -> int:
                 return 1
         pids = [pid for _, _, pid in targets if pid]
         if pids:
-            await wait_idle(pids, started, quiet_after=35.0)  # desk/app.py WARM_GUARD_DELAY = 30 s
+            # desk/app.py WARM_GUARD_DELAY = 30 s, then the desk's first gc freeze at 60 s (desk/__main__.py:
+            # a full collection of the warm heap) that would otherwise fall into the first step's CPU
+            await wait_idle(pids, started, quiet_after=65.0)
         for label, base, pid in targets:
             print(
                 f"desk {label}: {base} (pid {pid}), code from {next((d.tree for d in desks if d.label == label), '?')}"

@@ -134,16 +134,11 @@ def _waits_for_bot(conv: Optional[Dict[str, Any]], last: Optional[Dict[str, Any]
 
 
 async def last_message(desk: Desk, conv_id: str) -> Optional[Dict[str, Any]]:
-    async with desk.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(db.messages)
-                .where(db.messages.c.conversation_id == conv_id)
-                .order_by(db.messages.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-    return dict(row._mapping) if row else None
+    def read(conn):
+        row = conn.execute(db.SELECT_LAST_MESSAGE, {"conversation_id": conv_id}).first()
+        return dict(row._mapping) if row else None
+
+    return await desk.engine.run(read, write=False)
 
 
 async def _abandoned(desk: Desk, liveness: Liveness, msg: Dict[str, Any]) -> bool:

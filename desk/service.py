@@ -114,6 +114,15 @@ class Desk:
 
     async def conversation_for_buyer(self, buyer_id: str) -> Dict[str, Any]:
         """The buyer's conversation (one per buyer: the history follows them)."""
+
+        def read(conn):
+            row = conn.execute(db.SELECT_BUYER_CONVERSATION, {"buyer_id": buyer_id}).first()
+            return self._conv(row) if row else None
+
+        # a returning buyer (nearly every socket): one read, no write lock; a new one below
+        found = await self.engine.run(read, write=False)
+        if found is not None:
+            return found
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -264,15 +273,11 @@ class Desk:
         }
 
     async def messages(self, conversation_id: str) -> List[Dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(db.messages)
-                    .where(db.messages.c.conversation_id == conversation_id)
-                    .order_by(db.messages.c.id)
-                )
-            ).all()
-        return [dict(r._mapping) for r in rows]
+        def read(conn):
+            rows = conn.execute(db.SELECT_MESSAGES, {"conversation_id": conversation_id}).all()
+            return [dict(r._mapping) for r in rows]
+
+        return await self.engine.run(read, write=False)
 
     @staticmethod
     def discussed_order(messages: List[Dict[str, Any]]) -> Optional[str]:

@@ -127,15 +127,10 @@ async def add_order_cards(desk, buyer_id: str, buttons: List[Dict[str, Any]]) ->
 
 # ---- read marks -------------------------------------------------------------------------------
 async def read_up_to(desk, conv_id: str) -> int:
-    async with desk.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(db.events.c.data)
-                .where(db.events.c.conversation_id == conv_id, db.events.c.name == READ_EVENT)
-                .order_by(db.events.c.id.desc())
-                .limit(1)
-            )
-        ).all()
+    def read(conn):
+        return conn.execute(db.SELECT_LAST_EVENT_DATA, {"conversation_id": conv_id, "name": READ_EVENT}).all()
+
+    rows = await desk.engine.run(read, write=False)
     return int((rows[0][0] or {}).get("up_to", 0)) if rows else 0
 
 

@@ -1,0 +1,111 @@
+"""The shopper message's hot path after issue 11's CPU cuts (deskcpu2): the database thread
+with its kept connection, the reads of a socket opening on it, the hub's one-socket send.
+What a shopper sees must not change: every message stored, relayed to every widget they
+have open, in order, and a reload shows what the rest of the desk just wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from desk import db
+from desk.db import DatabaseThread
+from desk.keys import DESK
+
+NOW = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+
+
+async def _frames_until_bot(desk, ws):
+    """Every frame up to and including the bot's reply, as (type, sender or status)."""
+    out = []
+    while True:
+        raw = await asyncio.wait_for(ws.receive_json(), 5)
+        out.append((raw["type"], (raw.get("message") or {}).get("sender", raw.get("on"))))
+        if raw["type"] == "message" and raw["message"]["sender"] == "bot":
+            return out, raw["message"]
+
+
+async def test_every_open_widget_gets_every_frame_in_order_and_a_reload_shows_them(desk):
+    first = await desk.shopper("buyer_007")
+    await desk.say(first, "发什么快递")
+    seen, reply = await _frames_until_bot(desk, first)
+    assert seen == [("message", "shopper"), ("typing", True), ("typing", False), ("message", "bot")]
+    assert reply["text"] == "收到:发什么快递"
+
+    second = await desk.shopper("buyer_007")  # the same buyer on a second tab: the history so far
+    assert [(m["sender"], m["text"]) for m in second.history["messages"]] == [
+        ("shopper", "发什么快递"),
+        ("bot", "收到:发什么快递"),
+    ]
+    await desk.say(second, "包邮吗")
+    for ws in (first, second):  # both tabs, the same frames in the same order
+        seen, reply = await _frames_until_bot(desk, ws)
+        assert seen == [("message", "shopper"), ("typing", True), ("typing", False), ("message", "bot")]
+        assert reply["text"] == "收到:包邮吗"
+
+    await second.close()
+    await asyncio.sleep(0.05)
+    await desk.say(first, "几天能到")  # one tab left: still everything
+    seen, reply = await _frames_until_bot(desk, first)
+    assert seen == [("message", "shopper"), ("typing", True), ("typing", False), ("message", "bot")]
+    third = await desk.shopper("buyer_007")
+    assert [m["text"] for m in third.history["messages"]][-2:] == ["几天能到", "收到:几天能到"]
+
+
+async def test_what_the_desk_writes_elsewhere_is_read_at_once_on_the_kept_connection(desk):
+    ws = await desk.shopper("buyer_008")
+    d = desk.client.server.app[DESK]
+    conv_id = ws.history["conversation_id"]
+    for i in range(5):  # the async engine writes, the database thread's kept connection reads
+        await d._set(conv_id, contact=f"1380000000{i}")
+        assert (await d.conversation(conv_id))["contact"] == f"1380000000{i}"
+        await d.record_event(conv_id, "messages.read", "agent8", up_to=100 + i)
+        assert (await desk.shopper("buyer_008")).history["read_up_to"] == 100 + i
+
+
+async def test_database_thread_runs_in_order_hands_back_errors_and_skips_the_cancelled():
+    thread = DatabaseThread("test-db")
+    order = []
+    gate = threading.Event()
+    blocked = thread.call(gate.wait, 5)
+    later = [thread.call(order.append, i) for i in range(3)]
+    cancelled = thread.call(order.append, "cancelled")
+    cancelled.cancel()
+    gate.set()
+    assert await blocked is True
+    await asyncio.gather(*later)
+    with pytest.raises(ZeroDivisionError):
+        await thread.call(lambda: 1 / 0)
+    assert await thread.call(order.append, 3) is None
+    assert order == [0, 1, 2, 3]  # the cancelled one was never run
+    thread.stop()
+    assert await thread.call(lambda: threading.current_thread().name) == "test-db"  # a new thread
+    thread.stop()
+
+
+async def test_a_disposed_database_is_usable_again(tmp_path):
+    d = await db.open_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
+    async with d.begin() as conn:
+        await conn.execute(
+            db.conversations.insert().values(
+                id="c1",
+                buyer_id="buyer_001",
+                status="bot",
+                created_at=NOW,
+                updated_at=NOW,
+                for_supervisor=False,
+                overdue=False,
+                awaiting_rating=False,
+            )
+        )
+
+    def status(conn):
+        return conn.execute(db.SELECT_CONVERSATION, {"conversation_id": "c1"}).first().status
+
+    assert await d.run(status, write=False) == "bot"
+    await d.dispose()
+    assert await d.run(status) == "bot"
+    await d.dispose()
