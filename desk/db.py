@@ -4,10 +4,9 @@ PostgreSQL by URL. Every message, status change, note, rating and warning."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
-import queue
-import threading
 import time
 from typing import Any, Callable, Optional, TypeVar
 
@@ -205,11 +204,11 @@ class Database:
         self._write = asyncio.Lock() if self.sqlite else None
         self._disposed = 0.0
         self._sync: Optional[Engine] = None
-        self._thread: Optional[DatabaseThread] = None
+        self._thread: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._conn: Optional[Connection] = None  # the database thread's own, kept between transactions
         if self.sqlite and not is_sqlite_memory(str(engine.url)):
             self._sync = _sync_sqlite(engine)
-            self._thread = DatabaseThread("desk-db")
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desk-db")
 
     async def run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """`work(conn)`, a plain function of a synchronous Connection, in one transaction.
@@ -225,13 +224,14 @@ class Database:
                 async with self.connect() as conn:
                     return await conn.run_sync(work)
             return await self.write(lambda conn: conn.run_sync(work))
+        loop = asyncio.get_running_loop()
         if not write:
-            return await self._thread.call(self._in_transaction, work)
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
         async with self._write:
-            return await self._thread.call(self._in_transaction, work)
+            return await loop.run_in_executor(self._thread, self._in_transaction, work)
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
-        # one connection kept open on the database thread: a pool checkout, its reset-on-return
+        # one connection kept open on the executor's one thread: a pool checkout, its reset-on-return
         # rollback and the checkin per transaction were ~15 % of a transaction's CPU (issue 11)
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
@@ -314,68 +314,10 @@ class Database:
 
     async def dispose(self) -> None:
         if self._thread is not None:
-            await self._thread.call(self._close_sync)
-            self._thread.stop()  # started again by the next run(): still usable
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_sync)
+            self._thread.shutdown(wait=False)
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desk-db")  # usable again
         await self.engine.dispose()
-
-
-class DatabaseThread:
-    """One thread that runs functions in the order they came, for `Database.run`. Leaner
-    than a one-worker ThreadPoolExecutor with run_in_executor (its locks, semaphore and the
-    chained concurrent future): a round trip measured 36 against 90 µs of CPU, and every
-    shopper message makes two (issue 11). A function whose caller was cancelled before the
-    thread took it up is not run, as with the executor."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        self._thread: Optional[threading.Thread] = None
-
-    def call(self, fn: Callable[..., T], *args: Any) -> "asyncio.Future[T]":
-        """`fn(*args)` on the thread; a future of the event loop for its result."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if self._thread is None:
-            # a daemon, unlike the executor's worker: the desk's exit does not wait
-            # for it, and a transaction cut off there is rolled back by SQLite itself
-            self._thread = threading.Thread(target=self._serve, args=(self._queue,), name=self.name, daemon=True)
-            self._thread.start()
-        self._queue.put((loop, future, fn, args))
-        return future
-
-    def stop(self) -> None:
-        """The thread ends once it has run what it was given (a later call starts a new one)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._queue = queue.SimpleQueue()
-            self._thread = None
-
-    @staticmethod
-    def _serve(jobs: "queue.SimpleQueue[Any]") -> None:
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            loop, future, fn, args = job
-            if future.done():  # cancelled while it waited
-                continue
-            try:
-                result, error = fn(*args), None
-            except BaseException as e:  # handed to the caller, as run_in_executor does
-                result, error = None, e
-            try:
-                loop.call_soon_threadsafe(_settle, future, result, error)
-            except RuntimeError:  # the loop closed meanwhile: nobody waits for it
-                pass
-
-
-def _settle(future: "asyncio.Future[Any]", result: Any, error: Optional[BaseException]) -> None:
-    if future.cancelled():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
 
 
 def _sync_sqlite(engine: AsyncEngine) -> Engine:

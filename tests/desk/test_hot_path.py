@@ -6,13 +6,9 @@ have open, in order, and a reload shows what the rest of the desk just wrote."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import datetime, timezone
 
-import pytest
-
 from desk import db
-from desk.db import DatabaseThread
 from desk.keys import DESK
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
@@ -64,26 +60,6 @@ async def test_what_the_desk_writes_elsewhere_is_read_at_once_on_the_kept_connec
         assert (await d.conversation(conv_id))["contact"] == f"1380000000{i}"
         await d.record_event(conv_id, "messages.read", "agent8", up_to=100 + i)
         assert (await desk.shopper("buyer_008")).history["read_up_to"] == 100 + i
-
-
-async def test_database_thread_runs_in_order_hands_back_errors_and_skips_the_cancelled():
-    thread = DatabaseThread("test-db")
-    order = []
-    gate = threading.Event()
-    blocked = thread.call(gate.wait, 5)
-    later = [thread.call(order.append, i) for i in range(3)]
-    cancelled = thread.call(order.append, "cancelled")
-    cancelled.cancel()
-    gate.set()
-    assert await blocked is True
-    await asyncio.gather(*later)
-    with pytest.raises(ZeroDivisionError):
-        await thread.call(lambda: 1 / 0)
-    assert await thread.call(order.append, 3) is None
-    assert order == [0, 1, 2, 3]  # the cancelled one was never run
-    thread.stop()
-    assert await thread.call(lambda: threading.current_thread().name) == "test-db"  # a new thread
-    thread.stop()
 
 
 async def test_a_disposed_database_is_usable_again(tmp_path):
