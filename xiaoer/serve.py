@@ -139,12 +139,16 @@ def _setdefault_env() -> None:
 
 
 def endpoints_with_secret(path: str):
-    """endpoints.yml, with the action secret added to the action endpoint's headers."""
+    """endpoints.yml, with the action secret added to the action endpoint's headers, and
+    that endpoint keeping its connections open between calls (rasa_ext/endpoints.py)."""
     from rasa.core.utils import AvailableEndpoints
+
+    from rasa_ext.endpoints import KeepAliveEndpointConfig
 
     endpoints = AvailableEndpoints.read_endpoints(path)
     if endpoints.action is not None:
         endpoints.action.headers = {**(endpoints.action.headers or {}), ACTION_HEADER: get_secret("action")}
+        endpoints.action = KeepAliveEndpointConfig.of(endpoints.action)
     return endpoints
 
 
