@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
+import pytest
+
 from desk import db
 from desk.keys import DESK
+from tests.desk.test_db_run import database  # noqa: F401  (the fixture)
 
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
 
@@ -62,21 +65,9 @@ async def test_what_the_desk_writes_elsewhere_is_read_at_once_on_the_kept_connec
         assert (await desk.shopper("buyer_008")).history["read_up_to"] == 100 + i
 
 
-async def test_a_disposed_database_is_usable_again(tmp_path):
-    d = await db.open_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
-    async with d.begin() as conn:
-        await conn.execute(
-            db.conversations.insert().values(
-                id="c1",
-                buyer_id="buyer_001",
-                status="bot",
-                created_at=NOW,
-                updated_at=NOW,
-                for_supervisor=False,
-                overdue=False,
-                awaiting_rating=False,
-            )
-        )
+@pytest.mark.parametrize("database", ["file"], indirect=True)  # an in-memory one is gone when disposed
+async def test_a_disposed_database_is_usable_again(database):  # noqa: F811  (test_db_run's conversation c1)
+    d = database
 
     def status(conn):
         return conn.execute(db.SELECT_CONVERSATION, {"conversation_id": "c1"}).first().status
@@ -84,4 +75,3 @@ async def test_a_disposed_database_is_usable_again(tmp_path):
     assert await d.run(status, write=False) == "bot"
     await d.dispose()
     assert await d.run(status) == "bot"
-    await d.dispose()
