@@ -338,8 +338,9 @@ def test_a_turn_queries_the_marker_once(tmp_path):
 def test_a_new_conversation_is_not_read_back_from_the_database(tmp_path):
     """Rasa's first turn of a new conversation, through FailSafeTrackerStore as Rasa wraps
     the store: no row found, the tracker created and saved at once (create_tracker), the
-    session started, the message answered, the turn saved (processor.handle_message). One SELECT (the marker), no count of stored events, no read
-    of them on the next turn; the rows and the trackers are what Rasa's own store has."""
+    session started, the message answered, the turn saved (processor.handle_message). One
+    SELECT (the marker), no count of stored events, no read of them on the next turn; the
+    rows and the trackers are what Rasa's own store has."""
     import sqlalchemy as sa
     from rasa.core.tracker_store import FailSafeTrackerStore
 
