@@ -279,14 +279,17 @@ class _Entry:
 
     __slots__ = ("count", "max_id", "tracker", "n", "last", "ready", "rebuild")
 
-    def __init__(self, count: int, max_id: Optional[int], tracker: DialogueStateTracker, ready: bool) -> None:
+    def __init__(
+        self, count: int, max_id: Optional[int], tracker: DialogueStateTracker, ready: bool, held: Optional[int] = None
+    ) -> None:
         self.count, self.max_id, self.ready, self.rebuild = count, max_id, ready, False
-        self.hold(tracker)
+        self.hold(tracker, held)
 
-    def hold(self, tracker: DialogueStateTracker) -> None:
+    def hold(self, tracker: DialogueStateTracker, held: Optional[int] = None) -> None:
+        """`tracker`, of whose events the first `held` (default: all) are the stored ones."""
         self.tracker = tracker
-        self.n = len(tracker.events)
-        self.last = tracker.events[-1] if self.n else None
+        self.n = len(tracker.events) if held is None else held
+        self.last = tracker.events[self.n - 1] if self.n else None
 
     def unchanged(self) -> bool:
         """The tracker holds exactly the events it held when it was saved or read."""
@@ -410,8 +413,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         )
         if not ours and entry is None and self._fresh.pop(sender_id, None):
             # the new conversation whose retrieve just found no row: all its events are new
-            entry, ours = _Entry(0, None, tracker, ready=False), True
-            entry.n, entry.last = 0, None
+            entry, ours = _Entry(0, None, tracker, ready=False, held=0), True
         if ours:
             new = list(events)[entry.n :]  # what this process added since it handed it out
             if new:
