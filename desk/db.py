@@ -167,6 +167,9 @@ presence = Table(
 # The statements of every shopper message, built once: `insert().values(...)` or `select().where(x == value)`
 # built per message cost SQLAlchemy a new cache key each time (~30 % of the desk's CPU, issue 11).
 INSERT_MESSAGE = messages.insert()
+# ... and of a new buyer's first socket (a promotion's crowd arrives at once: issue 11)
+INSERT_CONVERSATION = conversations.insert()
+INSERT_EVENT = events.insert()
 SELECT_CONVERSATION = select(conversations).where(conversations.c.id == bindparam("conversation_id"))
 # ... and of every shopper socket opening (the buyer's conversation, its history, its read mark)
 SELECT_BUYER_CONVERSATION = (

@@ -123,37 +123,41 @@ class Desk:
         found = await self.engine.run(read, write=False)
         if found is not None:
             return found
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(db.conversations)
-                    .where(db.conversations.c.buyer_id == buyer_id)
-                    .order_by(db.conversations.c.created_at.desc())
-                    .limit(1)
-                )
-            ).first()
-            if row:
+
+        def create(conn):
+            # in one transaction on the database thread with the prebuilt statements: the async
+            # engine's statements, built per call, were ~6 ms of a new socket's ~14 ms of CPU
+            row = conn.execute(db.SELECT_BUYER_CONVERSATION, {"buyer_id": buyer_id}).first()
+            if row:  # another socket (or desk) of this buyer created it meanwhile
                 return self._conv(row)
             now = self.clock()
             cid = uuid.uuid4().hex
-            await conn.execute(
-                db.conversations.insert().values(
-                    id=cid,
-                    buyer_id=buyer_id,
-                    status=Status.BOT.value,
-                    created_at=now,
-                    updated_at=now,
-                    for_supervisor=False,
-                    overdue=False,
-                    awaiting_rating=False,
-                )
+            conn.execute(
+                db.INSERT_CONVERSATION,
+                {
+                    "id": cid,
+                    "buyer_id": buyer_id,
+                    "status": Status.BOT.value,
+                    "created_at": now,
+                    "updated_at": now,
+                    "for_supervisor": False,
+                    "overdue": False,
+                    "awaiting_rating": False,
+                },
             )
-            await conn.execute(
-                db.events.insert().values(
-                    conversation_id=cid, name="conversation.started", actor=buyer_id, data={}, created_at=now
-                )
+            conn.execute(
+                db.INSERT_EVENT,
+                {
+                    "conversation_id": cid,
+                    "name": "conversation.started",
+                    "actor": buyer_id,
+                    "data": {},
+                    "created_at": now,
+                },
             )
-        return await self.conversation(cid)
+            return self._conv(conn.execute(db.SELECT_CONVERSATION, {"conversation_id": cid}).one())
+
+        return await self.engine.run(create)
 
     async def add_message(
         self,

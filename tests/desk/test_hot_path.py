@@ -75,3 +75,38 @@ async def test_a_disposed_database_is_usable_again(database):  # noqa: F811  (te
     assert await d.run(status, write=False) == "bot"
     await d.dispose()
     assert await d.run(status) == "bot"
+
+
+async def test_a_crowd_of_new_buyers_gets_one_conversation_each_in_one_transaction(desk, monkeypatch):
+    """A promotion's crowd opens its first sockets at once (several tabs each): every buyer gets
+    one conversation, started once, and every tab shows it. Created in one `Database.run`
+    transaction with prebuilt statements, not through the async engine's `begin()`."""
+    d = desk.client.server.app[DESK]
+    begun = []
+    real_begin = type(d.engine).begin
+
+    def counting_begin(self):
+        begun.append(1)
+        return real_begin(self)
+
+    monkeypatch.setattr(type(d.engine), "begin", counting_begin)
+    buyers = [f"buyer_crowd_{i}" for i in range(6)]
+    tabs = await asyncio.gather(*[desk.shopper(b) for b in buyers for _ in range(3)])
+    by_buyer = {}
+    for i, ws in enumerate(tabs):
+        by_buyer.setdefault(buyers[i // 3], set()).add(ws.history["conversation_id"])
+        assert ws.history["messages"] == [] and ws.history["status"] == "bot"
+    assert all(len(ids) == 1 for ids in by_buyer.values())
+    assert len({next(iter(ids)) for ids in by_buyer.values()}) == len(buyers)
+    assert begun == []
+    for buyer, ids in by_buyer.items():
+        conv = await d.conversation(next(iter(ids)))
+        assert conv["buyer_id"] == buyer and conv["created_at"] is not None
+
+        def started(conn, cid=conv["id"]):
+            return conn.execute(
+                db.SELECT_LAST_EVENT_DATA, {"conversation_id": cid, "name": "conversation.started"}
+            ).all()
+
+        assert len(await d.engine.run(started, write=False)) == 1
+    await tabs[0].close()
