@@ -4,6 +4,7 @@ import json
 import os
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
@@ -454,3 +455,73 @@ def test_the_store_trackers_applied_events_and_copies_are_rasas():
         if rng.random() < 0.3:
             ours = copied  # go on with the copy, as Rasa's processor does with its temporary tracker
         assert ours.applied_events() == theirs.applied_events()
+
+
+def _every_kind_of_event(ts):
+    """One event of each type a conversation of ours stores (and the rarer ones Rasa has)."""
+    from rasa.shared.core import events as ev
+
+    return [
+        ev.SlotSet("order_id", "E2026120100001", timestamp=ts + 0.02),
+        ev.ActionExecuted("action_listen", timestamp=ts + 0.03),
+        ev.UserUttered(
+            "查一下订单",
+            {"name": "ask_courier", "confidence": 0.9},
+            [{"entity": "order_id", "value": "E2026120100001", "start": 0, "end": 3}],
+            timestamp=ts + 0.04,
+            input_channel="xiaoer",
+        ),
+        ev.DefinePrevUserUtteredFeaturization(False, timestamp=ts + 0.05),
+        ev.EntitiesAdded([{"entity": "order_id", "value": "E2026120100001"}], timestamp=ts + 0.06),
+        ev.ActiveLoop("return_form", timestamp=ts + 0.07),
+        ev.LoopInterrupted(True, timestamp=ts + 0.08),
+        ev.ActionExecutionRejected("return_form", timestamp=ts + 0.09),
+        ev.FollowupAction("action_handle_fallback", timestamp=ts + 0.10),
+        ev.BotUttered("你好", {"elements": None}, {"utter_action": "utter_greet"}, timestamp=ts + 0.11),
+        ev.ReminderScheduled("EXTERNAL_follow_up", datetime(2026, 12, 2, 9, 0), name="r1", timestamp=ts + 0.12),
+        ev.ReminderCancelled(name="r1", timestamp=ts + 0.13),
+        ev.ConversationPaused(timestamp=ts + 0.14),
+        ev.ConversationResumed(timestamp=ts + 0.15),
+        ev.AgentUttered("人工客服来了", timestamp=ts + 0.16),
+        ev.UserUtteranceReverted(timestamp=ts + 0.17),
+        ev.ActionReverted(timestamp=ts + 0.18),
+        ev.AllSlotsReset(timestamp=ts + 0.19),
+        ev.ActiveLoop(None, timestamp=ts + 0.20),
+        ev.ActionExecuted("action_listen", timestamp=ts + 0.21),
+    ]
+
+
+async def test_a_cold_read_gives_rasas_events_of_every_kind(tmp_path, stores):
+    """A worker that starts again reads a long session from the database (no cache yet):
+    every kind of event comes back as Rasa's own store gives it, in order."""
+    ours, rasas = stores(tmp_path)
+    tracker = DialogueStateTracker("cold", DOMAIN.slots)
+    ts = time.time()
+    tracker.update(ActionExecuted("action_session_start", timestamp=ts - 1))
+    tracker.update(SessionStarted(timestamp=ts - 0.9))
+    for i in range(30):  # a long session, every kind of event many times over
+        for e in _every_kind_of_event(ts + i):
+            tracker.update(e)
+    await rasas.save(tracker)
+    cold = type(ours)(
+        DOMAIN, **({"dialect": "sqlite", "db": str(tmp_path / "t.db")} if not PG else {"host": ours.host})
+    )
+    mine, theirs = await cold.retrieve("cold"), await rasas.retrieve("cold")
+    # Rasa's latest session: from SessionStarted's timestamp on (not action_session_start's)
+    assert len(theirs.events) == 1 + 30 * len(_every_kind_of_event(ts))
+    assert [e.as_dict() for e in mine.events] == [e.as_dict() for e in theirs.events]
+    assert [type(e) for e in mine.events] == [type(e) for e in theirs.events]
+    assert mine.current_state() == theirs.current_state()
+
+
+def test_an_event_name_rasa_does_not_know_fails_as_in_rasa():
+    from rasa.shared.core.events import deserialise_events as rasas
+
+    from rasa_ext.tracker_store import deserialise_events
+
+    with pytest.raises(ValueError, match="Unknown event name") as ours_error:
+        deserialise_events([{"event": "no_such_event", "timestamp": 1.0}])
+    with pytest.raises(ValueError, match="Unknown event name") as rasa_error:
+        rasas([{"event": "no_such_event", "timestamp": 1.0}])
+    assert str(ours_error.value) == str(rasa_error.value)
+    assert deserialise_events([{"timestamp": 1.0}]) == rasas([{"timestamp": 1.0}]) == []
