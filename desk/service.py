@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
@@ -131,7 +130,7 @@ class Desk:
             if row:  # another socket (or desk) of this buyer created it meanwhile
                 return self._conv(row)
             now = self.clock()
-            cid = uuid.uuid4().hex
+            cid = self.rasa.new_sender()  # the Rasa workers in turn
             conn.execute(
                 db.INSERT_CONVERSATION,
                 {

@@ -110,3 +110,19 @@ async def test_a_crowd_of_new_buyers_gets_one_conversation_each_in_one_transacti
 
         assert len(await d.engine.run(started, write=False)) == 1
     await tabs[0].close()
+
+
+def test_new_conversations_take_the_rasa_workers_in_turn():
+    """Two workers: new conversations alternate between them (a random id's crc32 split 200
+    conversations 78 / 124 in a load run), and an id always maps to the same worker."""
+    from desk.rasa import RasaClient
+
+    client = RasaClient(None, "http://127.0.0.1:5005, http://127.0.0.1:5006")
+    ids = [client.new_sender() for _ in range(200)]
+    own = [client.workers(i)[0] for i in ids]
+    assert own.count("http://127.0.0.1:5005") == own.count("http://127.0.0.1:5006") == 100
+    assert all(a != b for a, b in zip(own, own[1:]))  # in turn
+    assert [RasaClient(None, client.url + ",http://127.0.0.1:5006").workers(i)[0] for i in ids] == own
+    assert len(set(ids)) == 200 and all(len(i) == 32 for i in ids)
+    single = RasaClient(None, "http://127.0.0.1:5005")
+    assert single.workers(single.new_sender()) == ["http://127.0.0.1:5005"]
