@@ -121,7 +121,7 @@ def test_new_conversations_take_the_rasa_workers_in_turn():
     ids = [client.new_sender() for _ in range(200)]
     own = [client.workers(i)[0] for i in ids]
     assert own.count("http://127.0.0.1:5005") == own.count("http://127.0.0.1:5006") == 100
-    assert all(a != b for a, b in zip(own, own[1:]))  # in turn
+    assert all(a != b for a, b in zip(own, own[1:], strict=False))  # in turn
     assert [RasaClient(None, client.url + ",http://127.0.0.1:5006").workers(i)[0] for i in ids] == own
     assert len(set(ids)) == 200 and all(len(i) == 32 for i in ids)
     single = RasaClient(None, "http://127.0.0.1:5005")
