@@ -30,6 +30,7 @@ to stages (desk, NLU, policy predictions, action-server round trips, tracker
 load/save, NLG + guard) and turned into CPU ms per answered message using each
 process's CPU time (/proc). Then a sequential probe, on an idle stack, compares
 the same message through the desk and straight to Rasa's REST channel.
+--sequential K: that probe with K messages after the steps of a normal run.
 
 Figures depend on the box: say whether it was busy (the load average is printed)."""
 
@@ -675,6 +676,14 @@ async def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--rate", type=int, default=67, help="py-spy samples per second")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument(
+        "--sequential",
+        type=int,
+        default=0,
+        metavar="K",
+        help="after the steps, K messages one after another on the idle stack (through the desk, then "
+        "Rasa's REST channel alone); --profile always sends 20",
+    )
+    ap.add_argument(
         "--warmup-seconds",
         type=float,
         default=15,
@@ -755,6 +764,8 @@ async def main(argv: Optional[List[str]] = None) -> int:
                 f"  N={a.n}: p95 stock / {sides[0]} = {pct(b.latencies, 95) / pct(a.latencies, 95):.1f}x, "
                 f"answers/s {sides[0]} / stock = {len(a.latencies) / max(len(b.latencies), 1):.1f}x"
             )
+    if args.sequential > 0:
+        await sequential_probe(args, secret, tag, count=args.sequential)
     if args.json:
         args.json.write_text(
             json.dumps(
