@@ -70,12 +70,13 @@ class RasaClient:
                 return sender
 
     async def _request(self, method: str, sender: str, path: str, **kw: Any) -> aiohttp.ClientResponse:
-        for url in self.workers(sender)[:-1]:
+        workers = self.workers(sender)
+        for url in workers[:-1]:
             try:
                 return await self.session.request(method, url + path, **kw)
             except aiohttp.ClientConnectorError as e:
                 log.warning("rasa worker %s refused %s: %s; trying the next", url, sender, e)
-        return await self.session.request(method, self.workers(sender)[-1] + path, **kw)
+        return await self.session.request(method, workers[-1] + path, **kw)
 
     async def send(
         self, sender: str, text: str, buyer_id: str, *, turn: Optional[str] = None, maybe_sent: bool = False

@@ -103,7 +103,9 @@ WRITE = "xiaoer_sqlite_write"
 _EVENT_CLASSES: Dict[Text, type] = {}
 
 
-def _event_class(type_name: Text) -> Optional[type]:
+def _event_class(type_name: Optional[Text]) -> Optional[type]:
+    if type_name is None:
+        return None
     cls = _EVENT_CLASSES.get(type_name)
     if cls is None:
         from rasa.shared.utils.common import all_subclasses
@@ -117,19 +119,15 @@ def _event_class(type_name: Text) -> Optional[type]:
 
 def deserialise_events(serialised: Iterable[Dict[Text, Any]]) -> List[Event]:
     """Rasa's `events.deserialise_events`, with the class of each event looked up in a table.
-    A name it does not know goes to Rasa's own function (its error, its warning)."""
+    What the table cannot build goes to Rasa's own function (its skip, warning or error)."""
     out: List[Event] = []
     for data in serialised:
-        name = data.get("event")
-        cls = _event_class(name) if name is not None else None
-        if cls is None:
-            out.extend(rasa_deserialise_events([data]))
-            continue
-        event = cls._from_parameters(data)
+        cls = _event_class(data.get("event"))
+        event = cls._from_parameters(data) if cls is not None else None
         if event:
             out.append(event)
         else:
-            out.extend(rasa_deserialise_events([data]))  # Rasa's warning
+            out.extend(rasa_deserialise_events([data]))
     return out
 
 
