@@ -5,6 +5,8 @@ go through Rasa's request() unchanged, to a real HTTP server that counts connect
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 
 from aiohttp import web
 from rasa.utils.endpoints import EndpointConfig
@@ -57,3 +59,30 @@ async def test_action_calls_share_one_connection_and_survive_a_server_restart(ai
     answer = await kept.request(json={"next_action": "after"}, method="post")
     assert answer["responses"] == [{"text": "after"}] and calls["n"] == 11
     await again.close()
+
+
+async def test_the_action_server_receives_the_tracker_rasa_would_have_sent(aiohttp_server):
+    """The body is ujson's (UTF-8, slashes as they are), and the same JSON value as the
+    json module's; what ujson refuses (NaN) is still sent, by the json module, as Rasa did."""
+    bodies = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = await aiohttp_server(app)
+    kept = KeepAliveEndpointConfig(str(server.make_url("/webhook")))
+    tracker = {
+        "sender_id": "买家/001",
+        "events": [{"event": "user", "text": "我的订单 E2024 到哪了？😊", "parse_data": {"confidence": 0.8125}}],
+        "slots": {"nested": {"a": [1, 2.5, None, True]}},
+    }
+    await kept.request(json={"next_action": "action_track_order", "tracker": tracker}, method="post")
+    await kept.request(json={"next_action": "x", "tracker": {"score": float("nan")}}, method="post")
+
+    first = bodies[0].decode("utf-8")
+    assert "我的订单" in first and "买家/001" in first  # not \\u-escaped, no "\\/"
+    assert json.loads(first) == {"next_action": "action_track_order", "tracker": tracker}
+    assert math.isnan(json.loads(bodies[1])["tracker"]["score"])
